@@ -1,0 +1,30 @@
+# The project's commands. `make test` and `make run` set everything up on a
+# fresh Debian machine (as root) before they build.
+
+.PHONY: all test run bench repl check-valgrind clean
+
+all:
+	@bash scripts/install-deps.sh
+	@bash scripts/build.sh build
+
+test:
+	@bash scripts/test.sh
+
+run:
+	@bash scripts/run.sh
+
+repl:
+	@bash scripts/repl.sh
+
+bench:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@echo "bench: no benchmarks yet"
+
+check-valgrind:
+	@bash scripts/install-deps.sh
+	@bash scripts/build.sh build
+	meson test -C build --suite c --setup valgrind --print-errorlogs
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,11 @@
+/*
+ * epsilon/epsilon.h - umbrella header of libepsilon-linux.
+ */
+#ifndef EPSILON_EPSILON_H
+#define EPSILON_EPSILON_H
+
+#include <epsilon/errors.h>
+#include <epsilon/handles.h>
+#include <epsilon/version.h>
+
+#endif /* EPSILON_EPSILON_H */

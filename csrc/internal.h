@@ -1,0 +1,78 @@
+/*
+ * internal.h - what the library's source files share and nobody else sees.
+ *
+ * Naming: eps_ is public (exported, declared in include/epsilon/), eps__ is
+ * internal but shared between files, bare static names stay in one file.
+ */
+#ifndef EPSILON_INTERNAL_H
+#define EPSILON_INTERNAL_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <epsilon/epsilon.h>
+
+/* Every public entry point is defined with EPS_EXPORT; the rest is hidden. */
+#define EPS_EXPORT __attribute__((visibility("default")))
+#define EPS_MUST_USE __attribute__((warn_unused_result))
+
+/* Return -errno from the calling line; errno never reaches the caller. */
+#define EPS_ERRNO() (-(int32_t)errno)
+
+/* Propagate a negative result. */
+#define EPS_GUARD(expr)                                                       \
+	do {                                                                  \
+		int64_t eps__r = (expr);                                      \
+		if (eps__r < 0)                                               \
+			return eps__r;                                        \
+	} while (0)
+
+/* Fail with -code when a condition does not hold. */
+#define EPS_ENSURE(cond, code)                                                \
+	do {                                                                  \
+		if (!(cond))                                                  \
+			return -(code);                                       \
+	} while (0)
+
+/* --- error detail (errors.c) ------------------------------------------- */
+
+/* Set the calling thread's detail text for the failure being returned. */
+void eps__set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Forget the calling thread's detail text. */
+void eps__clear_detail(void);
+/* Append text to the calling thread's detail, separated by "; ". */
+void eps__append_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- handle table (handles.c) ------------------------------------------ */
+
+/* A kind used only by the library's own tests. */
+#define EPS__HANDLE_TEST 63
+#define EPS__HANDLE_TYPE_MAX 63
+
+typedef void (*eps__destroy_fn)(void *obj);
+
+/*
+ * Register OBJ of kind TYPE; DESTROY runs once, after the handle is freed
+ * and the last reference is released.  Returns the handle (> 0) or
+ * -EPS_EINVAL / -EPS_ENOMEM.  On failure OBJ is not destroyed.
+ */
+EPS_MUST_USE int64_t eps__handle_alloc(uint32_t type, void *obj, eps__destroy_fn destroy);
+
+/*
+ * Validate HANDLE as a live handle of kind TYPE and take a reference for
+ * the duration of a call; *OBJ is written only on success.  Returns 0 or
+ * -EPS_EBADHANDLE.  Every success is paired with eps__handle_release.
+ */
+EPS_MUST_USE int eps__handle_acquire(int64_t handle, uint32_t type, void **obj);
+
+/* Drop the reference taken by a successful eps__handle_acquire. */
+void eps__handle_release(int64_t handle);
+
+/*
+ * Mark HANDLE (of kind TYPE) dead at once: later lookups fail.  The object
+ * is destroyed now, or when the last reference held by a call in progress
+ * is released.  Returns 0 or -EPS_EBADHANDLE (also for a second free).
+ */
+EPS_MUST_USE int eps__handle_free(int64_t handle, uint32_t type);
+
+#endif /* EPSILON_INTERNAL_H */

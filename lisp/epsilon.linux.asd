@@ -1,0 +1,22 @@
+;;;; epsilon.linux.asd - epoll, sockets and TLS for SBCL over libepsilon-linux.
+
+(defsystem "epsilon.linux"
+  :description "Linux networking for SBCL: epoll, sockets and TLS over libepsilon-linux."
+  :license "MIT"
+  :version "0.1.0"
+  :depends-on ("epsilon.foreign")
+  :serial t
+  :components ((:module "core"
+                :serial t
+                :components ((:file "package")
+                             (:file "version"))))
+  :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
+
+(defsystem "epsilon.linux/tests"
+  :description "FiveAM suites of epsilon.linux."
+  :depends-on ("epsilon.linux" "fiveam")
+  :pathname "../tests/lisp/"
+  :serial t
+  :components ((:file "package")
+               (:file "suite-core"))
+  :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

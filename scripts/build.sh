@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Configure (once) and build one build tree.
+# usage: scripts/build.sh [build|build-asan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tree=${1:-build}
+# gcc explicitly: once clang is installed it may have become `cc`.
+export CC=${CC:-gcc}
+case "$tree" in
+  build) opts=() ;;
+  build-asan) opts=(-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all -Db_lundef=false) ;;
+  *) echo "build.sh: unknown tree $tree" >&2; exit 2 ;;
+esac
+if [ ! -f "$tree/build.ninja" ]; then
+  meson setup "$tree" "${opts[@]}" >"$tree.setup.log" 2>&1 || { cat "$tree.setup.log"; exit 1; }
+  rm -f "$tree.setup.log"
+fi
+ninja -C "$tree" | grep -v '^\[' || true
+test "${PIPESTATUS[0]}" -eq 0

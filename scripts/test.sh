@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, build, run every suite, print each
+# suite's time and a summary; exit non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh || exit 1
+
+results=()
+failed=0
+t_all=$(date +%s.%N)
+
+# run NAME COMMAND...: run one step, time it, remember the outcome.
+run() {
+  local name=$1; shift
+  echo "=== $name"
+  local t0 rc t1
+  t0=$(date +%s.%N)
+  "$@"
+  rc=$?
+  t1=$(date +%s.%N)
+  local secs
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+  if [ $rc -eq 0 ]; then
+    results+=("$(printf '%-24s ok     %8ss' "$name" "$secs")")
+  else
+    results+=("$(printf '%-24s FAILED %8ss' "$name" "$secs")")
+    failed=1
+  fi
+  echo "=== $name: $([ $rc -eq 0 ] && echo ok || echo FAILED) in ${secs}s"
+  return $rc
+}
+
+# meson test hides a test's output unless asked: --verbose prints Check's
+# summary line for every suite.
+ctests() { meson test -C "$1" --suite c --verbose --num-processes 2 --print-errorlogs; }
+
+run "build" bash scripts/build.sh build || { echo "build failed"; exit 1; }
+run "c suites (build)" ctests build
+if run "build-asan" bash scripts/build.sh build-asan; then
+  run "c suites (build-asan)" ctests build-asan
+fi
+run "lisp suites" sbcl --script tests/lisp/run.lisp
+
+t_end=$(date +%s.%N)
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+awk -v a="$t_all" -v b="$t_end" 'BEGIN { printf "total %.1fs\n", b - a }'
+exit $failed

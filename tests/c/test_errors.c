@@ -1,0 +1,159 @@
+/*
+ * test_errors.c - the error-code table, names, messages and detail text.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testlib.h"
+
+struct row {
+	int32_t code;
+	const char *name;
+};
+
+#define ROW(name, value, message) {value, #name},
+static const struct row rows[] = {EPS__ERRNO_CODES(ROW) EPS__SHIM_CODES(ROW)};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+START_TEST(every_code_has_its_name_and_a_message)
+{
+	for (size_t i = 0; i < NROWS; i++) {
+		ck_assert_str_eq(eps_errname(rows[i].code), rows[i].name);
+		ck_assert_str_eq(eps_errname(-rows[i].code), rows[i].name);
+		const char *m = eps_strerror(rows[i].code);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_ne(m, "unknown error");
+		ck_assert_str_eq(eps_strerror(-rows[i].code), m);
+	}
+}
+END_TEST
+
+START_TEST(codes_are_unique)
+{
+	for (size_t i = 0; i < NROWS; i++)
+		for (size_t j = i + 1; j < NROWS; j++)
+			ck_assert_int_ne(rows[i].code, rows[j].code);
+}
+END_TEST
+
+START_TEST(errno_codes_match_the_kernel)
+{
+	ck_assert_int_eq(EPS_ECONNREFUSED, ECONNREFUSED);
+	ck_assert_int_eq(EPS_EAGAIN, EAGAIN);
+	ck_assert_int_eq(EPS_EWOULDBLOCK, EWOULDBLOCK);
+	ck_assert_int_eq(EPS_EINPROGRESS, EINPROGRESS);
+	ck_assert_str_eq(eps_errname(-EPS_EWOULDBLOCK), "EAGAIN");
+}
+END_TEST
+
+START_TEST(shim_codes_are_above_4096)
+{
+	ck_assert_int_gt(EPS_EBADHANDLE, 4096);
+	ck_assert_str_eq(eps_errname(-EPS_EBADHANDLE), "EBADHANDLE");
+	ck_assert_str_eq(eps_errname(EPS_EUNEXPECTEDEOF), "EUNEXPECTEDEOF");
+}
+END_TEST
+
+START_TEST(unknown_codes_are_never_null)
+{
+	const int32_t odd[] = {0, 8, 10, 4096, 4097 + 1000, 99999, -99999, INT32_MAX, INT32_MIN};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		ck_assert_ptr_nonnull(eps_strerror(odd[i]));
+		ck_assert_ptr_nonnull(eps_errname(odd[i]));
+	}
+	ck_assert_str_eq(eps_errname(99999), "EUNKNOWN");
+	ck_assert_str_eq(eps_strerror(INT32_MIN), "unknown error");
+	ck_assert_str_eq(eps_errname(0), "OK");
+}
+END_TEST
+
+START_TEST(detail_is_copied_and_truncated)
+{
+	uint8_t buf[64];
+	eps__clear_detail();
+	ck_assert_int_eq(eps_last_error_detail(buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
+
+	eps__set_detail("connect to %s failed", "127.0.0.1");
+	eps__append_detail("errno %d", 111);
+	const char *want = "connect to 127.0.0.1 failed; errno 111";
+	ck_assert_int_eq(eps_last_error_detail(buf, sizeof buf), (int)strlen(want));
+	ck_assert_str_eq((char *)buf, want);
+
+	/* A short buffer gets a NUL-terminated prefix and the full length back. */
+	uint8_t small[8];
+	ck_assert_int_eq(eps_last_error_detail(small, sizeof small), (int)strlen(want));
+	ck_assert_str_eq((char *)small, "connect");
+
+	/* Asking for the length only. */
+	ck_assert_int_eq(eps_last_error_detail(NULL, 0), (int)strlen(want));
+}
+END_TEST
+
+START_TEST(detail_rejects_null_buffer_with_length)
+{
+	ck_assert_code(eps_last_error_detail(NULL, 10), EPS_EINVAL);
+}
+END_TEST
+
+START_TEST(detail_overlong_is_bounded)
+{
+	char big[4000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	eps__set_detail("%s", big);
+	eps__append_detail("%s", big);
+	int32_t n = eps_last_error_detail(NULL, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, 4000);
+}
+END_TEST
+
+static void *other_thread(void *arg)
+{
+	uint8_t *buf = arg;
+	/* A fresh thread has no detail, whatever the main thread set. */
+	eps_last_error_detail(buf, 32);
+	eps__set_detail("from the other thread");
+	return NULL;
+}
+
+START_TEST(detail_is_per_thread)
+{
+	uint8_t seen[32] = "unset", buf[64];
+	eps__set_detail("main thread detail");
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, other_thread, seen), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_str_eq((char *)seen, "");
+	eps_last_error_detail(buf, sizeof buf);
+	ck_assert_str_eq((char *)buf, "main thread detail");
+}
+END_TEST
+
+static Suite *errors_suite(void)
+{
+	Suite *s = suite_create("errors");
+	TCase *table = tcase_create("table");
+	tcase_add_test(table, every_code_has_its_name_and_a_message);
+	tcase_add_test(table, codes_are_unique);
+	tcase_add_test(table, errno_codes_match_the_kernel);
+	tcase_add_test(table, shim_codes_are_above_4096);
+	tcase_add_test(table, unknown_codes_are_never_null);
+	suite_add_tcase(s, table);
+
+	TCase *detail = tcase_create("detail");
+	tcase_add_test(detail, detail_is_copied_and_truncated);
+	tcase_add_test(detail, detail_rejects_null_buffer_with_length);
+	tcase_add_test(detail, detail_overlong_is_bounded);
+	tcase_add_test(detail, detail_is_per_thread);
+	suite_add_tcase(s, detail);
+	return s;
+}
+
+int main(void)
+{
+	return eps_test_main(errors_suite());
+}

@@ -1,0 +1,23 @@
+;;;; package.lisp - the test package and the root suite.
+
+(defpackage #:epsilon.linux.tests
+  (:use #:cl #:fiveam)
+  (:export #:run-suites))
+
+(in-package #:epsilon.linux.tests)
+
+(def-suite epsilon-linux :description "Every Lisp suite of epsilon.linux.")
+
+(defun run-suites ()
+  "Run every suite, print the summary line `Lisp: N passed, N failed` and
+return true when nothing failed."
+  (let* ((results (let ((*print-names* t)) (run 'epsilon-linux)))
+         (passed (count-if (lambda (r) (typep r 'fiveam::test-passed)) results))
+         (failed (count-if (lambda (r) (typep r '(or fiveam::test-failure
+                                                    fiveam::unexpected-test-failure)))
+                           results))
+         (skipped (count-if (lambda (r) (typep r 'fiveam::test-skipped)) results)))
+    (explain! results)
+    (format t "~&Lisp: ~D passed, ~D failed~@[, ~D skipped~]~%"
+            passed failed (and (plusp skipped) skipped))
+    (zerop failed)))

@@ -1,0 +1,13 @@
+;;;; run.lisp - run every Lisp suite: sbcl --script tests/lisp/run.lisp
+;;;; Prints `Lisp: N passed, N failed` and exits non-zero on any failure.
+
+(require :asdf)
+(let ((root (merge-pathnames "../../" (make-pathname :name nil :type nil
+                                                     :defaults *load-truename*))))
+  (asdf:initialize-source-registry
+   `(:source-registry (:tree ,(merge-pathnames "lisp/" root))
+                      :inherit-configuration)))
+(handler-bind ((warning #'muffle-warning))
+  (asdf:load-system "epsilon.linux/tests"))
+(sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)
+             :abort nil)
