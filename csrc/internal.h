@@ -75,4 +75,15 @@ void eps__handle_release(int64_t handle);
  */
 EPS_MUST_USE int eps__handle_free(int64_t handle, uint32_t type);
 
+/* --- descriptor table (fdtable.c) -------------------------------------- */
+
+/*
+ * Record FD, just created or accepted by the library, as owned, with its
+ * O_NONBLOCK state.  Returns FD, or a negative code after closing FD.
+ */
+EPS_MUST_USE int eps__fd_register(int fd, int nonblocking);
+
+/* 1 if FD is owned and non-blocking, 0 if owned and blocking, else -EBADF. */
+int eps__fd_state(int fd);
+
 #endif /* EPSILON_INTERNAL_H */

@@ -5,6 +5,7 @@
 #define EPSILON_EPSILON_H
 
 #include <epsilon/errors.h>
+#include <epsilon/fd.h>
 #include <epsilon/handles.h>
 #include <epsilon/version.h>
 

@@ -104,8 +104,7 @@
 	X(EKEYMISMATCH, 4114, "private key does not match the certificate")   \
 	X(EBADPEM, 4115, "missing or malformed PEM data")                     \
 	X(ETLSCLOSED, 4116, "TLS connection already closed")                  \
-	X(EFFI, 4117, "libffi could not prepare the call")                    \
-	X(ENOTOWNED, 4118, "file descriptor not created by this library")
+	X(EFFI, 4117, "libffi could not prepare the call")
 
 #define EPS__ENUMERATOR(name, value, message) EPS_##name = value,
 
