@@ -163,7 +163,8 @@ static int is_cl_constant(const char *lisp_name)
 
 static int is_doc_block(const char *doc)
 {
-	return doc && strncmp(doc, "/**", 3) == 0 && strncmp(doc, "/**/", 4) != 0;
+	/* A block above the prototype: not `///`, not a trailing `/ **<`. */
+	return doc && strncmp(doc, "/**", 3) == 0 && doc[3] != '/' && doc[3] != '<';
 }
 
 static void check_function(struct checker *c, const struct gen_function *f)
