@@ -20,14 +20,15 @@ enum { ANY_SIGN = -1 };
 
 struct type_entry {
 	const char *name;
-	int pointer;          /* 1: a pointer to NAME (const or not) */
-	int need_const;       /* pointer: only `const NAME *` */
+	int pointer;	/* 1: a pointer to NAME (const or not) */
+	int need_const; /* pointer: only `const NAME *` */
 	int return_only;
-	long long size;       /* expected sizeof NAME, -1 for void/unchecked */
-	int is_signed;        /* expected signedness, or ANY_SIGN */
+	long long size; /* expected sizeof NAME, -1 for void/unchecked */
+	int is_signed;	/* expected signedness, or ANY_SIGN */
 	const char *keyword;
 };
 
+/* clang-format off */
 static const struct type_entry type_table[] = {
 	{"int32_t", 0, 0, 0, 4, 1, ":int"},
 	{"uint32_t", 0, 0, 0, 4, 0, ":unsigned-int"},
@@ -46,6 +47,7 @@ static const struct type_entry type_table[] = {
 	{"int64_t", 1, 0, 0, 8, 1, ":pointer"},
 	{"uint64_t", 1, 0, 0, 8, 0, ":pointer"},
 };
+/* clang-format on */
 
 static const struct type_entry *lookup_type(const struct gen_type *t, int is_return)
 {
@@ -80,27 +82,78 @@ const char *gen_type_keyword(const struct gen_type *t, int is_return)
 	return e ? e->keyword : NULL;
 }
 
+/* Refusals are collected, then printed in line order, as a compiler does. */
+struct refusal {
+	const char *file;
+	unsigned line;
+	size_t seq;
+	char *message;
+};
+
 struct checker {
 	const struct gen_header *h;
+	struct refusal *v;
 	size_t errors;
 };
 
 static void refuse(struct checker *c, const char *file, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void refuse(struct checker *c, const char *file, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s:%u: error: ", file, line);
+	int n;
+	struct refusal *r;
+	c->v = gen_xrealloc(c->v, (c->errors + 1) * sizeof *c->v);
+	r = &c->v[c->errors];
+	r->file = file;
+	r->line = line;
+	r->seq = c->errors++;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	c->errors++;
+	r->message = gen_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(r->message, (size_t)n + 1, fmt, ap);
+	va_end(ap);
 }
 
-static void check_type(struct checker *c, const struct gen_type *t, int is_return,
-		       unsigned line, const char *fn, const char *what)
+static int cmp_refusal(const void *a, const void *b)
+{
+	const struct refusal *x = a, *y = b;
+	int f = strcmp(x->file, y->file);
+	if (f)
+		return f;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void print_refusals(struct checker *c)
+{
+	qsort(c->v, c->errors, sizeof *c->v, cmp_refusal);
+	for (size_t i = 0; i < c->errors; i++) {
+		fprintf(stderr, "%s:%u: error: %s\n", c->v[i].file, c->v[i].line, c->v[i].message);
+		free(c->v[i].message);
+	}
+	free(c->v);
+	c->v = NULL;
+}
+
+/* C's own integer and character types, which the ABI replaces. */
+static int is_plain_c_type(const char *base)
+{
+	static const char *const words[] = {"char", "short", "int", "long", "signed", "unsigned"};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t n = strlen(words[i]);
+		if (strncmp(base, words[i], n) == 0 && (base[n] == 0 || base[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+static void check_type(struct checker *c, const struct gen_type *t, int is_return, unsigned line,
+		       const char *fn, const char *what)
 {
 	const char *why;
 	if (gen_type_keyword(t, is_return))
@@ -118,6 +171,11 @@ static void check_type(struct checker *c, const struct gen_type *t, int is_retur
 	default:
 		if (t->class == GEN_TYPE_SCALAR && strcmp(t->base, "void") == 0)
 			why = "void is allowed only as a return type";
+		else if (t->class == GEN_TYPE_POINTER && strcmp(t->base, "char") == 0)
+			why = "unknown type (a string is 'const char *', a buffer 'uint8_t *')";
+		else if (t->class == GEN_TYPE_SCALAR && is_plain_c_type(t->base))
+			why = "unknown type (use a fixed-width type: int32_t, uint32_t, int64_t, "
+			      "uint64_t, size_t)";
 		else
 			why = "unknown type (not in the fixed-width type table)";
 		break;
@@ -127,12 +185,20 @@ static void check_type(struct checker *c, const struct gen_type *t, int is_retur
 
 /* Names that are constants in COMMON-LISP: binding one is an error. */
 static const char *const cl_constants[] = {
-	"t", "nil", "pi",
-	"most-positive-fixnum", "most-negative-fixnum",
-	"array-dimension-limit", "array-rank-limit", "array-total-size-limit",
-	"call-arguments-limit", "char-code-limit", "lambda-list-keywords",
-	"lambda-parameters-limit", "multiple-values-limit",
-	"internal-time-units-per-second",
+    "t",
+    "nil",
+    "pi",
+    "most-positive-fixnum",
+    "most-negative-fixnum",
+    "array-dimension-limit",
+    "array-rank-limit",
+    "array-total-size-limit",
+    "call-arguments-limit",
+    "char-code-limit",
+    "lambda-list-keywords",
+    "lambda-parameters-limit",
+    "multiple-values-limit",
+    "internal-time-units-per-second",
 };
 
 /* "buf_len" -> "buf-len" (malloc'd) */
@@ -185,30 +251,33 @@ static void check_function(struct checker *c, const struct gen_function *f)
 	if (f->variadic)
 		refuse(c, path, f->line, "function '%s' is variadic", f->name);
 	if (f->no_prototype)
-		refuse(c, path, f->line, "function '%s' has no prototype: write %s(void)",
-		       f->name, f->name);
+		refuse(c, path, f->line, "function '%s' has no prototype: write %s(void)", f->name,
+		       f->name);
 	check_type(c, &f->ret, 1, f->line, f->name, "the return value");
 	for (size_t i = 0; i < f->nparams; i++) {
 		const struct gen_param *p = &f->params[i];
 		char *lisp;
 		if (!p->name) {
-			refuse(c, path, p->line, "parameter %zu of '%s' has no name", i + 1, f->name);
+			refuse(c, path, p->line, "parameter %zu of '%s' has no name", i + 1,
+			       f->name);
 			continue;
 		}
 		lisp = lisp_param_name(p->name);
 		if (is_cl_constant(lisp))
-			refuse(c, path, p->line,
-			       "parameter '%s' of '%s' names a Common Lisp constant (%s): rename it",
-			       p->name, f->name, lisp);
+			refuse(
+			    c, path, p->line,
+			    "parameter '%s' of '%s' names a Common Lisp constant (%s): rename it",
+			    p->name, f->name, lisp);
 		for (size_t j = 0; j < i; j++) {
 			char *other;
 			if (!f->params[j].name)
 				continue;
 			other = lisp_param_name(f->params[j].name);
 			if (strcmp(other, lisp) == 0)
-				refuse(c, path, p->line,
-				       "parameters '%s' and '%s' of '%s' have the same Lisp name %s",
-				       f->params[j].name, p->name, f->name, lisp);
+				refuse(
+				    c, path, p->line,
+				    "parameters '%s' and '%s' of '%s' have the same Lisp name %s",
+				    f->params[j].name, p->name, f->name, lisp);
 			free(other);
 		}
 		free(lisp);
@@ -225,12 +294,14 @@ static void check_constant(struct checker *c, const struct gen_constant *k)
 	if (k->kind != GEN_CONST_MACRO)
 		return;
 	if (k->function_like)
-		refuse(c, c->h->path, k->line,
-		       "function-like macro '%s': public EPS_ macros must be a single integer literal "
-		       "(name internal machinery EPS__...)",
-		       k->name);
+		refuse(
+		    c, c->h->path, k->line,
+		    "function-like macro '%s': public EPS_ macros must be a single integer literal "
+		    "(name internal machinery EPS__...)",
+		    k->name);
 	else if (!k->literal_ok)
-		refuse(c, c->h->path, k->line, "macro '%s' is not a single integer literal", k->name);
+		refuse(c, c->h->path, k->line, "macro '%s' is not a single integer literal",
+		       k->name);
 }
 
 /* Two items of one header must not become one Lisp name. */
@@ -264,7 +335,7 @@ int gen_is_public_constant(const struct gen_constant *k)
 
 size_t gen_check(const struct gen_header *h)
 {
-	struct checker c = {h, 0};
+	struct checker c = {h, NULL, 0};
 	for (size_t i = 0; i < h->ndiags; i++)
 		refuse(&c, h->diags[i].file, h->diags[i].line, "%s", h->diags[i].message);
 	for (size_t i = 0; i < h->nconstants; i++)
@@ -273,5 +344,6 @@ size_t gen_check(const struct gen_header *h)
 	for (size_t i = 0; i < h->nfunctions; i++)
 		check_function(&c, &h->functions[i]);
 	check_duplicates(&c);
+	print_refusals(&c);
 	return c.errors;
 }

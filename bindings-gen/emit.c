@@ -196,7 +196,8 @@ char *gen_emit_header(const struct gen_header *h)
 	for (int pass = 0; pass < 2; pass++) {
 		enum gen_constant_kind want = pass == 0 ? GEN_CONST_ENUMERATOR : GEN_CONST_MACRO;
 		for (size_t i = 0; i < h->nconstants; i++)
-			if (h->constants[i].kind == want && gen_is_public_constant(&h->constants[i]))
+			if (h->constants[i].kind == want &&
+			    gen_is_public_constant(&h->constants[i]))
 				emit_constant(&b, &h->constants[i]);
 	}
 	for (size_t i = 0; i < h->nfunctions; i++)
@@ -220,7 +221,8 @@ char *gen_emit_package(const struct gen_header *hs, size_t n, const char *from)
 		printf_(&b, "\n   ;; %s", h->path);
 		last_was_comment = 1;
 		for (int pass = 0; pass < 2; pass++) {
-			enum gen_constant_kind want = pass == 0 ? GEN_CONST_ENUMERATOR : GEN_CONST_MACRO;
+			enum gen_constant_kind want =
+			    pass == 0 ? GEN_CONST_ENUMERATOR : GEN_CONST_MACRO;
 			for (size_t j = 0; j < h->nconstants; j++) {
 				const struct gen_constant *k = &h->constants[j];
 				char *name;

@@ -187,8 +187,8 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < i; j++) {
 			char *a = output_name(paths[i]), *b = output_name(paths[j]);
 			if (strcmp(a, b) == 0) {
-				fprintf(stderr, "%s: error: same output file %s as %s\n",
-					paths[i], a, paths[j]);
+				fprintf(stderr, "%s: error: same output file %s as %s\n", paths[i],
+					a, paths[j]);
 				errors++;
 			}
 			free(a);

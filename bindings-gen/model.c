@@ -287,8 +287,9 @@ static int parse_integer_literal(const char *s, uint64_t *value)
 /*
  * A macro's doc block: a doc comment (slash, two stars) that ends on the
  * line just above the #define (only blanks between), or a trailing one
- * (slash, two stars, '<') after the body on the same line.  Comments are not part of the preprocessing record, so
- * this reads the header's bytes around the macro's extent.
+ * (slash, two stars, '<') after the body on the same line.  Comments are
+ * not part of the preprocessing record, so this reads the header's bytes
+ * around the macro's extent.
  */
 static char *macro_doc(struct walk *w, unsigned name_off, unsigned end_off)
 {
@@ -313,8 +314,8 @@ static char *macro_doc(struct walk *w, unsigned name_off, unsigned end_off)
 	for (line_start = name_off; line_start > 0 && t[line_start - 1] != '\n'; line_start--)
 		;
 	j = line_start;
-	while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t' || t[j - 1] == '\n' ||
-			 t[j - 1] == '\r')) {
+	while (j > 0 &&
+	       (t[j - 1] == ' ' || t[j - 1] == '\t' || t[j - 1] == '\n' || t[j - 1] == '\r')) {
 		if (t[j - 1] == '\n' && ++newlines > 1)
 			return NULL; /* a blank line separates it from the macro */
 		j--;
@@ -357,8 +358,7 @@ static void add_macro(struct walk *w, CXCursor c, unsigned line, unsigned name_o
 	k->function_like = clang_Cursor_isMacroFunctionLike(c) != 0;
 	clang_tokenize(w->tu, ext, &toks, &ntoks);
 	/* Token 0 is the macro's name; the body follows. */
-	if (!k->function_like && ntoks == 2 &&
-	    clang_getTokenKind(toks[1]) == CXToken_Literal) {
+	if (!k->function_like && ntoks == 2 && clang_getTokenKind(toks[1]) == CXToken_Literal) {
 		char *lit = take_string(clang_getTokenSpelling(w->tu, toks[1]));
 		k->literal_ok = parse_integer_literal(lit, &k->magnitude);
 		free(lit);
@@ -414,7 +414,8 @@ static void add_diagnostics(struct gen_header *h, CXTranslationUnit tu, const ch
 			CXFile f = NULL;
 			unsigned line = 0, col, off;
 			struct gen_diag *g;
-			clang_getSpellingLocation(clang_getDiagnosticLocation(d), &f, &line, &col, &off);
+			clang_getSpellingLocation(clang_getDiagnosticLocation(d), &f, &line, &col,
+						  &off);
 			h->diags = gen_xrealloc(h->diags, (h->ndiags + 1) * sizeof *h->diags);
 			g = &h->diags[h->ndiags++];
 			if (f) {
@@ -449,8 +450,7 @@ int gen_model_load(struct gen_header *h, const char *source_root, const char *pa
 	sprintf(inc, "-I%s/csrc/include", source_root);
 
 	index = clang_createIndex(0, 0);
-	err = clang_parseTranslationUnit2(index, full, args, sizeof args / sizeof args[0],
-					  NULL, 0,
+	err = clang_parseTranslationUnit2(index, full, args, sizeof args / sizeof args[0], NULL, 0,
 					  CXTranslationUnit_DetailedPreprocessingRecord, &tu);
 	if (err != CXError_Success || !tu) {
 		fprintf(stderr, "%s: error: cannot parse (libclang error %d)\n", path, (int)err);

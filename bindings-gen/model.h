@@ -14,24 +14,24 @@ enum gen_type_class {
 	GEN_TYPE_SCALAR,   /* a builtin or typedef'd arithmetic type, or void */
 	GEN_TYPE_POINTER,  /* one pointer to a scalar or void */
 	GEN_TYPE_RECORD,   /* struct or union, or a pointer to one */
-	GEN_TYPE_ENUM,     /* an enum, or a pointer to one */
+	GEN_TYPE_ENUM,	   /* an enum, or a pointer to one */
 	GEN_TYPE_FUNCTION, /* a function pointer */
-	GEN_TYPE_OTHER,    /* arrays, pointers to pointers, ... */
+	GEN_TYPE_OTHER,	   /* arrays, pointers to pointers, ... */
 };
 
 struct gen_type {
-	char *spelling;          /* as clang prints it: "const uint8_t *" */
+	char *spelling; /* as clang prints it: "const uint8_t *" */
 	enum gen_type_class class;
-	char *base;              /* scalar: its name without qualifiers
-				    ("int32_t", "int", "void"); pointer: the
-				    pointee's name without qualifiers */
-	int pointee_const;       /* pointer: the pointee is const */
-	long long base_size;     /* sizeof the base type, -1 for void */
-	int base_signed;         /* the base is a signed integer type */
+	char *base;	     /* scalar: its name without qualifiers
+				("int32_t", "int", "void"); pointer: the
+				pointee's name without qualifiers */
+	int pointee_const;   /* pointer: the pointee is const */
+	long long base_size; /* sizeof the base type, -1 for void */
+	int base_signed;     /* the base is a signed integer type */
 };
 
 struct gen_param {
-	char *name;              /* NULL when unnamed */
+	char *name; /* NULL when unnamed */
 	struct gen_type type;
 	unsigned line;
 };
@@ -42,9 +42,9 @@ struct gen_function {
 	struct gen_param *params;
 	size_t nparams;
 	int variadic;
-	int no_prototype;        /* declared as f(), not f(void) */
-	int is_definition;       /* has a body in the header */
-	char *doc;               /* raw comment text, NULL when none */
+	int no_prototype;  /* declared as f(), not f(void) */
+	int is_definition; /* has a body in the header */
+	char *doc;	   /* raw comment text, NULL when none */
 	unsigned line;
 };
 
@@ -53,28 +53,28 @@ enum gen_constant_kind { GEN_CONST_ENUMERATOR, GEN_CONST_MACRO };
 struct gen_constant {
 	char *name;
 	enum gen_constant_kind kind;
-	int negative;            /* value is -magnitude */
+	int negative; /* value is -magnitude */
 	uint64_t magnitude;
-	int literal_ok;          /* macro: body is one integer literal */
-	int function_like;       /* macro: has a parameter list */
-	char *doc;               /* raw comment text, NULL when none */
+	int literal_ok;	   /* macro: body is one integer literal */
+	int function_like; /* macro: has a parameter list */
+	char *doc;	   /* raw comment text, NULL when none */
 	unsigned line;
 };
 
 /* One diagnostic libclang reported while parsing. */
 struct gen_diag {
-	char *file;              /* as clang names it */
+	char *file; /* as clang names it */
 	unsigned line;
 	char *message;
 };
 
 struct gen_header {
-	char *path;              /* relative to the source root, as given */
-	struct gen_constant *constants;  /* enumerators and macros, header order */
+	char *path;			/* relative to the source root, as given */
+	struct gen_constant *constants; /* enumerators and macros, header order */
 	size_t nconstants;
-	struct gen_function *functions;  /* header order */
+	struct gen_function *functions; /* header order */
 	size_t nfunctions;
-	struct gen_diag *diags;  /* parse errors */
+	struct gen_diag *diags; /* parse errors */
 	size_t ndiags;
 };
 
@@ -82,8 +82,7 @@ struct gen_header {
  * Parse SOURCE_ROOT/PATH with -ISOURCE_ROOT/csrc/include into H.  Returns 0,
  * or -1 with a message on stderr when the header could not be read at all.
  */
-int gen_model_load(struct gen_header *h, const char *source_root,
-		   const char *path);
+int gen_model_load(struct gen_header *h, const char *source_root, const char *path);
 void gen_model_free(struct gen_header *h);
 
 /* check.c: print every refusal as `file:line: error: ...`; return their count. */
