@@ -192,8 +192,8 @@ static void add_function(struct walk *w, CXCursor c, unsigned line)
 	for (int i = 0; i < n; i++) {
 		CXCursor a = clang_Cursor_getArgument(c, (unsigned)i);
 		struct gen_param *p = &f->params[i];
-		unsigned pline = line;
 		CXFile pf = NULL;
+		unsigned pline;
 		p->name = take_string(clang_getCursorSpelling(a));
 		if (!*p->name) {
 			free(p->name);
