@@ -131,6 +131,8 @@ static int cmp_refusal(const void *a, const void *b)
 
 static void print_refusals(struct checker *c)
 {
+	if (c->errors == 0)
+		return; /* qsort wants a non-NULL array even for 0 elements */
 	qsort(c->v, c->errors, sizeof *c->v, cmp_refusal);
 	for (size_t i = 0; i < c->errors; i++) {
 		fprintf(stderr, "%s:%u: error: %s\n", c->v[i].file, c->v[i].line, c->v[i].message);
