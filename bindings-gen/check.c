@@ -248,8 +248,14 @@ static void check_function(struct checker *c, const struct gen_function *f)
 	if (f->is_definition)
 		refuse(c, path, f->line, "function '%s' is defined in the header: declare it only",
 		       f->name);
-	if (!is_doc_block(f->doc))
+	if (!is_doc_block(f->doc)) {
 		refuse(c, path, f->line, "function '%s' has no /** ... */ doc block", f->name);
+	} else {
+		char *text = gen_doc_text(f->doc);
+		if (!*text)
+			refuse(c, path, f->line, "function '%s' has an empty doc block", f->name);
+		free(text);
+	}
 	if (f->variadic)
 		refuse(c, path, f->line, "function '%s' is variadic", f->name);
 	if (f->no_prototype)
@@ -293,8 +299,15 @@ static void check_function(struct checker *c, const struct gen_function *f)
 
 static void check_constant(struct checker *c, const struct gen_constant *k)
 {
-	if (k->kind != GEN_CONST_MACRO)
+	if (k->kind == GEN_CONST_ENUMERATOR) {
+		/* ISO C enumerators are ints; larger flags are literal macros. */
+		if (k->magnitude > (k->negative ? UINT64_C(0x80000000) : UINT64_C(0x7fffffff)))
+			refuse(c, c->h->path, k->line,
+			       "enumerator '%s' does not fit in int: define it as a macro "
+			       "with a single literal (#define %s 0x...u)",
+			       k->name, k->name);
 		return;
+	}
 	if (k->function_like)
 		refuse(
 		    c, c->h->path, k->line,

@@ -88,11 +88,11 @@ static int starts_with(const char *s, const char *prefix)
 }
 
 /*
- * A raw comment as a docstring body: the comment markers and each line's
- * leading ` * ` (or `///`) dropped, blank lines between paragraphs kept as
- * one, leading and trailing blank lines dropped, `"` and `\` escaped.
+ * A raw comment as plain text: the comment markers and each line's leading
+ * ` * ` (or `///`) dropped, blank lines between paragraphs kept as one,
+ * leading and trailing blank lines and trailing blanks dropped.
  */
-static void put_docstring(struct buf *out, const char *raw)
+char *gen_doc_text(const char *raw)
 {
 	size_t n = strlen(raw);
 	char *text = gen_xmalloc(n + 1);
@@ -133,11 +133,7 @@ static void put_docstring(struct buf *out, const char *raw)
 				puts_(&lines, "\n\n");
 			else if (any)
 				puts_(&lines, "\n");
-			for (const char *q = s; q < e; q++) {
-				if (*q == '"' || *q == '\\')
-					put(&lines, "\\", 1);
-				put(&lines, q, 1);
-			}
+			put(&lines, s, (size_t)(e - s));
 			any = 1;
 			pending_blank = 0;
 		}
@@ -145,12 +141,30 @@ static void put_docstring(struct buf *out, const char *raw)
 			break;
 		p = eol + 1;
 	}
-	puts_(out, "\"");
-	if (lines.s)
-		puts_(out, lines.s);
-	puts_(out, "\"");
-	free(lines.s);
 	free(text);
+	return lines.s ? lines.s : gen_xstrdup("");
+}
+
+/* The docstring of RAW, quoted, with `"` and `\` escaped. */
+static void put_docstring(struct buf *out, const char *raw)
+{
+	char *text = gen_doc_text(raw);
+	puts_(out, "\"");
+	for (const char *q = text; *q; q++) {
+		if (*q == '"' || *q == '\\')
+			put(out, "\\", 1);
+		put(out, q, 1);
+	}
+	puts_(out, "\"");
+	free(text);
+}
+
+static int has_text(const char *raw)
+{
+	char *text = raw ? gen_doc_text(raw) : NULL;
+	int yes = text && *text;
+	free(text);
+	return yes;
 }
 
 static void emit_constant(struct buf *b, const struct gen_constant *k)
@@ -158,7 +172,7 @@ static void emit_constant(struct buf *b, const struct gen_constant *k)
 	char *name = gen_constant_lisp_name(k->name);
 	printf_(b, "\n(defconstant %s %s%llu", name, k->negative ? "-" : "",
 		(unsigned long long)k->magnitude);
-	if (k->doc) {
+	if (has_text(k->doc)) {
 		puts_(b, "\n  ");
 		put_docstring(b, k->doc);
 	}

@@ -98,6 +98,8 @@ const char *gen_type_keyword(const struct gen_type *t, int is_return);
 char *gen_emit_header(const struct gen_header *h);
 /* The text of package.lisp for the N headers; FROM names them in the banner. */
 char *gen_emit_package(const struct gen_header *hs, size_t n, const char *from);
+/* A raw doc comment as plain text, markers stripped (malloc'd). */
+char *gen_doc_text(const char *raw);
 /* The Lisp names: "%eps-foo", "+foo+" (malloc'd). */
 char *gen_function_lisp_name(const char *c_name);
 char *gen_constant_lisp_name(const char *c_name);

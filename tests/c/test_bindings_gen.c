@@ -230,6 +230,9 @@ static const struct refusal refusals[] = {
 	{"bad_name.h", "bad_name.h:17: error: parameter 'pi' of 'eps_bad_param_pi' names a Common Lisp constant"},
 	{"bad_name.h", "bad_name.h:20: error: parameter 1 of 'eps_bad_unnamed' has no name"},
 	{"bad_name.h", "bad_name.h:23: error: parameters 'buf_len' and 'BUF_LEN' of 'eps_bad_same'"},
+	{"bad_undocumented.h", "bad_undocumented.h:16: error: function 'eps_bad_empty_doc' has an empty doc block"},
+	{"bad_name.h", "bad_name.h:26: error: function 'eps_bad_inline' is defined in the header"},
+	{"bad_enum.h", "bad_enum.h:6: error: enumerator 'EPS_TOO_LARGE' does not fit in int"},
 	{"bad_syntax.h", "bad_syntax.h:5: error: unknown type name 'widget_t'"},
 };
 
@@ -238,9 +241,15 @@ static const struct {
 	const char *header;
 	int errors;
 } error_counts[] = {
-	{"bad_type.h", 6},      {"bad_struct_param.h", 4}, {"bad_fnptr.h", 2},
-	{"bad_variadic.h", 2},  {"bad_undocumented.h", 3}, {"bad_macro.h", 6},
-	{"bad_name.h", 7},      {"bad_mixed.h", 3},
+	{"bad_type.h", 6},
+	{"bad_struct_param.h", 4},
+	{"bad_fnptr.h", 2},
+	{"bad_variadic.h", 2},
+	{"bad_undocumented.h", 4},
+	{"bad_macro.h", 6},
+	{"bad_name.h", 8},
+	{"bad_mixed.h", 3},
+	{"bad_enum.h", 1},
 };
 /* clang-format on */
 

@@ -21,3 +21,9 @@ int32_t eps_bad_unnamed(int32_t);
 
 /** Two C names, one Lisp name. */
 int32_t eps_bad_same(int32_t buf_len, int32_t BUF_LEN);
+
+/** Defined in the header: the library would not export it. */
+static inline int32_t eps_bad_inline(void)
+{
+	return 0;
+}

@@ -11,3 +11,6 @@ int32_t eps_bad_line_comment(int32_t a);
 
 /** This one is fine. */
 int32_t eps_documented(int32_t a);
+
+/** */
+int32_t eps_bad_empty_doc(int32_t a);
