@@ -362,3 +362,51 @@ size_t gen_check(const struct gen_header *h)
 	print_refusals(&c);
 	return c.errors;
 }
+
+/* One Lisp name and where it comes from, for the check across headers. */
+struct origin {
+	char *lisp;
+	const char *c_name;
+	const char *path;
+	unsigned line;
+};
+
+static void add_origin(struct origin **v, size_t *n, char *lisp, const char *c_name,
+		       const char *path, unsigned line)
+{
+	*v = gen_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[*n] = (struct origin){lisp, c_name, path, line};
+	(*n)++;
+}
+
+size_t gen_check_across(const struct gen_header *hs, size_t n)
+{
+	struct origin *v = NULL;
+	size_t nv = 0, errors = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct gen_header *h = &hs[i];
+		for (size_t j = 0; j < h->nconstants; j++)
+			if (gen_is_public_constant(&h->constants[j]))
+				add_origin(&v, &nv, gen_constant_lisp_name(h->constants[j].name),
+					   h->constants[j].name, h->path, h->constants[j].line);
+		for (size_t j = 0; j < h->nfunctions; j++)
+			add_origin(&v, &nv, gen_function_lisp_name(h->functions[j].name),
+				   h->functions[j].name, h->path, h->functions[j].line);
+	}
+	/* Within one header check_duplicates has spoken: only across headers here. */
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (v[i].path == v[j].path || strcmp(v[i].lisp, v[j].lisp) != 0)
+				continue;
+			fprintf(stderr,
+				"%s:%u: error: '%s' is also declared at %s:%u (Lisp name %s)\n",
+				v[i].path, v[i].line, v[i].c_name, v[j].path, v[j].line, v[i].lisp);
+			errors++;
+			break;
+		}
+	}
+	for (size_t i = 0; i < nv; i++)
+		free(v[i].lisp);
+	free(v);
+	return errors;
+}

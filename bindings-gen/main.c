@@ -195,6 +195,8 @@ int main(int argc, char **argv)
 			free(b);
 		}
 	}
+	if (!errors)
+		errors += gen_check_across(hs, n);
 	if (errors) {
 		fprintf(stderr, "bindings-gen: %zu error%s; nothing written\n", errors,
 			errors == 1 ? "" : "s");

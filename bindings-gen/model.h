@@ -88,6 +88,9 @@ void gen_model_free(struct gen_header *h);
 /* check.c: print every refusal as `file:line: error: ...`; return their count. */
 size_t gen_check(const struct gen_header *h);
 
+/* check.c: refuse a Lisp name emitted by two of the N headers. */
+size_t gen_check_across(const struct gen_header *hs, size_t n);
+
 /* An EPS_ name that is not EPS__ internal machinery. */
 int gen_is_public_constant(const struct gen_constant *k);
 

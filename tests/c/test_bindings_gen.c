@@ -316,6 +316,25 @@ START_TEST(errors_are_in_line_order)
 }
 END_TEST
 
+START_TEST(one_name_from_two_headers_is_refused)
+{
+	const char *headers[] = {FIXTURES "dup_b.h", FIXTURES "dup_a.h", NULL};
+	char *out = make_temp_dir();
+	struct run r = run_gen(out, headers);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(has_line_starting(r.err,
+					FIXTURES "dup_b.h:4: error: 'EPS_DUP_SHARED' is also "
+						 "declared at " FIXTURES "dup_a.h:4"),
+		      "got\n%s", r.err);
+	ck_assert_msg(has_line_starting(r.err, FIXTURES "dup_b.h:7: error: 'eps_dup_both' is also "
+							"declared at " FIXTURES "dup_a.h:7"),
+		      "got\n%s", r.err);
+	ck_assert_int_eq(count_entries(out), 0);
+	free(r.err);
+	remove_dir(out);
+}
+END_TEST
+
 START_TEST(refusal_replaces_nothing)
 {
 	/* A good header next to a bad one: neither output is written, and the
@@ -494,6 +513,7 @@ static Suite *bindings_gen_suite(void)
 	tcase_add_loop_test(refuse, every_error_of_a_header_is_reported, 0,
 			    (int)(sizeof error_counts / sizeof error_counts[0]));
 	tcase_add_test(refuse, errors_are_in_line_order);
+	tcase_add_test(refuse, one_name_from_two_headers_is_refused);
 	tcase_add_test(refuse, refusal_replaces_nothing);
 	suite_add_tcase(s, refuse);
 	tcase_add_test(det, two_runs_give_identical_bytes);
