@@ -271,6 +271,11 @@ static void check_function(struct checker *c, const struct gen_function *f)
 			continue;
 		}
 		lisp = lisp_param_name(p->name);
+		/* `_1` would read as the number -1, `_` as the variable `-`. */
+		if (p->name[0] == '_')
+			refuse(c, path, p->line,
+			       "parameter '%s' of '%s' starts with '_': Lisp would read %s",
+			       p->name, f->name, lisp);
 		if (is_cl_constant(lisp))
 			refuse(
 			    c, path, p->line,

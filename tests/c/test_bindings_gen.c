@@ -232,6 +232,7 @@ static const struct refusal refusals[] = {
 	{"bad_name.h", "bad_name.h:23: error: parameters 'buf_len' and 'BUF_LEN' of 'eps_bad_same'"},
 	{"bad_undocumented.h", "bad_undocumented.h:16: error: function 'eps_bad_empty_doc' has an empty doc block"},
 	{"bad_name.h", "bad_name.h:26: error: function 'eps_bad_inline' is defined in the header"},
+	{"bad_name.h", "bad_name.h:32: error: parameter '_1' of 'eps_bad_underscore' starts with '_'"},
 	{"bad_enum.h", "bad_enum.h:6: error: enumerator 'EPS_TOO_LARGE' does not fit in int"},
 	{"bad_syntax.h", "bad_syntax.h:5: error: unknown type name 'widget_t'"},
 };
@@ -247,7 +248,7 @@ static const struct {
 	{"bad_variadic.h", 2},
 	{"bad_undocumented.h", 4},
 	{"bad_macro.h", 6},
-	{"bad_name.h", 8},
+	{"bad_name.h", 9},
 	{"bad_mixed.h", 3},
 	{"bad_enum.h", 1},
 };

@@ -27,3 +27,6 @@ static inline int32_t eps_bad_inline(void)
 {
 	return 0;
 }
+
+/** A parameter that Lisp would read as a number. */
+int32_t eps_bad_underscore(int32_t _1);
