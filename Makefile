@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench repl check-valgrind clean
+.PHONY: all test run bench repl bindings check-valgrind clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -15,6 +15,12 @@ run:
 
 repl:
 	@bash scripts/repl.sh
+
+# Regenerate lisp/generated/ from the public headers (commit the result).
+bindings:
+	@bash scripts/install-deps.sh
+	@bash scripts/build.sh build
+	ninja -C build regen-bindings
 
 bench:
 	@bash scripts/install-deps.sh --bench

@@ -37,6 +37,7 @@ ctests() { meson test -C "$1" --suite c --suite abi --verbose --num-processes 2 
 
 run "build" bash scripts/build.sh build || { echo "build failed"; exit 1; }
 run "c suites (build)" ctests build
+run "bindings fresh" bash scripts/check-bindings.sh build
 if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi

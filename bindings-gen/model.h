@@ -1,0 +1,115 @@
+/*
+ * model.h - the plain C model of one public header, as bindings-gen sees
+ * it: constants and functions with the file:line of each, independent of
+ * libclang.  model.c fills it, check.c validates it, emit.c writes Lisp.
+ */
+#ifndef BINDINGS_GEN_MODEL_H
+#define BINDINGS_GEN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a type is underneath its spelling, for the refusals. */
+enum gen_type_class {
+	GEN_TYPE_SCALAR,   /* a builtin or typedef'd arithmetic type, or void */
+	GEN_TYPE_POINTER,  /* one pointer to a scalar or void */
+	GEN_TYPE_RECORD,   /* struct or union, or a pointer to one */
+	GEN_TYPE_ENUM,	   /* an enum, or a pointer to one */
+	GEN_TYPE_FUNCTION, /* a function pointer */
+	GEN_TYPE_OTHER,	   /* arrays, pointers to pointers, ... */
+};
+
+struct gen_type {
+	char *spelling; /* as clang prints it: "const uint8_t *" */
+	enum gen_type_class class;
+	char *base;	     /* scalar: its name without qualifiers
+				("int32_t", "int", "void"); pointer: the
+				pointee's name without qualifiers */
+	int pointee_const;   /* pointer: the pointee is const */
+	long long base_size; /* sizeof the base type, -1 for void */
+	int base_signed;     /* the base is a signed integer type */
+};
+
+struct gen_param {
+	char *name; /* NULL when unnamed */
+	struct gen_type type;
+	unsigned line;
+};
+
+struct gen_function {
+	char *name;
+	struct gen_type ret;
+	struct gen_param *params;
+	size_t nparams;
+	int variadic;
+	int no_prototype;  /* declared as f(), not f(void) */
+	int is_definition; /* has a body in the header */
+	char *doc;	   /* raw comment text, NULL when none */
+	unsigned line;
+};
+
+enum gen_constant_kind { GEN_CONST_ENUMERATOR, GEN_CONST_MACRO };
+
+struct gen_constant {
+	char *name;
+	enum gen_constant_kind kind;
+	int negative; /* value is -magnitude */
+	uint64_t magnitude;
+	int literal_ok;	   /* macro: body is one integer literal */
+	int function_like; /* macro: has a parameter list */
+	char *doc;	   /* raw comment text, NULL when none */
+	unsigned line;
+};
+
+/* One diagnostic libclang reported while parsing. */
+struct gen_diag {
+	char *file; /* as clang names it */
+	unsigned line;
+	char *message;
+};
+
+struct gen_header {
+	char *path;			/* relative to the source root, as given */
+	struct gen_constant *constants; /* enumerators and macros, header order */
+	size_t nconstants;
+	struct gen_function *functions; /* header order */
+	size_t nfunctions;
+	struct gen_diag *diags; /* parse errors */
+	size_t ndiags;
+};
+
+/*
+ * Parse SOURCE_ROOT/PATH with -ISOURCE_ROOT/csrc/include into H.  Returns 0,
+ * or -1 with a message on stderr when the header could not be read at all.
+ */
+int gen_model_load(struct gen_header *h, const char *source_root, const char *path);
+void gen_model_free(struct gen_header *h);
+
+/* check.c: print every refusal as `file:line: error: ...`; return their count. */
+size_t gen_check(const struct gen_header *h);
+
+/* check.c: refuse a Lisp name emitted by two of the N headers. */
+size_t gen_check_across(const struct gen_header *hs, size_t n);
+
+/* An EPS_ name that is not EPS__ internal machinery. */
+int gen_is_public_constant(const struct gen_constant *k);
+
+/* The Lisp type keyword of a checked type, or NULL when refused. */
+const char *gen_type_keyword(const struct gen_type *t, int is_return);
+
+/* emit.c: the Lisp text of H (malloc'd, NUL-terminated). */
+char *gen_emit_header(const struct gen_header *h);
+/* The text of package.lisp for the N headers; FROM names them in the banner. */
+char *gen_emit_package(const struct gen_header *hs, size_t n, const char *from);
+/* A raw doc comment as plain text, markers stripped (malloc'd). */
+char *gen_doc_text(const char *raw);
+/* The Lisp names: "%eps-foo", "+foo+" (malloc'd). */
+char *gen_function_lisp_name(const char *c_name);
+char *gen_constant_lisp_name(const char *c_name);
+
+/* util */
+void *gen_xmalloc(size_t n);
+void *gen_xrealloc(void *p, size_t n);
+char *gen_xstrdup(const char *s);
+
+#endif

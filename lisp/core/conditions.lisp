@@ -1,0 +1,122 @@
+;;;; conditions.lisp - the one condition hierarchy, made from the C codes.
+
+(in-package #:epsilon.linux.errors)
+
+(define-condition epsilon-error (error)
+  ((code :initarg :code :reader epsilon-error-code
+         :documentation "The positive error code: an errno number, or one of
+the library's own codes above 4096.")
+   (operation :initarg :operation :initform nil :reader epsilon-error-operation
+              :documentation "The operation that failed, a symbol such as
+SOCKET-CONNECT, or NIL.")
+   (detail :initarg :detail :initform nil :reader epsilon-error-detail
+           :documentation "Further text from the library (OpenSSL's error
+queue, a verification reason), or NIL."))
+  (:report (lambda (c s)
+             (format s "~@[~(~A~): ~]~A (~A, code ~D)~@[: ~A~]"
+                     (epsilon-error-operation c)
+                     (error-message (epsilon-error-code c))
+                     (epsilon-error-name c)
+                     (epsilon-error-code c)
+                     (epsilon-error-detail c))))
+  (:documentation "The root of every error signalled by epsilon-linux.  Its
+code is positive and equal to the kernel's errno where there is one: compare
+it with the +E...+ constants using =, or dispatch on EPSILON-ERROR-NAME's
+keyword with CASE."))
+
+(defun epsilon-error-name (condition)
+  "Return the keyword naming CONDITION's code, such as :ECONNREFUSED, for use
+with CASE."
+  (error-name (epsilon-error-code condition)))
+
+(define-condition epoll-error (epsilon-error) ()
+  (:documentation "An epoll operation failed."))
+
+(define-condition socket-error (epsilon-error) ()
+  (:documentation "A socket operation failed."))
+
+(define-condition socket-timeout (socket-error) ()
+  (:default-initargs :code +etimedout+)
+  (:documentation "A socket operation did not complete within its :TIMEOUT.
+Its code is +ETIMEDOUT+."))
+
+(define-condition resolve-error (socket-error) ()
+  (:documentation "Name resolution failed (a host name that does not
+resolve, or a resolver failure)."))
+
+(define-condition address-error (socket-error) ()
+  (:documentation "An address could not be built: a malformed literal, a
+port out of range, an over-long Unix path."))
+
+(define-condition tls-error (epsilon-error) ()
+  (:documentation "A TLS operation failed."))
+
+(define-condition tls-handshake-error (tls-error) ()
+  (:documentation "The TLS handshake failed for a reason other than the
+peer's certificate (no common protocol or cipher, garbage from the peer)."))
+
+(define-condition tls-verification-error (tls-handshake-error) ()
+  (:documentation "The peer's certificate did not verify: expired,
+self-signed, signed by an unknown CA.  The reason is in the detail."))
+
+(define-condition tls-hostname-mismatch (tls-verification-error) ()
+  (:documentation "The peer's certificate is valid but not for the host name
+(or IP address) the client asked for."))
+
+(define-condition tls-unexpected-eof (tls-error) ()
+  (:documentation "The peer closed the connection without sending
+close_notify: the data may have been truncated."))
+
+(defun epoll-error-code (condition)
+  "Return the positive error code of CONDITION, an EPOLL-ERROR; it is = to
+the +E...+ constants (+EBADF+, +EEXIST+, ...)."
+  (epsilon-error-code condition))
+
+(defun socket-error-code (condition)
+  "Return the positive error code of CONDITION, a SOCKET-ERROR; it is = to
+the +E...+ constants (+ECONNREFUSED+, +ETIMEDOUT+, ...)."
+  (epsilon-error-code condition))
+
+(defun tls-error-code (condition)
+  "Return the positive error code of CONDITION, a TLS-ERROR."
+  (epsilon-error-code condition))
+
+(defun class-for-code (code class)
+  "The most specific condition class for positive CODE raised in the
+subsystem whose root is CLASS."
+  (cond ((= code +ecertverify+) 'tls-verification-error)
+        ((= code +ehostmismatch+) 'tls-hostname-mismatch)
+        ((= code +eunexpectedeof+) 'tls-unexpected-eof)
+        ((= code +etlshandshake+) 'tls-handshake-error)
+        ((member code (list +etls+ +ekeymismatch+ +ebadpem+ +etlsclosed+)) 'tls-error)
+        ((<= +eainoname+ code +eaiother+) 'resolve-error)
+        ((= code +ebadaddress+) 'address-error)
+        ((and (= code +etimedout+) (subtypep class 'socket-error)) 'socket-timeout)
+        (t class)))
+
+(defun last-error-detail ()
+  "The calling thread's detail text for the library's last failure, or NIL."
+  (let ((buf (make-array 1024 :element-type '(unsigned-byte 8))))
+    (let ((n (%eps-last-error-detail buf (length buf))))
+      (when (plusp n)
+        (sb-ext:octets-to-string buf :external-format :utf-8
+                                     :end (min n (1- (length buf))))))))
+
+(defun signal-epsilon-error (result operation &optional (class 'epsilon-error))
+  "Signal the condition for RESULT, a negative return value of the C library,
+raised by OPERATION (a symbol) in the subsystem whose condition class is
+CLASS.  Never returns."
+  (declare (optimize (speed 1)))
+  (let ((code (abs result)))
+    (error (class-for-code code class)
+           :code code :operation operation :detail (last-error-detail))))
+
+(defmacro check-result (form operation &optional (class ''epsilon-error))
+  "Evaluate FORM, a call into the C library; return its value when it is not
+negative, else signal the matching condition.  The failure branch is out of
+line so the success path stays a compare and a branch."
+  (let ((r (gensym "R")))
+    `(let ((,r ,form))
+       (if (minusp ,r)
+           (signal-epsilon-error ,r ,operation ,class)
+           ,r))))
