@@ -17,24 +17,33 @@
 
 #include "internal.h"
 
-_Static_assert((int)EPS_AI_PASSIVE == (int)AI_PASSIVE && (int)EPS_AI_CANONNAME == (int)AI_CANONNAME &&
-		       (int)EPS_AI_NUMERICHOST == (int)AI_NUMERICHOST && (int)EPS_AI_V4MAPPED == (int)AI_V4MAPPED &&
-		       (int)EPS_AI_ALL == (int)AI_ALL && (int)EPS_AI_ADDRCONFIG == (int)AI_ADDRCONFIG &&
-		       (int)EPS_AI_NUMERICSERV == (int)AI_NUMERICSERV,
+_Static_assert((int)EPS_AI_PASSIVE == (int)AI_PASSIVE &&
+		   (int)EPS_AI_CANONNAME == (int)AI_CANONNAME &&
+		   (int)EPS_AI_NUMERICHOST == (int)AI_NUMERICHOST &&
+		   (int)EPS_AI_V4MAPPED == (int)AI_V4MAPPED && (int)EPS_AI_ALL == (int)AI_ALL &&
+		   (int)EPS_AI_ADDRCONFIG == (int)AI_ADDRCONFIG &&
+		   (int)EPS_AI_NUMERICSERV == (int)AI_NUMERICSERV,
 	       "AI_ values differ from <netdb.h>");
 /* A path fills sun_path but for its terminating NUL. */
 _Static_assert(EPS_UNIX_PATH_MAX == sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
 	       "EPS_UNIX_PATH_MAX differs from sun_path");
 _Static_assert(EPS_ADDRESS_TEXT_MAX >= 1 + EPS_UNIX_PATH_MAX + 1 &&
-		       EPS_ADDRESS_TEXT_MAX >= sizeof("[]:65535%4294967295") + INET6_ADDRSTRLEN,
+		   EPS_ADDRESS_TEXT_MAX >= sizeof("[]:65535%4294967295") + INET6_ADDRSTRLEN,
 	       "EPS_ADDRESS_TEXT_MAX too small");
 
 #define SUN_PATH_OFFSET offsetof(struct sockaddr_un, sun_path)
+#define LEN_MAX ((size_t)INT32_MAX)
+
+/* An output buffer: NULL only with capacity 0, capacity below 2^31. */
+static int check_out(const void *buf, size_t cap)
+{
+	EPS_ENSURE(cap <= LEN_MAX && (buf != NULL || cap == 0), EPS_EINVAL);
+	return 0;
+}
 
 /* Copy a built address to the caller's buffer; return its length. */
 static int32_t put_address(const void *sa, size_t len, uint8_t *addr, size_t addrcap)
 {
-	EPS_ENSURE(addr != NULL || addrcap == 0, EPS_EINVAL);
 	EPS_ENSURE(len <= addrcap, EPS_EBUFTOOSMALL);
 	memcpy(addr, sa, len);
 	return (int32_t)len;
@@ -42,6 +51,7 @@ static int32_t put_address(const void *sa, size_t len, uint8_t *addr, size_t add
 
 EPS_EXPORT int32_t eps_addr_inet(const char *host, int32_t port, uint8_t *addr, size_t addrcap)
 {
+	EPS_GUARD(check_out(addr, addrcap));
 	EPS_ENSURE(host != NULL, EPS_EINVAL);
 	EPS_ENSURE(port >= 0 && port <= 65535, EPS_EINVAL);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -77,15 +87,15 @@ static int parse_scope(const char *scope, uint32_t *out)
 EPS_EXPORT int32_t eps_addr_inet6(const char *host, int32_t port, uint32_t scope_id, uint8_t *addr,
 				  size_t addrcap)
 {
+	EPS_GUARD(check_out(addr, addrcap));
 	EPS_ENSURE(host != NULL, EPS_EINVAL);
 	EPS_ENSURE(port >= 0 && port <= 65535, EPS_EINVAL);
 	char text[INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1];
 	size_t len = strnlen(host, sizeof text);
 	EPS_ENSURE(len < sizeof text, EPS_EBADADDRESS);
 	memcpy(text, host, len + 1);
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
-				    .sin6_port = htons((uint16_t)port),
-				    .sin6_scope_id = scope_id};
+	struct sockaddr_in6 sin6 = {
+	    .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_scope_id = scope_id};
 	char *percent = strchr(text, '%');
 	if (percent != NULL) {
 		EPS_ENSURE(scope_id == 0, EPS_EINVAL);
@@ -99,10 +109,10 @@ EPS_EXPORT int32_t eps_addr_inet6(const char *host, int32_t port, uint32_t scope
 	return put_address(&sin6, sizeof sin6, addr, addrcap);
 }
 
-EPS_EXPORT int32_t eps_addr_unix(const uint8_t *path, size_t pathlen, uint8_t *addr,
-				 size_t addrcap)
+EPS_EXPORT int32_t eps_addr_unix(const uint8_t *path, size_t pathlen, uint8_t *addr, size_t addrcap)
 {
-	EPS_ENSURE(path != NULL || pathlen == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(addr, addrcap));
+	EPS_ENSURE(pathlen <= LEN_MAX && (path != NULL || pathlen == 0), EPS_EINVAL);
 	EPS_ENSURE(pathlen <= EPS_UNIX_PATH_MAX, EPS_ENAMETOOLONG);
 	EPS_ENSURE(pathlen > 0 && memchr(path, 0, pathlen) == NULL, EPS_EBADADDRESS);
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -113,7 +123,8 @@ EPS_EXPORT int32_t eps_addr_unix(const uint8_t *path, size_t pathlen, uint8_t *a
 EPS_EXPORT int32_t eps_addr_unix_abstract(const uint8_t *name, size_t namelen, uint8_t *addr,
 					  size_t addrcap)
 {
-	EPS_ENSURE(name != NULL || namelen == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(addr, addrcap));
+	EPS_ENSURE(namelen <= LEN_MAX && (name != NULL || namelen == 0), EPS_EINVAL);
 	EPS_ENSURE(namelen <= EPS_UNIX_PATH_MAX, EPS_ENAMETOOLONG);
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (namelen != 0)
@@ -204,7 +215,8 @@ static int32_t format_address(const uint8_t *addr, size_t addrlen, int with_port
 			n = snprintf(out, EPS_ADDRESS_TEXT_MAX, "%s%s", host, scope);
 	} else if (family == AF_UNIX) {
 		/* The caller's length may exceed the structure's. */
-		size_t total = addrlen < sizeof(struct sockaddr_un) ? addrlen : sizeof(struct sockaddr_un);
+		size_t total =
+		    addrlen < sizeof(struct sockaddr_un) ? addrlen : sizeof(struct sockaddr_un);
 		size_t len = total - SUN_PATH_OFFSET;
 		const uint8_t *path = addr + SUN_PATH_OFFSET;
 		if (total <= SUN_PATH_OFFSET) {
@@ -239,7 +251,7 @@ static int32_t put_text(const char *text, int32_t len, uint8_t *out, size_t outc
 EPS_EXPORT int32_t eps_addr_format(const uint8_t *addr, size_t addrlen, uint8_t *text,
 				   size_t textcap)
 {
-	EPS_ENSURE(text != NULL || textcap == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(text, textcap));
 	char buf[EPS_ADDRESS_TEXT_MAX];
 	int32_t n = format_address(addr, addrlen, 1, buf);
 	EPS_GUARD(n);
@@ -249,7 +261,7 @@ EPS_EXPORT int32_t eps_addr_format(const uint8_t *addr, size_t addrlen, uint8_t 
 EPS_EXPORT int32_t eps_addr_format_host(const uint8_t *addr, size_t addrlen, uint8_t *text,
 					size_t textcap)
 {
-	EPS_ENSURE(text != NULL || textcap == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(text, textcap));
 	char buf[EPS_ADDRESS_TEXT_MAX];
 	int32_t n = format_address(addr, addrlen, 0, buf);
 	EPS_GUARD(n);
@@ -258,8 +270,8 @@ EPS_EXPORT int32_t eps_addr_format_host(const uint8_t *addr, size_t addrlen, uin
 
 /* --- name resolution ---------------------------------------------------- */
 
-#define AI_ALLOWED                                                                                 \
-	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG |       \
+#define AI_ALLOWED                                                                           \
+	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG | \
 	 AI_NUMERICSERV)
 
 struct eps_addrinfo {
@@ -309,10 +321,10 @@ EPS_EXPORT int64_t eps_getaddrinfo(const char *host, const char *service, int32_
 {
 	EPS_ENSURE((flags & ~AI_ALLOWED) == 0, EPS_EINVAL);
 	struct addrinfo hints = {
-		.ai_flags = flags,
-		.ai_family = family,
-		.ai_socktype = socktype,
-		.ai_protocol = protocol,
+	    .ai_flags = flags,
+	    .ai_family = family,
+	    .ai_socktype = socktype,
+	    .ai_protocol = protocol,
 	};
 	struct addrinfo *list = NULL;
 	errno = 0;
@@ -350,7 +362,7 @@ EPS_EXPORT int32_t eps_addrinfo_count(int64_t handle)
 EPS_EXPORT int32_t eps_addrinfo_get(int64_t handle, int32_t index, uint8_t *addr, size_t addrcap,
 				    int32_t *info)
 {
-	EPS_ENSURE(addr != NULL || addrcap == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(addr, addrcap));
 	void *obj;
 	EPS_GUARD(eps__handle_acquire(handle, EPS_HANDLE_ADDRINFO, &obj));
 	struct eps_addrinfo *ai = obj;
@@ -379,7 +391,7 @@ out:
 
 EPS_EXPORT int32_t eps_addrinfo_canonname(int64_t handle, uint8_t *text, size_t textcap)
 {
-	EPS_ENSURE(text != NULL || textcap == 0, EPS_EINVAL);
+	EPS_GUARD(check_out(text, textcap));
 	void *obj;
 	EPS_GUARD(eps__handle_acquire(handle, EPS_HANDLE_ADDRINFO, &obj));
 	struct eps_addrinfo *ai = obj;
@@ -389,7 +401,8 @@ EPS_EXPORT int32_t eps_addrinfo_canonname(int64_t handle, uint8_t *text, size_t 
 		r = -EPS_ENODATA;
 	} else {
 		size_t len = strlen(name);
-		r = len >= (size_t)INT32_MAX ? -EPS_ERANGE : put_text(name, (int32_t)len, text, textcap);
+		r = len >= (size_t)INT32_MAX ? -EPS_ERANGE
+					     : put_text(name, (int32_t)len, text, textcap);
 	}
 	eps__handle_release(handle);
 	return r;

@@ -19,39 +19,46 @@
 /* --- the public constants are the kernel's ----------------------------- */
 
 _Static_assert(EPS_SOCKADDR_MAX == sizeof(struct sockaddr_storage), "sockaddr_storage size");
-_Static_assert((int)EPS_AF_UNSPEC == (int)AF_UNSPEC && (int)EPS_AF_UNIX == (int)AF_UNIX && (int)EPS_AF_INET == (int)AF_INET &&
-		       (int)EPS_AF_INET6 == (int)AF_INET6,
+_Static_assert((int)EPS_AF_UNSPEC == (int)AF_UNSPEC && (int)EPS_AF_UNIX == (int)AF_UNIX &&
+		   (int)EPS_AF_INET == (int)AF_INET && (int)EPS_AF_INET6 == (int)AF_INET6,
 	       "AF_ values differ from <sys/socket.h>");
 _Static_assert((int)EPS_SOCK_STREAM == (int)SOCK_STREAM && (int)EPS_SOCK_DGRAM == (int)SOCK_DGRAM &&
-		       (int)EPS_SOCK_SEQPACKET == (int)SOCK_SEQPACKET && (int)EPS_SOCK_NONBLOCK == (int)SOCK_NONBLOCK &&
-		       (int)EPS_SOCK_CLOEXEC == (int)SOCK_CLOEXEC,
+		   (int)EPS_SOCK_SEQPACKET == (int)SOCK_SEQPACKET &&
+		   (int)EPS_SOCK_NONBLOCK == (int)SOCK_NONBLOCK &&
+		   (int)EPS_SOCK_CLOEXEC == (int)SOCK_CLOEXEC,
 	       "SOCK_ values differ from <sys/socket.h>");
 _Static_assert((int)EPS_IPPROTO_IP == (int)IPPROTO_IP && (int)EPS_IPPROTO_TCP == (int)IPPROTO_TCP &&
-		       (int)EPS_IPPROTO_UDP == (int)IPPROTO_UDP && (int)EPS_IPPROTO_IPV6 == (int)IPPROTO_IPV6,
+		   (int)EPS_IPPROTO_UDP == (int)IPPROTO_UDP &&
+		   (int)EPS_IPPROTO_IPV6 == (int)IPPROTO_IPV6,
 	       "IPPROTO_ values differ from <netinet/in.h>");
 _Static_assert((int)EPS_SOL_SOCKET == (int)SOL_SOCKET, "SOL_SOCKET");
-_Static_assert((int)EPS_SO_DEBUG == (int)SO_DEBUG && (int)EPS_SO_REUSEADDR == (int)SO_REUSEADDR &&
-		       (int)EPS_SO_TYPE == (int)SO_TYPE && (int)EPS_SO_ERROR == (int)SO_ERROR &&
-		       (int)EPS_SO_DONTROUTE == (int)SO_DONTROUTE && (int)EPS_SO_BROADCAST == (int)SO_BROADCAST &&
-		       (int)EPS_SO_SNDBUF == (int)SO_SNDBUF && (int)EPS_SO_RCVBUF == (int)SO_RCVBUF &&
-		       (int)EPS_SO_KEEPALIVE == (int)SO_KEEPALIVE && (int)EPS_SO_OOBINLINE == (int)SO_OOBINLINE &&
-		       (int)EPS_SO_LINGER == (int)SO_LINGER && (int)EPS_SO_REUSEPORT == (int)SO_REUSEPORT &&
-		       (int)EPS_SO_RCVLOWAT == (int)SO_RCVLOWAT && (int)EPS_SO_SNDLOWAT == (int)SO_SNDLOWAT &&
-		       (int)EPS_SO_RCVTIMEO == (int)SO_RCVTIMEO && (int)EPS_SO_SNDTIMEO == (int)SO_SNDTIMEO &&
-		       (int)EPS_SO_ACCEPTCONN == (int)SO_ACCEPTCONN && (int)EPS_SO_PROTOCOL == (int)SO_PROTOCOL &&
-		       (int)EPS_SO_DOMAIN == (int)SO_DOMAIN,
-	       "SO_ values differ from <sys/socket.h>");
+_Static_assert(
+    (int)EPS_SO_DEBUG == (int)SO_DEBUG && (int)EPS_SO_REUSEADDR == (int)SO_REUSEADDR &&
+	(int)EPS_SO_TYPE == (int)SO_TYPE && (int)EPS_SO_ERROR == (int)SO_ERROR &&
+	(int)EPS_SO_DONTROUTE == (int)SO_DONTROUTE && (int)EPS_SO_BROADCAST == (int)SO_BROADCAST &&
+	(int)EPS_SO_SNDBUF == (int)SO_SNDBUF && (int)EPS_SO_RCVBUF == (int)SO_RCVBUF &&
+	(int)EPS_SO_KEEPALIVE == (int)SO_KEEPALIVE && (int)EPS_SO_OOBINLINE == (int)SO_OOBINLINE &&
+	(int)EPS_SO_LINGER == (int)SO_LINGER && (int)EPS_SO_REUSEPORT == (int)SO_REUSEPORT &&
+	(int)EPS_SO_RCVLOWAT == (int)SO_RCVLOWAT && (int)EPS_SO_SNDLOWAT == (int)SO_SNDLOWAT &&
+	(int)EPS_SO_RCVTIMEO == (int)SO_RCVTIMEO && (int)EPS_SO_SNDTIMEO == (int)SO_SNDTIMEO &&
+	(int)EPS_SO_ACCEPTCONN == (int)SO_ACCEPTCONN && (int)EPS_SO_PROTOCOL == (int)SO_PROTOCOL &&
+	(int)EPS_SO_DOMAIN == (int)SO_DOMAIN,
+    "SO_ values differ from <sys/socket.h>");
 _Static_assert((int)EPS_TCP_NODELAY == (int)TCP_NODELAY && (int)EPS_TCP_MAXSEG == (int)TCP_MAXSEG &&
-		       (int)EPS_TCP_CORK == (int)TCP_CORK && (int)EPS_TCP_KEEPIDLE == (int)TCP_KEEPIDLE &&
-		       (int)EPS_TCP_KEEPINTVL == (int)TCP_KEEPINTVL && (int)EPS_TCP_KEEPCNT == (int)TCP_KEEPCNT,
+		   (int)EPS_TCP_CORK == (int)TCP_CORK &&
+		   (int)EPS_TCP_KEEPIDLE == (int)TCP_KEEPIDLE &&
+		   (int)EPS_TCP_KEEPINTVL == (int)TCP_KEEPINTVL &&
+		   (int)EPS_TCP_KEEPCNT == (int)TCP_KEEPCNT,
 	       "TCP_ values differ from <netinet/tcp.h>");
 _Static_assert((int)EPS_IPV6_V6ONLY == (int)IPV6_V6ONLY, "IPV6_V6ONLY");
-_Static_assert((int)EPS_MSG_OOB == (int)MSG_OOB && (int)EPS_MSG_PEEK == (int)MSG_PEEK && (int)EPS_MSG_TRUNC == (int)MSG_TRUNC &&
-		       (int)EPS_MSG_DONTWAIT == (int)MSG_DONTWAIT && (int)EPS_MSG_EOR == (int)MSG_EOR &&
-		       (int)EPS_MSG_WAITALL == (int)MSG_WAITALL && (int)EPS_MSG_NOSIGNAL == (int)MSG_NOSIGNAL &&
-		       (int)EPS_MSG_MORE == (int)MSG_MORE,
+_Static_assert((int)EPS_MSG_OOB == (int)MSG_OOB && (int)EPS_MSG_PEEK == (int)MSG_PEEK &&
+		   (int)EPS_MSG_TRUNC == (int)MSG_TRUNC &&
+		   (int)EPS_MSG_DONTWAIT == (int)MSG_DONTWAIT && (int)EPS_MSG_EOR == (int)MSG_EOR &&
+		   (int)EPS_MSG_WAITALL == (int)MSG_WAITALL &&
+		   (int)EPS_MSG_NOSIGNAL == (int)MSG_NOSIGNAL && (int)EPS_MSG_MORE == (int)MSG_MORE,
 	       "MSG_ values differ from <sys/socket.h>");
-_Static_assert((int)EPS_SHUT_RD == (int)SHUT_RD && (int)EPS_SHUT_WR == (int)SHUT_WR && (int)EPS_SHUT_RDWR == (int)SHUT_RDWR,
+_Static_assert((int)EPS_SHUT_RD == (int)SHUT_RD && (int)EPS_SHUT_WR == (int)SHUT_WR &&
+		   (int)EPS_SHUT_RDWR == (int)SHUT_RDWR,
 	       "SHUT_ values differ from <sys/socket.h>");
 _Static_assert((int)EPS_SOMAXCONN == (int)SOMAXCONN, "SOMAXCONN");
 
@@ -306,9 +313,9 @@ EPS_EXPORT int32_t eps_getpeername(int32_t fd, uint8_t *addr, size_t addrcap)
 /* Options whose value is a structure: an int would be misread. */
 static int structured_option(int32_t level, int32_t name)
 {
-	return level == SOL_SOCKET && (name == SO_LINGER || name == SO_RCVTIMEO ||
-				       name == SO_SNDTIMEO || name == SO_RCVTIMEO_NEW ||
-				       name == SO_SNDTIMEO_NEW || name == SO_PEERCRED);
+	return level == SOL_SOCKET &&
+	       (name == SO_LINGER || name == SO_RCVTIMEO || name == SO_SNDTIMEO ||
+		name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW || name == SO_PEERCRED);
 }
 
 EPS_EXPORT int32_t eps_setsockopt_int(int32_t fd, int32_t level, int32_t name, int32_t value)

@@ -83,10 +83,8 @@ START_TEST(inet6_address_with_scope)
 	/* Both ways of giving a scope at once. */
 	ck_assert_code(eps_addr_inet6("fe80::1%2", 80, 2, a, sizeof a), EPS_EINVAL);
 	ck_assert_code(eps_addr_inet6("fe80::1%", 80, 0, a, sizeof a), EPS_EBADADDRESS);
-	ck_assert_code(eps_addr_inet6("fe80::1%no-such-if0", 80, 0, a, sizeof a),
-		       EPS_EBADADDRESS);
-	ck_assert_code(eps_addr_inet6("fe80::1%99999999999", 80, 0, a, sizeof a),
-		       EPS_EBADADDRESS);
+	ck_assert_code(eps_addr_inet6("fe80::1%no-such-if0", 80, 0, a, sizeof a), EPS_EBADADDRESS);
+	ck_assert_code(eps_addr_inet6("fe80::1%99999999999", 80, 0, a, sizeof a), EPS_EBADADDRESS);
 	ck_assert_code(eps_addr_inet6("fe80::1%1x", 80, 0, a, sizeof a), EPS_EBADADDRESS);
 	/* A v4-mapped literal is an IPv6 literal. */
 	ck_assert_int_eq(eps_addr_inet6("::ffff:127.0.0.1", 1, 0, a, sizeof a), len);
@@ -187,6 +185,16 @@ START_TEST(small_buffers_are_refused)
 	ck_assert_code(eps_addr_unix((const uint8_t *)NULL, 2, a, sizeof a), EPS_EINVAL);
 	ck_assert_code(eps_addr_unix_abstract((const uint8_t *)"x", 1, a, 3), EPS_EBUFTOOSMALL);
 	ck_assert_code(eps_addr_unix_abstract(NULL, 1, a, sizeof a), EPS_EINVAL);
+	/* Capacities and lengths above 2^31-1, even with a bad host. */
+	size_t huge = (size_t)INT32_MAX + 1;
+	ck_assert_code(eps_addr_inet("127.0.0.1", 1, a, huge), EPS_EINVAL);
+	ck_assert_code(eps_addr_inet("300.0.0.1", 1, a, SIZE_MAX), EPS_EINVAL);
+	ck_assert_code(eps_addr_inet6("::1", 1, 0, a, huge), EPS_EINVAL);
+	ck_assert_code(eps_addr_unix((const uint8_t *)"/x", 2, a, huge), EPS_EINVAL);
+	ck_assert_code(eps_addr_unix((const uint8_t *)"/x", huge, a, sizeof a), EPS_EINVAL);
+	ck_assert_code(eps_addr_unix_abstract((const uint8_t *)"x", SIZE_MAX, a, sizeof a),
+		       EPS_EINVAL);
+	ck_assert_code(eps_addr_unix_abstract((const uint8_t *)"x", 1, a, huge), EPS_EINVAL);
 	for (size_t i = 0; i < sizeof a; i++)
 		ck_assert_int_eq(a[i], 0xAA);
 
@@ -199,6 +207,8 @@ START_TEST(small_buffers_are_refused)
 	ck_assert_int_eq(eps_addr_format(a, (size_t)len, text, 15), 14);
 	ck_assert_code(eps_addr_format(a, (size_t)len, NULL, 15), EPS_EINVAL);
 	ck_assert_code(eps_addr_format(a, (size_t)len, NULL, 0), EPS_EBUFTOOSMALL);
+	ck_assert_code(eps_addr_format(a, (size_t)len, text, huge), EPS_EINVAL);
+	ck_assert_code(eps_addr_format_host(a, (size_t)len, text, SIZE_MAX), EPS_EINVAL);
 	ck_assert_code(eps_addr_format_host(a, (size_t)len, text, 9), EPS_EBUFTOOSMALL);
 	ck_assert_int_eq(eps_addr_format_host(a, (size_t)len, text, 10), 9);
 	ck_assert_str_eq((char *)text, "127.0.0.1");
@@ -300,8 +310,8 @@ END_TEST
 START_TEST(resolver_failures_have_their_codes)
 {
 	/* Fails locally: a name with AI_NUMERICHOST is never looked up. */
-	ck_assert_code(eps_getaddrinfo("nonexistent.invalid", "80", EPS_AF_UNSPEC,
-				       EPS_SOCK_STREAM, 0, EPS_AI_NUMERICHOST),
+	ck_assert_code(eps_getaddrinfo("nonexistent.invalid", "80", EPS_AF_UNSPEC, EPS_SOCK_STREAM,
+				       0, EPS_AI_NUMERICHOST),
 		       EPS_EAINONAME);
 	ck_assert_code(eps_getaddrinfo("localhost", "80", EPS_AF_UNSPEC, EPS_SOCK_STREAM, 0,
 				       EPS_AI_NUMERICHOST),
@@ -315,16 +325,16 @@ START_TEST(resolver_failures_have_their_codes)
 	ck_assert_code(eps_getaddrinfo("127.0.0.1", "http", EPS_AF_INET, EPS_SOCK_STREAM, 0,
 				       EPS_AI_NUMERICHOST | EPS_AI_NUMERICSERV),
 		       EPS_EAINONAME);
-	ck_assert_code(eps_getaddrinfo("127.0.0.1", "80", 12345, EPS_SOCK_STREAM, 0,
-				       EPS_AI_NUMERICHOST),
-		       EPS_EAIFAMILY);
-	ck_assert_code(eps_getaddrinfo("127.0.0.1", "80", EPS_AF_INET, 12345, 0,
-				       EPS_AI_NUMERICHOST),
-		       EPS_ESOCKTNOSUPPORT);
+	ck_assert_code(
+	    eps_getaddrinfo("127.0.0.1", "80", 12345, EPS_SOCK_STREAM, 0, EPS_AI_NUMERICHOST),
+	    EPS_EAIFAMILY);
+	ck_assert_code(
+	    eps_getaddrinfo("127.0.0.1", "80", EPS_AF_INET, 12345, 0, EPS_AI_NUMERICHOST),
+	    EPS_ESOCKTNOSUPPORT);
 	/* A literal of the other family: no address of the family asked for. */
-	ck_assert_code(eps_getaddrinfo("::1", "80", EPS_AF_INET, EPS_SOCK_STREAM, 0,
-				       EPS_AI_NUMERICHOST),
-		       EPS_EAINODATA);
+	ck_assert_code(
+	    eps_getaddrinfo("::1", "80", EPS_AF_INET, EPS_SOCK_STREAM, 0, EPS_AI_NUMERICHOST),
+	    EPS_EAINODATA);
 	ck_assert_code(eps_getaddrinfo("127.0.0.1", "80", EPS_AF_INET, 0, 0, 0x40000000),
 		       EPS_EINVAL);
 }
@@ -332,8 +342,8 @@ END_TEST
 
 START_TEST(address_lists_check_handles_and_indexes)
 {
-	int64_t h = eps_getaddrinfo("127.0.0.1", "1", EPS_AF_INET, EPS_SOCK_STREAM, 0,
-				    EPS_AI_NUMERICHOST);
+	int64_t h =
+	    eps_getaddrinfo("127.0.0.1", "1", EPS_AF_INET, EPS_SOCK_STREAM, 0, EPS_AI_NUMERICHOST);
 	ck_assert_int_gt(h, 0);
 	uint8_t a[EPS_SOCKADDR_MAX];
 	int32_t info[3] = {-1, -1, -1};
@@ -341,6 +351,8 @@ START_TEST(address_lists_check_handles_and_indexes)
 	ck_assert_code(eps_addrinfo_get(h, -1, a, sizeof a, info), EPS_EINVAL);
 	ck_assert_code(eps_addrinfo_get(h, 0, a, 15, info), EPS_EBUFTOOSMALL);
 	ck_assert_code(eps_addrinfo_get(h, 0, NULL, 16, info), EPS_EINVAL);
+	ck_assert_code(eps_addrinfo_get(h, 0, a, (size_t)INT32_MAX + 1, info), EPS_EINVAL);
+	ck_assert_code(eps_addrinfo_canonname(h, a, SIZE_MAX), EPS_EINVAL);
 	ck_assert_int_eq(info[0], -1); /* untouched by the failures */
 	ck_assert_int_eq(eps_addrinfo_get(h, 0, a, 16, info), 16);
 	ck_assert_int_eq(info[0], EPS_AF_INET);

@@ -385,8 +385,8 @@ START_TEST(unix_abstract_socket)
 	char name[64];
 	snprintf(name, sizeof name, "epsilon-test-%d-%lld", (int)getpid(), (long long)now_ms());
 	struct address a;
-	int32_t n = eps_addr_unix_abstract((const uint8_t *)name, strlen(name), a.bytes,
-					   sizeof a.bytes);
+	int32_t n =
+	    eps_addr_unix_abstract((const uint8_t *)name, strlen(name), a.bytes, sizeof a.bytes);
 	ck_assert_int_gt(n, 0);
 	a.len = (size_t)n;
 	struct address bound;
@@ -787,7 +787,8 @@ START_TEST(negative_and_closed_descriptors)
 		ck_assert_code(eps_shutdown(fd, EPS_SHUT_RDWR), EPS_EBADF);
 		ck_assert_code(eps_getsockname(fd, addr, sizeof addr), EPS_EBADF);
 		ck_assert_code(eps_getpeername(fd, addr, sizeof addr), EPS_EBADF);
-		ck_assert_code(eps_setsockopt_int(fd, EPS_SOL_SOCKET, EPS_SO_REUSEADDR, 1), EPS_EBADF);
+		ck_assert_code(eps_setsockopt_int(fd, EPS_SOL_SOCKET, EPS_SO_REUSEADDR, 1),
+			       EPS_EBADF);
 		ck_assert_code(eps_getsockopt_int(fd, EPS_SOL_SOCKET, EPS_SO_REUSEADDR), EPS_EBADF);
 		ck_assert_code(eps_setsockopt_linger(fd, 1, 1), EPS_EBADF);
 		ck_assert_code(eps_getsockopt_linger(fd, &on, &secs), EPS_EBADF);
@@ -932,7 +933,8 @@ START_TEST(bad_sizes_buffers_and_flags)
 	ck_assert_code(eps_shutdown(c, -1), EPS_EINVAL);
 	ck_assert_code(eps_socket(12345, EPS_SOCK_STREAM, 0), EPS_EAFNOSUPPORT);
 	ck_assert_code(eps_socket(EPS_AF_INET, 12345, 0), EPS_EINVAL);
-	ck_assert_code(eps_socket(EPS_AF_INET, EPS_SOCK_STREAM, EPS_IPPROTO_UDP), EPS_EPROTONOSUPPORT);
+	ck_assert_code(eps_socket(EPS_AF_INET, EPS_SOCK_STREAM, EPS_IPPROTO_UDP),
+		       EPS_EPROTONOSUPPORT);
 	ck_assert_code(eps_socketpair(EPS_AF_UNIX, 12345, 0, sv), EPS_EINVAL);
 	/* Connecting to an address of another family. */
 	struct address six = inet6("::1", 1);

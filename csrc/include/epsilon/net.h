@@ -17,8 +17,10 @@
  * on entry and the length on return.
  *
  * Argument errors common to every call: a negative descriptor is -EBADF; a
- * NULL buffer with a non-zero length, or a length above 2^31-1, is -EINVAL;
- * an address buffer too small for the result is -EBUFTOOSMALL.
+ * NULL buffer with a non-zero length or capacity, or a length or capacity
+ * above 2^31-1, is -EINVAL; an address given to the kernel longer than
+ * EPS_SOCKADDR_MAX is -EINVAL; a buffer too small for the result is
+ * -EBUFTOOSMALL.
  * Out-parameters are written only on success.
  */
 #ifndef EPSILON_NET_H
@@ -38,12 +40,7 @@ enum eps_net_sizes {
 };
 
 /** Address families. */
-enum eps_address_family {
-	EPS_AF_UNSPEC = 0,
-	EPS_AF_UNIX = 1,
-	EPS_AF_INET = 2,
-	EPS_AF_INET6 = 10
-};
+enum eps_address_family { EPS_AF_UNSPEC = 0, EPS_AF_UNIX = 1, EPS_AF_INET = 2, EPS_AF_INET6 = 10 };
 
 /** Socket types, and flags that may be or-ed into a type. */
 enum eps_socket_type {
@@ -63,9 +60,7 @@ enum eps_ip_protocol {
 };
 
 /** The option level of the socket-level options (EPS_SO_...). */
-enum eps_socket_level {
-	EPS_SOL_SOCKET = 1
-};
+enum eps_socket_level { EPS_SOL_SOCKET = 1 };
 
 /** Socket-level options (level EPS_SOL_SOCKET). */
 enum eps_socket_option {
@@ -101,9 +96,7 @@ enum eps_tcp_option {
 };
 
 /** IPv6 options (level EPS_IPPROTO_IPV6). */
-enum eps_ipv6_option {
-	EPS_IPV6_V6ONLY = 26
-};
+enum eps_ipv6_option { EPS_IPV6_V6ONLY = 26 };
 
 /** Flags for send and receive calls. */
 enum eps_msg_flags {
@@ -118,16 +111,13 @@ enum eps_msg_flags {
 };
 
 /** What eps_shutdown shuts down. */
-enum eps_shutdown_how {
-	EPS_SHUT_RD = 0,
-	EPS_SHUT_WR = 1,
-	EPS_SHUT_RDWR = 2
-};
+enum eps_shutdown_how { EPS_SHUT_RD = 0, EPS_SHUT_WR = 1, EPS_SHUT_RDWR = 2 };
 
-/** The kernel's ceiling for a listen backlog (a larger one is cut to it). */
-enum eps_listen_limits {
-	EPS_SOMAXCONN = 4096
-};
+/**
+ * The system's default listen backlog ceiling; the kernel cuts a larger
+ * backlog to its net.core.somaxconn setting.
+ */
+enum eps_listen_limits { EPS_SOMAXCONN = 4096 };
 
 /** Flags for eps_getaddrinfo. */
 enum eps_addrinfo_flags {
@@ -356,8 +346,7 @@ int32_t eps_addr_unix(const uint8_t *path, size_t pathlen, uint8_t *addr, size_t
  * (0..EPS_UNIX_PATH_MAX), into ADDR, a buffer of ADDRCAP bytes.  Returns
  * the address's length, -ENAMETOOLONG for a longer name, -EBUFTOOSMALL.
  */
-int32_t eps_addr_unix_abstract(const uint8_t *name, size_t namelen, uint8_t *addr,
-			       size_t addrcap);
+int32_t eps_addr_unix_abstract(const uint8_t *name, size_t namelen, uint8_t *addr, size_t addrcap);
 
 /**
  * Return the family (EPS_AF_INET, EPS_AF_INET6, EPS_AF_UNIX, ...) of the
