@@ -763,7 +763,7 @@ END_TEST
 
 START_TEST(negative_and_closed_descriptors)
 {
-	uint8_t buf[8], addr[EPS_SOCKADDR_MAX];
+	uint8_t buf[8] = {0}, addr[EPS_SOCKADDR_MAX] = {0};
 	uint32_t alen = sizeof addr;
 	int32_t on, secs;
 	uint64_t iov[2] = {(uint64_t)(uintptr_t)buf, 1};
@@ -804,7 +804,7 @@ START_TEST(descriptors_that_are_not_sockets)
 {
 	int p[2];
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	uint8_t buf[8], addr[EPS_SOCKADDR_MAX];
+	uint8_t buf[8] = {0}, addr[EPS_SOCKADDR_MAX] = {0};
 	uint32_t alen = sizeof addr;
 	int32_t on, secs;
 	uint64_t iov[2] = {(uint64_t)(uintptr_t)buf, 1};
@@ -841,7 +841,7 @@ START_TEST(bad_sizes_buffers_and_flags)
 	int32_t sv[2];
 	ck_assert_ok(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_DGRAM, 0, sv));
 	int fd = sv[0];
-	uint8_t buf[8], addr[EPS_SOCKADDR_MAX];
+	uint8_t buf[8] = {0}, addr[EPS_SOCKADDR_MAX] = {0};
 	size_t huge = (size_t)INT32_MAX + 1;
 	struct address a = inet("127.0.0.1", 0);
 
