@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -244,6 +245,40 @@ START_TEST(readers_check_their_input)
 }
 END_TEST
 
+/* Random bytes of every length, with each family forced in turn: the
+ * readers answer with a code or a bounded text, never read past ADDRLEN. */
+START_TEST(readers_survive_random_addresses)
+{
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	const sa_family_t families[] = {AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, 0xffff};
+	for (int round = 0; round < 2000; round++) {
+		size_t len = eps_test_rand64(&rng) % (EPS_SOCKADDR_MAX + 1);
+		/* Exactly LEN bytes on the heap, so ASan sees any overread. */
+		uint8_t *a = malloc(len ? len : 1);
+		ck_assert_ptr_nonnull(a);
+		for (size_t i = 0; i < len; i++)
+			a[i] = (uint8_t)eps_test_rand64(&rng);
+		if (len >= sizeof(sa_family_t)) {
+			sa_family_t f = families[round % 5];
+			memcpy(a, &f, sizeof f);
+		}
+		uint8_t text[EPS_ADDRESS_TEXT_MAX];
+		int32_t n = eps_addr_format(a, len, text, sizeof text);
+		if (n >= 0) {
+			ck_assert_int_lt(n, EPS_ADDRESS_TEXT_MAX);
+			ck_assert_int_eq(text[n], 0);
+		}
+		n = eps_addr_format_host(a, len, text, sizeof text);
+		if (n >= 0)
+			ck_assert_int_lt(n, EPS_ADDRESS_TEXT_MAX);
+		(void)eps_addr_family(a, len);
+		(void)eps_addr_port(a, len);
+		(void)eps_addr_scope_id(a, len);
+		free(a);
+	}
+}
+END_TEST
+
 /* --- resolver ------------------------------------------------------------ */
 
 START_TEST(localhost_resolves_from_hosts_file)
@@ -378,6 +413,7 @@ static Suite *addr_suite(void)
 	tcase_add_test(build, malformed_addresses_are_refused);
 	tcase_add_test(build, small_buffers_are_refused);
 	tcase_add_test(build, readers_check_their_input);
+	tcase_add_test(build, readers_survive_random_addresses);
 	suite_add_tcase(s, build);
 	TCase *resolve = tcase_create("resolve");
 	tcase_add_checked_fixture(resolve, leak_setup, leak_teardown);
