@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -702,6 +703,51 @@ START_TEST(closed_peer_gives_epipe_not_sigpipe)
 }
 END_TEST
 
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+struct blocked_recv {
+	int fd;
+	_Atomic int done;
+	int64_t result;
+};
+
+static void *recv_until_interrupted(void *arg)
+{
+	struct blocked_recv *b = arg;
+	uint8_t buf[4];
+	b->result = eps_recv(b->fd, buf, sizeof buf, 0);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+/* A signal handled without SA_RESTART ends a blocking receive with -EINTR
+ * (the Lisp layer retries with the time left). */
+START_TEST(signal_interrupts_blocking_recv)
+{
+	struct sigaction sa = {.sa_handler = on_sigusr1, .sa_flags = 0};
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	int32_t sv[2];
+	ck_assert_ok(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM, 0, sv));
+	struct blocked_recv b = {.fd = sv[0]};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, recv_until_interrupted, &b), 0);
+	/* The thread may not be inside recv yet: signal again until it returns. */
+	for (int i = 0; i < 2000 && !atomic_load(&b.done); i++) {
+		ck_assert_int_eq(pthread_kill(t, SIGUSR1), 0);
+		struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_code(b.result, EPS_EINTR);
+	ck_assert_int_eq(eps_close(sv[0]), 0);
+	ck_assert_int_eq(eps_close(sv[1]), 0);
+}
+END_TEST
+
 /* --- options ---------------------------------------------------------------- */
 
 START_TEST(integer_and_structured_options)
@@ -1013,6 +1059,7 @@ static Suite *net_suite(void)
 	tcase_add_test(fail, nonblocking_connect_completes);
 	tcase_add_test(fail, receive_timeout_expires);
 	tcase_add_test(fail, closed_peer_gives_epipe_not_sigpipe);
+	tcase_add_test(fail, signal_interrupts_blocking_recv);
 	suite_add_tcase(s, fail);
 	TCase *opts = tcase_create("options");
 	tcase_add_checked_fixture(opts, leak_setup, leak_teardown);
