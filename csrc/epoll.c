@@ -15,7 +15,7 @@
 #include "internal.h"
 
 /* Our numbers are literals in the public header; here they meet the kernel's. */
-#define SAME(ours, system)                                                     \
+#define SAME(ours, system) \
 	_Static_assert((long long)(ours) == (long long)(system), #ours " differs from " #system)
 SAME(EPS_EPOLLIN, EPOLLIN);
 SAME(EPS_EPOLLPRI, EPOLLPRI);

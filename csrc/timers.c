@@ -13,7 +13,7 @@
 #include "internal.h"
 
 /* Our numbers are literals in the public header; here they meet the kernel's. */
-#define SAME(ours, system)                                                     \
+#define SAME(ours, system) \
 	_Static_assert((long long)(ours) == (long long)(system), #ours " differs from " #system)
 SAME(EPS_EFD_SEMAPHORE, EFD_SEMAPHORE);
 SAME(EPS_EFD_NONBLOCK, EFD_NONBLOCK);
@@ -78,7 +78,7 @@ EPS_EXPORT int32_t eps_eventfd_read(int32_t fd, uint64_t *value)
 EPS_EXPORT int32_t eps_timerfd_create(int32_t clock, int32_t flags)
 {
 	EPS_ENSURE(clock == EPS_CLOCK_MONOTONIC || clock == EPS_CLOCK_REALTIME ||
-			   clock == EPS_CLOCK_BOOTTIME,
+		       clock == EPS_CLOCK_BOOTTIME,
 		   EPS_EINVAL);
 	EPS_ENSURE((flags & ~(EPS_TFD_NONBLOCK | EPS_TFD_CLOEXEC)) == 0, EPS_EINVAL);
 	int fd = timerfd_create(clock, flags | TFD_CLOEXEC);

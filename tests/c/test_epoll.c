@@ -23,6 +23,18 @@
 
 /* --- helpers ------------------------------------------------------------ */
 
+/* Linked with --wrap=malloc: every call to malloc in this executable,
+ * the library's objects included, is counted here. */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+static _Atomic long malloc_calls;
+
+void *__wrap_malloc(size_t size)
+{
+	atomic_fetch_add_explicit(&malloc_calls, 1, memory_order_relaxed);
+	return __real_malloc(size);
+}
+
 static int proc_fds(void)
 {
 	DIR *dir = opendir("/proc/self/fd");
@@ -221,7 +233,7 @@ START_TEST(oneshot_disarms_until_mod)
 	int epfd = new_epoll(), p[2];
 	test_pipe(p);
 	ck_assert_int_eq(
-		eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN | EPS_EPOLLONESHOT, 1), 0);
+	    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN | EPS_EPOLLONESHOT, 1), 0);
 	put_byte(p[1]);
 	uint64_t data = 0;
 	ck_assert_int_eq(wait8(epfd, 1000, NULL, &data), 1);
@@ -232,7 +244,7 @@ START_TEST(oneshot_disarms_until_mod)
 	/* Still registered: adding again is refused, modifying re-arms. */
 	ck_assert_code(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), EPS_EEXIST);
 	ck_assert_int_eq(
-		eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN | EPS_EPOLLONESHOT, 2), 0);
+	    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN | EPS_EPOLLONESHOT, 2), 0);
 	ck_assert_int_eq(wait8(epfd, 1000, NULL, &data), 1);
 	ck_assert_uint_eq(data, 2);
 	ck_assert_int_eq(wait8(epfd, 0, NULL, NULL), 0);
@@ -269,8 +281,8 @@ START_TEST(socket_readable_and_writable)
 {
 	int epfd = new_epoll(), sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
-	ck_assert_int_eq(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, sv[0], EPS_EPOLLIN | EPS_EPOLLOUT, 9),
-			 0);
+	ck_assert_int_eq(
+	    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, sv[0], EPS_EPOLLIN | EPS_EPOLLOUT, 9), 0);
 	uint32_t ev = 0;
 	ck_assert_int_eq(wait8(epfd, 1000, &ev, NULL), 1);
 	ck_assert_uint_eq(ev, EPS_EPOLLOUT);
@@ -294,15 +306,15 @@ START_TEST(exclusive_accepted_on_add_only)
 	int epfd = new_epoll(), p[2];
 	test_pipe(p);
 	ck_assert_int_eq(
-		eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN | EPS_EPOLLEXCLUSIVE, 5), 0);
+	    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN | EPS_EPOLLEXCLUSIVE, 5), 0);
 	put_byte(p[1]);
 	uint64_t data = 0;
 	ck_assert_int_eq(wait8(epfd, 1000, NULL, &data), 1);
 	ck_assert_uint_eq(data, 5);
 	/* The kernel allows it on ADD only, and not with one-shot. */
 	ck_assert_code(
-		eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN | EPS_EPOLLEXCLUSIVE, 5),
-		EPS_EINVAL);
+	    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN | EPS_EPOLLEXCLUSIVE, 5),
+	    EPS_EINVAL);
 	ck_assert_code(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[1],
 				     EPS_EPOLLOUT | EPS_EPOLLEXCLUSIVE | EPS_EPOLLONESHOT, 6),
 		       EPS_EINVAL);
@@ -327,8 +339,8 @@ START_TEST(data_words_cross_intact)
 	put_byte(p[1]);
 	ck_assert_int_eq(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), 0);
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-		ck_assert_int_eq(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN, words[i]),
-				 0);
+		ck_assert_int_eq(
+		    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_MOD, p[0], EPS_EPOLLIN, words[i]), 0);
 		uint64_t data = ~words[i];
 		ck_assert_int_eq(wait8(epfd, 1000, NULL, &data), 1);
 		ck_assert_uint_eq(data, words[i]);
@@ -345,8 +357,8 @@ START_TEST(wait_stores_at_most_max_events)
 	for (int i = 0; i < 5; i++) {
 		efd[i] = eps_eventfd_create(1, EPS_EFD_NONBLOCK);
 		ck_assert_int_ge(efd[i], 0);
-		ck_assert_int_eq(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, efd[i], EPS_EPOLLIN, 100 + i),
-				 0);
+		ck_assert_int_eq(
+		    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, efd[i], EPS_EPOLLIN, 100 + i), 0);
 	}
 	uint32_t events[8];
 	uint64_t data[8];
@@ -409,8 +421,8 @@ START_TEST(thousand_ready_fds_each_once)
 			ck_assert_int_ge(fds[i][0], 0);
 			fds[i][1] = -1;
 		}
-		ck_assert_int_eq(eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, fds[i][0], EPS_EPOLLIN, words[i]),
-				 0);
+		ck_assert_int_eq(
+		    eps_epoll_ctl(epfd, EPS_EPOLL_CTL_ADD, fds[i][0], EPS_EPOLLIN, words[i]), 0);
 	}
 	static uint32_t events[EPS_EPOLL_MAX_EVENTS];
 	static uint64_t data[EPS_EPOLL_MAX_EVENTS];
@@ -479,6 +491,50 @@ START_TEST(threads_wait_with_their_own_buffers)
 }
 END_TEST
 
+struct alloc_probe {
+	int epfd;
+	long first_wait_mallocs;
+	long steady_mallocs;
+	int32_t total;
+};
+
+static void *probe_allocations(void *arg)
+{
+	struct alloc_probe *p = arg;
+	static uint32_t events[5000];
+	static uint64_t data[5000];
+	/* A fresh thread: its first large wait grows its buffer, once. */
+	long c0 = atomic_load(&malloc_calls);
+	p->total = eps_epoll_wait(p->epfd, events, data, 5000, 0);
+	long c1 = atomic_load(&malloc_calls);
+	for (int i = 0; i < 1000; i++) {
+		p->total += eps_epoll_wait(p->epfd, events, data, 5000, 0);
+		p->total += eps_epoll_wait(p->epfd, events, data, 4999, 0);
+		p->total += eps_epoll_wait(p->epfd, events, data, 4, 0);
+	}
+	long c2 = atomic_load(&malloc_calls);
+	p->first_wait_mallocs = c1 - c0;
+	p->steady_mallocs = c2 - c1;
+	return NULL;
+}
+
+START_TEST(waits_allocate_nothing_in_steady_state)
+{
+	struct alloc_probe p = {.epfd = new_epoll()};
+	int32_t efd = eps_eventfd_create(1, EPS_EFD_NONBLOCK);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_eq(eps_epoll_ctl(p.epfd, EPS_EPOLL_CTL_ADD, efd, EPS_EPOLLIN, 1), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, probe_allocations, &p), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(p.total, 3001);
+	ck_assert_int_eq(p.first_wait_mallocs, 1); /* the counter does see the library */
+	ck_assert_int_eq(p.steady_mallocs, 0);
+	ck_assert_int_eq(eps_close(efd), 0);
+	ck_assert_int_eq(eps_epoll_close(p.epfd), 0);
+}
+END_TEST
+
 /* --- errors ------------------------------------------------------------- */
 
 START_TEST(ctl_errors)
@@ -490,7 +546,8 @@ START_TEST(ctl_errors)
 	ck_assert_int_eq(eps_epoll_close(gone), 0);
 	ck_assert_code(eps_epoll_ctl(gone, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), EPS_EBADF);
 	ck_assert_code(eps_epoll_ctl(-1, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), EPS_EBADF);
-	ck_assert_code(eps_epoll_ctl(INT32_MIN, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), EPS_EBADF);
+	ck_assert_code(eps_epoll_ctl(INT32_MIN, EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0),
+		       EPS_EBADF);
 	ck_assert_code(eps_epoll_ctl(p[1], EPS_EPOLL_CTL_ADD, p[0], EPS_EPOLLIN, 0), EPS_EINVAL);
 	/* Bad fd: closed, negative. */
 	int q[2];
@@ -740,7 +797,7 @@ START_TEST(eventfd_wakes_wait_in_another_thread)
 	ck_assert_int_ge(efd, 0);
 	ck_assert_int_eq(eps_fd_nonblocking_p(efd), 0);
 	ck_assert_int_eq(
-		eps_epoll_ctl(w.epfd, EPS_EPOLL_CTL_ADD, efd, EPS_EPOLLIN, 0xfeedface00000001ULL), 0);
+	    eps_epoll_ctl(w.epfd, EPS_EPOLL_CTL_ADD, efd, EPS_EPOLLIN, 0xfeedface00000001ULL), 0);
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, wake_wait, &w), 0);
 	ck_assert_int_eq(eps_eventfd_write(efd, 1), 0);
@@ -943,26 +1000,29 @@ static Suite *epoll_suite(void)
 		const char *name;
 		const TTest *tests[12];
 	} cases[] = {
-		{"create",
-		 {create_makes_cloexec_owned_epoll, create_rejects_bad_flags,
-		  close_refuses_what_is_not_an_owned_epoll}},
-		{"readiness",
-		 {level_triggered_reports_until_drained, edge_triggered_reports_once_per_edge,
-		  oneshot_disarms_until_mod, rdhup_on_peer_shutdown, socket_readable_and_writable,
-		  exclusive_accepted_on_add_only, data_words_cross_intact,
-		  wait_stores_at_most_max_events, closing_a_watched_fd_unregisters_it}},
-		{"scale", {thousand_ready_fds_each_once, threads_wait_with_their_own_buffers}},
-		{"errors", {ctl_errors, wait_errors}},
-		{"signals", {signal_interrupts_wait_with_eintr, wait_is_not_restarted_even_with_sa_restart}},
-		{"timeouts", {zero_timeout_returns_at_once, positive_timeout_is_not_cut_short}},
-		{"eventfd",
-		 {eventfd_counts_and_resets, eventfd_semaphore_reads_one_at_a_time,
-		  eventfd_level_triggered_until_read, eventfd_wakes_wait_in_another_thread,
-		  eventfd_errors}},
-		{"timerfd",
-		 {timerfd_one_shot_fires_once, timerfd_periodic_fires_repeatedly,
-		  timerfd_blocking_read_waits_for_expiry, timerfd_errors}},
-		{"fdtable", {kinds_survive_mode_changes}},
+	    {"create",
+	     {create_makes_cloexec_owned_epoll, create_rejects_bad_flags,
+	      close_refuses_what_is_not_an_owned_epoll}},
+	    {"readiness",
+	     {level_triggered_reports_until_drained, edge_triggered_reports_once_per_edge,
+	      oneshot_disarms_until_mod, rdhup_on_peer_shutdown, socket_readable_and_writable,
+	      exclusive_accepted_on_add_only, data_words_cross_intact,
+	      wait_stores_at_most_max_events, closing_a_watched_fd_unregisters_it}},
+	    {"scale",
+	     {thousand_ready_fds_each_once, threads_wait_with_their_own_buffers,
+	      waits_allocate_nothing_in_steady_state}},
+	    {"errors", {ctl_errors, wait_errors}},
+	    {"signals",
+	     {signal_interrupts_wait_with_eintr, wait_is_not_restarted_even_with_sa_restart}},
+	    {"timeouts", {zero_timeout_returns_at_once, positive_timeout_is_not_cut_short}},
+	    {"eventfd",
+	     {eventfd_counts_and_resets, eventfd_semaphore_reads_one_at_a_time,
+	      eventfd_level_triggered_until_read, eventfd_wakes_wait_in_another_thread,
+	      eventfd_errors}},
+	    {"timerfd",
+	     {timerfd_one_shot_fires_once, timerfd_periodic_fires_repeatedly,
+	      timerfd_blocking_read_waits_for_expiry, timerfd_errors}},
+	    {"fdtable", {kinds_survive_mode_changes}},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		TCase *tc = tcase_create(cases[i].name);
