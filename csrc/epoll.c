@@ -54,11 +54,11 @@ static int key_ready;
 /* Runs at thread exit, in that thread, so the thread-local view is reset too. */
 static void free_thread_buffer(void *buffer)
 {
-	free(buffer);
 	if (tl_events == buffer) {
 		tl_events = NULL;
 		tl_capacity = 0;
 	}
+	free(buffer);
 }
 
 static void make_key(void)
