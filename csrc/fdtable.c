@@ -26,7 +26,9 @@ _Static_assert(EPS_POLLIN == POLLIN && EPS_POLLPRI == POLLPRI && EPS_POLLOUT == 
 #define MAX_FDS (1 << 22)
 #define CHUNKS (MAX_FDS / CHUNK_FDS)
 
-enum { FD_NONE = 0, FD_OWNED = 1, FD_NONBLOCK = 2 };
+enum { FD_NONE = 0, FD_OWNED = 1, FD_NONBLOCK = 2, FD_KIND_SHIFT = 2, FD_KIND_MASK = 0x1c };
+
+_Static_assert((EPS__FD_KIND_MAX << FD_KIND_SHIFT) == FD_KIND_MASK, "kind bits");
 
 static _Atomic(_Atomic uint8_t *) chunks[CHUNKS];
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,13 +54,21 @@ static _Atomic uint8_t *cell(int fd, int create)
 
 int eps__fd_register(int fd, int nonblocking)
 {
+	return eps__fd_register_kind(fd, nonblocking, EPS__FD_OTHER);
+}
+
+int eps__fd_register_kind(int fd, int nonblocking, int kind)
+{
 	_Atomic uint8_t *c = cell(fd, 1);
-	if (c == NULL) {
+	if (c == NULL || kind < 0 || kind > EPS__FD_KIND_MAX) {
 		/* Out of memory or an absurd descriptor: do not leak it. */
 		(void)close(fd);
-		return -EPS_ENOMEM;
+		return c == NULL ? -EPS_ENOMEM : -EPS_EINVAL;
 	}
-	atomic_store_explicit(c, FD_OWNED | (nonblocking ? FD_NONBLOCK : 0), memory_order_release);
+	atomic_store_explicit(c,
+			      (uint8_t)(FD_OWNED | (nonblocking ? FD_NONBLOCK : 0) |
+					(kind << FD_KIND_SHIFT)),
+			      memory_order_release);
 	atomic_fetch_add_explicit(&open_count, 1, memory_order_relaxed);
 	return fd;
 }
@@ -70,6 +80,15 @@ int eps__fd_state(int fd)
 	if (!(s & FD_OWNED))
 		return -EPS_EBADF;
 	return (s & FD_NONBLOCK) ? 1 : 0;
+}
+
+int eps__fd_kind(int fd)
+{
+	_Atomic uint8_t *c = cell(fd, 0);
+	uint8_t s = c ? atomic_load_explicit(c, memory_order_acquire) : FD_NONE;
+	if (!(s & FD_OWNED))
+		return -EPS_EBADF;
+	return (s & FD_KIND_MASK) >> FD_KIND_SHIFT;
 }
 
 EPS_EXPORT int32_t eps_close(int32_t fd)

@@ -78,12 +78,31 @@ EPS_MUST_USE int eps__handle_free(int64_t handle, uint32_t type);
 /* --- descriptor table (fdtable.c) -------------------------------------- */
 
 /*
+ * What an owned descriptor is, for the entry points that only make sense on
+ * one kind (reading an eventfd, arming a timerfd): read(2) alone cannot
+ * tell an eventfd from a pipe holding 8 bytes.
+ */
+enum eps__fd_kind {
+	EPS__FD_OTHER = 0,
+	EPS__FD_EPOLL = 1,
+	EPS__FD_EVENTFD = 2,
+	EPS__FD_TIMERFD = 3,
+	EPS__FD_KIND_MAX = 7
+};
+
+/*
  * Record FD, just created or accepted by the library, as owned, with its
  * O_NONBLOCK state.  Returns FD, or a negative code after closing FD.
  */
 EPS_MUST_USE int eps__fd_register(int fd, int nonblocking);
 
+/* The same, recording FD as of KIND (an enum eps__fd_kind). */
+EPS_MUST_USE int eps__fd_register_kind(int fd, int nonblocking, int kind);
+
 /* 1 if FD is owned and non-blocking, 0 if owned and blocking, else -EBADF. */
 int eps__fd_state(int fd);
+
+/* The kind FD was registered with (>= 0) if it is owned, else -EBADF. */
+int eps__fd_kind(int fd);
 
 #endif /* EPSILON_INTERNAL_H */

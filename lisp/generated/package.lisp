@@ -5,6 +5,45 @@
   (:import-from #:epsilon.foreign #:defshared)
   (:documentation "The generated declarations of libepsilon-linux: internal, never exported to users.")
   (:export
+   ;; csrc/include/epsilon/epoll.h
+   #:+epollin+
+   #:+epollpri+
+   #:+epollout+
+   #:+epollerr+
+   #:+epollhup+
+   #:+epollrdnorm+
+   #:+epollrdband+
+   #:+epollwrnorm+
+   #:+epollwrband+
+   #:+epollmsg+
+   #:+epollrdhup+
+   #:+epollexclusive+
+   #:+epollwakeup+
+   #:+epolloneshot+
+   #:+epoll-ctl-add+
+   #:+epoll-ctl-del+
+   #:+epoll-ctl-mod+
+   #:+epoll-cloexec+
+   #:+epoll-max-events+
+   #:+efd-semaphore+
+   #:+efd-nonblock+
+   #:+efd-cloexec+
+   #:+clock-realtime+
+   #:+clock-monotonic+
+   #:+clock-boottime+
+   #:+tfd-nonblock+
+   #:+tfd-cloexec+
+   #:+epollet+
+   #:%eps-epoll-create
+   #:%eps-epoll-ctl
+   #:%eps-epoll-wait
+   #:%eps-epoll-close
+   #:%eps-eventfd-create
+   #:%eps-eventfd-write
+   #:%eps-eventfd-read
+   #:%eps-timerfd-create
+   #:%eps-timerfd-arm
+   #:%eps-timerfd-read
    ;; csrc/include/epsilon/errors.h
    #:+eperm+
    #:+enoent+
