@@ -86,4 +86,19 @@ EPS_MUST_USE int eps__fd_register(int fd, int nonblocking);
 /* 1 if FD is owned and non-blocking, 0 if owned and blocking, else -EBADF. */
 int eps__fd_state(int fd);
 
+/* --- TLS socket BIO (tls_bio.c) ---------------------------------------- */
+
+struct bio_st; /* OpenSSL's BIO */
+
+/*
+ * A BIO of ours over the stream socket FD: sends with MSG_NOSIGNAL, passes
+ * MSG_DONTWAIT when told to, answers BIO_CTRL_EOF, never closes FD.
+ * Returns NULL when out of memory.
+ */
+struct bio_st *eps__tls_bio_new(int fd);
+/* Pass MSG_DONTWAIT on every send and receive (ON non-zero) or not. */
+void eps__tls_bio_set_dontwait(struct bio_st *bio, int on);
+/* The errno of the BIO's last failed send or receive (0: none); resets it. */
+int eps__tls_bio_take_errno(struct bio_st *bio);
+
 #endif /* EPSILON_INTERNAL_H */

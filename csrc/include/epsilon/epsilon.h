@@ -7,6 +7,7 @@
 #include <epsilon/errors.h>
 #include <epsilon/fd.h>
 #include <epsilon/handles.h>
+#include <epsilon/tls.h>
 #include <epsilon/version.h>
 
 #endif /* EPSILON_EPSILON_H */
