@@ -463,8 +463,18 @@ EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list
 	struct tls_context *c;
 	EPS_GUARD(context_enter(ctx, &c));
 	int32_t r = 0;
-	if (!SSL_CTX_set_cipher_list(c->ctx, list))
+	/*
+	 * OpenSSL replaces the list even when nothing in it matches and then
+	 * reports failure: try it on a scratch context first.
+	 */
+	SSL_CTX *scratch = SSL_CTX_new(TLS_method());
+	if (scratch == NULL)
+		r = ossl_fail(EPS_ENOMEM, "SSL_CTX_new");
+	else if (!SSL_CTX_set_cipher_list(scratch, list))
 		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
+	else if (!SSL_CTX_set_cipher_list(c->ctx, list))
+		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
+	SSL_CTX_free(scratch);
 	context_leave(ctx, c);
 	return r;
 }

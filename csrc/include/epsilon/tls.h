@@ -206,7 +206,9 @@ int32_t eps_tls_connection_handshake(int64_t conn);
  * Read up to LEN decrypted bytes from CONN into BUF (running the handshake
  * first if needed).  Returns the number of bytes read (> 0); 0 when the
  * peer closed the TLS session cleanly (close_notify); -ETLSWANTREAD /
- * -ETLSWANTWRITE; -EUNEXPECTEDEOF when the peer closed the socket without
+ * -ETLSWANTWRITE (on a blocking socket too, after a record that carried
+ * no application data, such as a TLS 1.3 session ticket: call again);
+ * -EUNEXPECTEDEOF when the peer closed the socket without
  * close_notify (the data may have been cut short); the handshake's codes;
  * -ETLS; a negated errno; -ETLSCLOSED after an earlier failure; -EINVAL
  * when BUF is NULL or LEN is 0; -EBADHANDLE.
