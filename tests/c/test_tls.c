@@ -896,6 +896,163 @@ START_TEST(connection_arguments_are_checked)
 }
 END_TEST
 
+/* --- interop with the openssl command -------------------------------------- */
+
+/* Run ARGV with stdin and stdout+stderr on pipes; returns the pid. */
+static pid_t spawn(char *const argv[], int *to_child, int *from_child)
+{
+	int in[2], out[2];
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	*to_child = in[1];
+	*from_child = out[0];
+	return pid;
+}
+
+/* Read FD into BUF until it holds a line with NEEDLE; bounded by POLL_MS per read. */
+static int read_until(int fd, char *buf, size_t cap, const char *needle)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	/* Until NEEDLE is there and the line it is on is complete. */
+	const char *at;
+	while (((at = strstr(buf, needle)) == NULL || strchr(at, '\n') == NULL) && len + 1 < cap) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, POLL_MS) != 1)
+			return 0;
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			return 0;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}
+
+/* Wait for the tool to exit (its output reaches EOF), ending it if it lingers. */
+static void reap(pid_t pid, int from)
+{
+	char sink[4096];
+	for (;;) {
+		struct pollfd p = {.fd = from, .events = POLLIN};
+		if (poll(&p, 1, POLL_MS) != 1) {
+			kill(pid, SIGTERM);
+			break;
+		}
+		if (read(from, sink, sizeof sink) <= 0)
+			break;
+	}
+	close(from);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+
+START_TEST(client_interoperates_with_openssl_s_server)
+{
+	struct baseline base = baseline();
+	int32_t v = versions[_i];
+	const char *vflag = v == EPS_TLS_VERSION_1_2 ? "-tls1_2" : "-tls1_3";
+	char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
+			(char *)cert("server.pem"), "-key", (char *)cert("server.key"), "-naccept", "1",
+			"-rev", (char *)vflag, NULL};
+	int to, from;
+	pid_t pid = spawn(argv, &to, &from);
+	char out[4096];
+	ck_assert_msg(read_until(from, out, sizeof out, "ACCEPT 127.0.0.1:"),
+		      "s_server said: %s", out);
+	int port = atoi(strstr(out, "ACCEPT 127.0.0.1:") + strlen("ACCEPT 127.0.0.1:"));
+	ck_assert_int_gt(port, 0);
+
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	int64_t cctx = client_ctx("ca.pem");
+	struct side c;
+	open_side(&c, cctx, fd, "localhost");
+	int32_t r = 0;
+	for (int step = 0; step < MAX_STEPS; step++) {
+		r = eps_tls_connection_handshake(c.conn);
+		if (r != -EPS_ETLSWANTREAD && r != -EPS_ETLSWANTWRITE)
+			break;
+		struct pollfd p = {.fd = fd, .events = want_events(r)};
+		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+	}
+	ck_assert_msg(r == 0, "handshake: %s", eps_errname(r));
+	ck_assert_int_eq(eps_tls_connection_version(c.conn), v);
+	write_all(&c, (const uint8_t *)"epsilon\n", 8);
+	uint8_t buf[8];
+	read_exact(&c, buf, 8);
+	ck_assert_mem_eq(buf, "nolispe\n", 8);
+	ck_assert_int_ge(eps_tls_connection_shutdown(c.conn), EPS_TLS_SHUTDOWN_SENT);
+	close_side(&c);
+	close(to);
+	reap(pid, from);
+	ck_assert_ok(eps_tls_context_free(cctx));
+	check_baseline(base);
+}
+END_TEST
+
+START_TEST(openssl_s_client_interoperates_with_server)
+{
+	struct baseline base = baseline();
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	char target[64];
+	snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
+	char *argv[] = {"openssl", "s_client", "-connect", target, "-CAfile", (char *)cert("ca.pem"),
+			"-verify_return_error", "-verify_hostname", "localhost", "-servername",
+			"localhost", "-quiet", NULL};
+	int to, from;
+	pid_t pid = spawn(argv, &to, &from);
+	struct pollfd lp = {.fd = l, .events = POLLIN};
+	ck_assert_int_eq(poll(&lp, 1, POLL_MS), 1);
+	int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(l);
+
+	int64_t sctx = server_ctx("server");
+	struct side s;
+	open_side(&s, sctx, fd, NULL);
+	int32_t r = 0;
+	for (int step = 0; step < MAX_STEPS; step++) {
+		r = eps_tls_connection_handshake(s.conn);
+		if (r != -EPS_ETLSWANTREAD && r != -EPS_ETLSWANTWRITE)
+			break;
+		struct pollfd p = {.fd = fd, .events = want_events(r)};
+		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+	}
+	ck_assert_msg(r == 0, "handshake: %s", eps_errname(r));
+	ck_assert_int_eq(write(to, "ping\n", 5), 5);
+	uint8_t buf[5];
+	read_exact(&s, buf, 5);
+	ck_assert_mem_eq(buf, "ping\n", 5);
+	write_all(&s, (const uint8_t *)"pong\n", 5);
+	char out[8192];
+	ck_assert_msg(read_until(from, out, sizeof out, "pong\n"), "s_client said: %s", out);
+	ck_assert_int_ge(eps_tls_connection_shutdown(s.conn), EPS_TLS_SHUTDOWN_SENT);
+	close_side(&s);
+	close(to);
+	reap(pid, from);
+	ck_assert_ok(eps_tls_context_free(sctx));
+	check_baseline(base);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -928,6 +1085,12 @@ static Suite *tls_suite(void)
 	tcase_add_test(closes, writing_to_a_closed_peer_does_not_raise_sigpipe);
 	tcase_set_timeout(closes, 60);
 	suite_add_tcase(s, closes);
+
+	TCase *interop = tcase_create("interop");
+	tcase_add_loop_test(interop, client_interoperates_with_openssl_s_server, 0, 2);
+	tcase_add_test(interop, openssl_s_client_interoperates_with_server);
+	tcase_set_timeout(interop, 60);
+	suite_add_tcase(s, interop);
 
 	TCase *bad = tcase_create("bad input");
 	tcase_add_test(bad, context_arguments_are_checked);
