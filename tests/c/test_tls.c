@@ -417,6 +417,125 @@ START_TEST(nonblocking_echo_with_pending_data)
 }
 END_TEST
 
+/* A blocking echo server: echoes until the client's close_notify. */
+struct echo_server {
+	int64_t conn;
+	int64_t echoed;
+	int32_t result;
+};
+
+static void *echo_server_main(void *arg)
+{
+	struct echo_server *e = arg;
+	uint8_t buf[16384];
+	for (;;) {
+		int64_t n = blocking_read(e->conn, buf, sizeof buf);
+		if (n <= 0) {
+			e->result = (int32_t)n;
+			break;
+		}
+		for (int64_t off = 0; off < n;) {
+			int64_t w = eps_tls_connection_write(e->conn, buf + off, (size_t)(n - off));
+			if (w <= 0) {
+				e->result = (int32_t)w;
+				return NULL;
+			}
+			off += w;
+		}
+		e->echoed += n;
+	}
+	(void)eps_tls_connection_shutdown(e->conn);
+	return NULL;
+}
+
+enum { DUPLEX_BYTES = 512 * 1024 };
+
+struct duplex {
+	struct side *c;
+	const uint8_t *data;
+	uint8_t *back;
+};
+
+static void *duplex_writer(void *arg)
+{
+	struct duplex *d = arg;
+	size_t off = 0;
+	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
+		int64_t n = eps_tls_connection_write(d->c->conn, d->data + off, DUPLEX_BYTES - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n != -EPS_ETLSWANTWRITE && n != -EPS_ETLSWANTREAD)
+			return NULL;
+		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
+		if (poll(&p, 1, POLL_MS) != 1)
+			return NULL;
+	}
+	return (void *)(uintptr_t)off;
+}
+
+static void *duplex_reader(void *arg)
+{
+	struct duplex *d = arg;
+	size_t off = 0;
+	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
+		int64_t n = eps_tls_connection_read(d->c->conn, d->back + off, DUPLEX_BYTES - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n != -EPS_ETLSWANTREAD && n != -EPS_ETLSWANTWRITE)
+			return NULL;
+		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
+		if (poll(&p, 1, POLL_MS) != 1)
+			return NULL;
+	}
+	return (void *)(uintptr_t)off;
+}
+
+START_TEST(one_thread_reads_while_another_writes)
+{
+	struct baseline base = baseline();
+	int64_t sctx = server_ctx("server"), cctx = client_ctx("ca.pem");
+	struct side c, s;
+	connect_pair(cctx, sctx, "localhost", &c, &s);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(s.rc, 0);
+	ck_assert_ok(eps_tls_connection_set_nonblocking(s.conn, 0)); /* the server blocks */
+	struct echo_server e = {.conn = s.conn};
+	pthread_t server, writer, reader;
+	ck_assert_int_eq(pthread_create(&server, NULL, echo_server_main, &e), 0);
+
+	uint8_t *data = malloc(DUPLEX_BYTES), *back = malloc(DUPLEX_BYTES);
+	uint64_t seed = 42;
+	for (size_t i = 0; i < DUPLEX_BYTES; i += 8) {
+		uint64_t r = eps_test_rand64(&seed);
+		memcpy(data + i, &r, 8);
+	}
+	struct duplex d = {&c, data, back};
+	ck_assert_int_eq(pthread_create(&writer, NULL, duplex_writer, &d), 0);
+	ck_assert_int_eq(pthread_create(&reader, NULL, duplex_reader, &d), 0);
+	void *wrote, *read;
+	ck_assert_int_eq(pthread_join(writer, &wrote), 0);
+	ck_assert_int_eq(pthread_join(reader, &read), 0);
+	ck_assert_uint_eq((uintptr_t)wrote, DUPLEX_BYTES);
+	ck_assert_uint_eq((uintptr_t)read, DUPLEX_BYTES);
+	ck_assert_mem_eq(back, data, DUPLEX_BYTES);
+	ck_assert_int_eq(eps_tls_connection_shutdown(c.conn), EPS_TLS_SHUTDOWN_SENT);
+	ck_assert_int_eq(pthread_join(server, NULL), 0);
+	ck_assert_int_eq(e.result, 0);
+	ck_assert_int_eq(e.echoed, DUPLEX_BYTES);
+	free(data);
+	free(back);
+	close_side(&c);
+	close_side(&s);
+	ck_assert_ok(eps_tls_context_free(cctx));
+	ck_assert_ok(eps_tls_context_free(sctx));
+	check_baseline(base);
+}
+END_TEST
+
 START_TEST(context_freed_before_its_connections)
 {
 	struct baseline base = baseline();
@@ -1060,6 +1179,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(data, blocking_handshake_echo_and_clean_close);
 	tcase_add_test(data, nonblocking_echo_with_pending_data);
 	tcase_add_test(data, context_freed_before_its_connections);
+	tcase_add_test(data, one_thread_reads_while_another_writes);
 	tcase_set_timeout(data, 60);
 	suite_add_tcase(s, data);
 
