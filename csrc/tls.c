@@ -41,6 +41,12 @@ _Static_assert(EPS_TLS_SHUTDOWN_RECEIVED == SSL_RECEIVED_SHUTDOWN, "SSL_RECEIVED
 /* Longest DNS name (RFC 1035) or IP literal accepted as a peer name. */
 #define HOSTNAME_MAX 253
 
+/*
+ * The SSL_CTX outlives this struct when connections hold it, so anything
+ * an OpenSSL callback needs later (ALPN preferences, SNI certificate sets,
+ * session settings) must hang on the SSL_CTX as ex_data with a free
+ * function, never here.
+ */
 struct tls_context {
 	pthread_mutex_t lock;
 	SSL_CTX *ctx;
@@ -50,10 +56,10 @@ struct tls_context {
 struct tls_connection {
 	pthread_mutex_t lock;
 	SSL *ssl;
-	BIO *bio;         /* owned by ssl */
+	BIO *bio; /* owned by ssl */
 	int32_t role;
-	int32_t failed;   /* the code of a fatal failure, or 0 */
-	int started;      /* a handshake, read or write was attempted */
+	int32_t failed; /* the code of a fatal failure, or 0 */
+	int started;	/* a handshake, read or write was attempted */
 };
 
 /* --- OpenSSL errors ------------------------------------------------------ */
@@ -123,13 +129,14 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	}
 	c->role = role;
 	ERR_clear_error();
-	c->ctx = SSL_CTX_new(role == EPS_TLS_ROLE_CLIENT ? TLS_client_method() : TLS_server_method());
+	c->ctx =
+	    SSL_CTX_new(role == EPS_TLS_ROLE_CLIENT ? TLS_client_method() : TLS_server_method());
 	if (c->ctx == NULL) {
 		r = ossl_fail(EPS_ETLS, "SSL_CTX_new");
 		goto fail;
 	}
 	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-					    SSL_OP_CIPHER_SERVER_PREFERENCE);
+					SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* One record per call: the caller waits for readiness, not OpenSSL. */
 	SSL_CTX_clear_mode(c->ctx, SSL_MODE_AUTO_RETRY);
 	if (!SSL_CTX_set_min_proto_version(c->ctx, min_version) ||
@@ -204,7 +211,8 @@ static int32_t read_pem_file(const char *path, uint8_t **out, size_t *out_len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			eps__set_detail("cannot read %s: %s", path, n < 0 ? strerror(errno) : "short file");
+			eps__set_detail("cannot read %s: %s", path,
+					n < 0 ? strerror(errno) : "short file");
 			goto out;
 		}
 		got += (size_t)n;
@@ -221,7 +229,7 @@ out:
 
 /* The leaf, then the rest of the chain, from PEM text; -EBADPEM if none. */
 static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
-			   STACK_OF(X509) **chain_out)
+			   STACK_OF(X509) * *chain_out)
 {
 	if (len > INT_MAX) {
 		eps__set_detail("PEM text too long");
@@ -254,7 +262,8 @@ static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
 	}
 	/* The loop ends at end of input (no start line) or at a bad block. */
 	unsigned long e = ERR_peek_last_error();
-	if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+	if (e != 0 &&
+	    !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
 		r = ossl_fail(EPS_EBADPEM, "malformed certificate in the chain");
 		goto fail;
 	}
@@ -273,14 +282,15 @@ fail:
 static int32_t use_certificate(struct tls_context *c, const uint8_t *pem, size_t len)
 {
 	X509 *leaf;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	int32_t r = parse_chain(pem, len, &leaf, &chain);
 	if (r < 0)
 		return r;
 	/* OpenSSL would silently drop a key that does not match: refuse. */
 	EVP_PKEY *key = SSL_CTX_get0_privatekey(c->ctx);
 	if (key != NULL && !X509_check_private_key(leaf, key)) {
-		r = ossl_fail(EPS_EKEYMISMATCH, "the loaded private key does not match the certificate");
+		r = ossl_fail(EPS_EKEYMISMATCH,
+			      "the loaded private key does not match the certificate");
 		goto out;
 	}
 	if (!SSL_CTX_use_certificate(c->ctx, leaf)) {
@@ -314,7 +324,8 @@ static int32_t use_private_key(struct tls_context *c, const uint8_t *pem, size_t
 		return ossl_fail(EPS_EBADPEM, "no unencrypted private key in the PEM text");
 	X509 *cert = SSL_CTX_get0_certificate(c->ctx);
 	if (cert != NULL && !X509_check_private_key(cert, key)) {
-		r = ossl_fail(EPS_EKEYMISMATCH, "the private key does not match the loaded certificate");
+		r = ossl_fail(EPS_EKEYMISMATCH,
+			      "the private key does not match the loaded certificate");
 		goto out;
 	}
 	if (!SSL_CTX_use_PrivateKey(c->ctx, key)) {
@@ -633,9 +644,10 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 		if (queue_has_reason(SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
 			code = EPS_EUNEXPECTEDEOF;
 		} else if (v != X509_V_OK && queue_has_reason(SSL_R_CERTIFICATE_VERIFY_FAILED)) {
-			code = (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-				       ? EPS_EHOSTMISMATCH
-				       : EPS_ECERTVERIFY;
+			code = (v == X509_V_ERR_HOSTNAME_MISMATCH ||
+				v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+				   ? EPS_EHOSTMISMATCH
+				   : EPS_ECERTVERIFY;
 		} else if (!SSL_is_init_finished(t->ssl)) {
 			code = EPS_ETLSHANDSHAKE;
 		} else {

@@ -21,7 +21,7 @@
 struct sock_bio {
 	int fd;
 	int dontwait;
-	int eof;        /* a receive returned 0 */
+	int eof;	/* a receive returned 0 */
 	int last_errno; /* of the last send or receive that failed for good */
 };
 
@@ -132,8 +132,8 @@ static void make_method(void)
 	int index = BIO_get_new_index();
 	if (index < 0)
 		return;
-	BIO_METHOD *m = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-				     "epsilon socket");
+	BIO_METHOD *m =
+	    BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "epsilon socket");
 	if (m == NULL)
 		return;
 	if (!BIO_meth_set_write_ex(m, sock_write) || !BIO_meth_set_read_ex(m, sock_read) ||

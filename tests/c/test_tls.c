@@ -184,7 +184,8 @@ static void pump_handshakes(struct side *c, struct side *s)
 				continue;
 			x->rc = eps_tls_connection_handshake(x->conn);
 			if (x->rc == -EPS_ETLSWANTREAD || x->rc == -EPS_ETLSWANTWRITE)
-				p[np++] = (struct pollfd){.fd = x->fd, .events = want_events(x->rc)};
+				p[np++] =
+				    (struct pollfd){.fd = x->fd, .events = want_events(x->rc)};
 			else
 				x->done = 1;
 			if (x->done && x->rc < 0)
@@ -319,7 +320,8 @@ START_TEST(blocking_handshake_echo_and_clean_close)
 	ck_assert_int_eq(eps_tls_connection_verify_result(conn), V_OK);
 	ck_assert_int_eq(eps_tls_connection_version(conn), EPS_TLS_VERSION_1_3);
 	const char msg[] = "hello, TLS";
-	ck_assert_int_eq(eps_tls_connection_write(conn, (const uint8_t *)msg, sizeof msg), sizeof msg);
+	ck_assert_int_eq(eps_tls_connection_write(conn, (const uint8_t *)msg, sizeof msg),
+			 sizeof msg);
 	uint8_t buf[256];
 	size_t got = 0;
 	while (got < sizeof msg) {
@@ -370,7 +372,8 @@ START_TEST(nonblocking_echo_with_pending_data)
 	ck_assert_mem_eq(buf, data, 10);
 	/* The rest of the record is decrypted and waiting: no socket needed. */
 	ck_assert_int_eq(eps_tls_connection_pending(c.conn), sizeof data - 10);
-	ck_assert_int_eq(eps_tls_connection_read(c.conn, buf + 10, sizeof buf - 10), sizeof data - 10);
+	ck_assert_int_eq(eps_tls_connection_read(c.conn, buf + 10, sizeof buf - 10),
+			 sizeof data - 10);
 	ck_assert_mem_eq(buf, data, sizeof data);
 	ck_assert_int_eq(eps_tls_connection_pending(c.conn), 0);
 
@@ -565,25 +568,25 @@ END_TEST
 
 struct verify_case {
 	const char *server;   /* certificate the server presents */
-	const char *ca;       /* what the client trusts */
+	const char *ca;	      /* what the client trusts */
 	const char *hostname; /* what the client expects */
-	int32_t code;         /* the client's handshake result (positive) */
-	long x509;            /* its verification result */
+	int32_t code;	      /* the client's handshake result (positive) */
+	long x509;	      /* its verification result */
 	const char *text;     /* in the verification text */
 };
 
 static const struct verify_case verify_cases[] = {
-	{"server", "ca.pem", "localhost", 0, V_OK, "ok"},
-	{"server", "ca.pem", "127.0.0.1", 0, V_OK, "ok"},
-	{"selfsigned", "ca.pem", "localhost", EPS_ECERTVERIFY, V_DEPTH_ZERO_SELF_SIGNED_CERT,
-	 "self-signed"},
-	{"expired", "ca.pem", "localhost", EPS_ECERTVERIFY, V_CERT_HAS_EXPIRED, "expired"},
-	{"server", "ca2.pem", "localhost", EPS_ECERTVERIFY, V_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-	 "issuer"},
-	{"other", "ca.pem", "localhost", EPS_EHOSTMISMATCH, V_HOSTNAME_MISMATCH, "mismatch"},
-	{"server", "ca.pem", "wrong.example", EPS_EHOSTMISMATCH, V_HOSTNAME_MISMATCH, "mismatch"},
-	{"other", "ca.pem", "127.0.0.1", EPS_EHOSTMISMATCH, V_IP_ADDRESS_MISMATCH, "mismatch"},
-	{"server", "ca.pem", "127.0.0.2", EPS_EHOSTMISMATCH, V_IP_ADDRESS_MISMATCH, "mismatch"},
+    {"server", "ca.pem", "localhost", 0, V_OK, "ok"},
+    {"server", "ca.pem", "127.0.0.1", 0, V_OK, "ok"},
+    {"selfsigned", "ca.pem", "localhost", EPS_ECERTVERIFY, V_DEPTH_ZERO_SELF_SIGNED_CERT,
+     "self-signed"},
+    {"expired", "ca.pem", "localhost", EPS_ECERTVERIFY, V_CERT_HAS_EXPIRED, "expired"},
+    {"server", "ca2.pem", "localhost", EPS_ECERTVERIFY, V_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+     "issuer"},
+    {"other", "ca.pem", "localhost", EPS_EHOSTMISMATCH, V_HOSTNAME_MISMATCH, "mismatch"},
+    {"server", "ca.pem", "wrong.example", EPS_EHOSTMISMATCH, V_HOSTNAME_MISMATCH, "mismatch"},
+    {"other", "ca.pem", "127.0.0.1", EPS_EHOSTMISMATCH, V_IP_ADDRESS_MISMATCH, "mismatch"},
+    {"server", "ca.pem", "127.0.0.2", EPS_EHOSTMISMATCH, V_IP_ADDRESS_MISMATCH, "mismatch"},
 };
 
 START_TEST(client_verifies_by_default)
@@ -615,7 +618,8 @@ START_TEST(client_verifies_by_default)
 	ck_assert_int_eq((int32_t)strlen(text), len);
 	ck_assert_msg(strstr(text, vc->text) != NULL, "verify text: %s", text);
 	char tiny[4];
-	ck_assert_int_eq(eps_tls_connection_verify_result_string(c.conn, (uint8_t *)tiny, sizeof tiny), len);
+	ck_assert_int_eq(
+	    eps_tls_connection_verify_result_string(c.conn, (uint8_t *)tiny, sizeof tiny), len);
 	ck_assert_int_eq(strlen(tiny), len < 3 ? len : 3);
 	ck_assert_int_eq(eps_tls_connection_verify_result_string(c.conn, NULL, 0), len);
 	close_side(&c);
@@ -721,7 +725,8 @@ START_TEST(cipher_settings_apply_and_bad_ones_fail)
 	ck_assert_code(eps_tls_context_set_ciphersuites(sctx, NULL), EPS_EINVAL);
 	struct side c, s;
 	connect_pair(cctx, sctx, "localhost", &c, &s);
-	ck_assert_msg(c.rc == 0, "client: %s %s; server: %s", eps_errname(c.rc), c.detail, s.detail);
+	ck_assert_msg(c.rc == 0, "client: %s %s; server: %s", eps_errname(c.rc), c.detail,
+		      s.detail);
 	ck_assert_int_eq(eps_tls_connection_version(c.conn), EPS_TLS_VERSION_1_2);
 	close_side(&c);
 	close_side(&s);
@@ -776,10 +781,10 @@ START_TEST(clean_close_reads_zero)
 END_TEST
 
 static const char *const garbage[] = {
-	"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
-	"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",        /* a tiny, malformed ClientHello */
-	"\x17\x03\x03\x00\x10xxxxxxxxxxxxxxxx",             /* application data first */
-	"\x16\x03\x01\xff\xff\x01\xff\xff\xffjunkjunkjunk", /* a lying length */
+    "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",		/* a tiny, malformed ClientHello */
+    "\x17\x03\x03\x00\x10xxxxxxxxxxxxxxxx",		/* application data first */
+    "\x16\x03\x01\xff\xff\x01\xff\xff\xffjunkjunkjunk", /* a lying length */
 };
 
 START_TEST(garbage_fails_the_server_handshake)
@@ -802,7 +807,8 @@ START_TEST(garbage_fails_the_server_handshake)
 		struct pollfd p = {.fd = sfd, .events = want_events(r)};
 		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
 	}
-	ck_assert_msg(r == -EPS_ETLSHANDSHAKE || r == -EPS_EUNEXPECTEDEOF, "got %s", eps_errname(r));
+	ck_assert_msg(r == -EPS_ETLSHANDSHAKE || r == -EPS_EUNEXPECTEDEOF, "got %s",
+		      eps_errname(r));
 	char d[1024];
 	detail(d, sizeof d);
 	ck_assert_int_gt(strlen(d), 0);
@@ -857,9 +863,9 @@ START_TEST(context_arguments_are_checked)
 	ck_assert_code(eps_tls_context_new(-1, 0, 0), EPS_EINVAL);
 	ck_assert_code(eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0x0301, 0), EPS_EINVAL);
 	ck_assert_code(eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0x0305), EPS_EINVAL);
-	ck_assert_code(eps_tls_context_new(EPS_TLS_ROLE_CLIENT, EPS_TLS_VERSION_1_3,
-					   EPS_TLS_VERSION_1_2),
-		       EPS_EINVAL);
+	ck_assert_code(
+	    eps_tls_context_new(EPS_TLS_ROLE_CLIENT, EPS_TLS_VERSION_1_3, EPS_TLS_VERSION_1_2),
+	    EPS_EINVAL);
 	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_SERVER, 0, 0);
 	ck_assert_int_gt(ctx, 0);
 	ck_assert_code(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_PEER), EPS_EOPNOTSUPP);
@@ -879,9 +885,11 @@ START_TEST(context_arguments_are_checked)
 	ck_assert_code(eps_tls_context_use_private_key_file(ctx, NULL), EPS_EINVAL);
 	ck_assert_code(eps_tls_context_use_certificate_pem(ctx, NULL, 5), EPS_EINVAL);
 	ck_assert_code(eps_tls_context_use_certificate_pem(ctx, NULL, 0), EPS_EBADPEM);
-	ck_assert_code(eps_tls_context_use_certificate_pem(ctx, (const uint8_t *)"junk", 4), EPS_EBADPEM);
+	ck_assert_code(eps_tls_context_use_certificate_pem(ctx, (const uint8_t *)"junk", 4),
+		       EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_use_private_key_pem(ctx, NULL, 5), EPS_EINVAL);
-	ck_assert_code(eps_tls_context_use_private_key_pem(ctx, (const uint8_t *)"junk", 4), EPS_EBADPEM);
+	ck_assert_code(eps_tls_context_use_private_key_pem(ctx, (const uint8_t *)"junk", 4),
+		       EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_check_private_key(ctx), EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_load_ca_file(ctx, cert("missing.pem")), EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_load_ca_file(ctx, cert("garbage.pem")), EPS_EBADPEM);
@@ -896,20 +904,23 @@ START_TEST(context_arguments_are_checked)
 	size_t len;
 	uint8_t *pem = slurp(cert("server.pem"), &len);
 	ck_assert_ok(eps_tls_context_use_certificate_pem(ctx, pem, len));
-	ck_assert_code(eps_tls_context_use_private_key_file(ctx, cert("wrong.key")), EPS_EKEYMISMATCH);
+	ck_assert_code(eps_tls_context_use_private_key_file(ctx, cert("wrong.key")),
+		       EPS_EKEYMISMATCH);
 	detail(d, sizeof d);
 	ck_assert_msg(strstr(d, "match") != NULL, "detail: %s", d);
 	ck_assert_code(eps_tls_context_check_private_key(ctx), EPS_EBADPEM);
 	pem = slurp(cert("server.key"), &len);
 	ck_assert_ok(eps_tls_context_use_private_key_pem(ctx, pem, len));
 	ck_assert_ok(eps_tls_context_check_private_key(ctx));
-	ck_assert_code(eps_tls_context_use_certificate_file(ctx, cert("other.pem")), EPS_EKEYMISMATCH);
+	ck_assert_code(eps_tls_context_use_certificate_file(ctx, cert("other.pem")),
+		       EPS_EKEYMISMATCH);
 	ck_assert_ok(eps_tls_context_check_private_key(ctx)); /* unchanged */
 	ck_assert_ok(eps_tls_context_free(ctx));
 
 	int64_t k = eps_tls_context_new(EPS_TLS_ROLE_SERVER, 0, 0);
 	ck_assert_ok(eps_tls_context_use_private_key_file(k, cert("wrong.key")));
-	ck_assert_code(eps_tls_context_use_certificate_file(k, cert("server.pem")), EPS_EKEYMISMATCH);
+	ck_assert_code(eps_tls_context_use_certificate_file(k, cert("server.pem")),
+		       EPS_EKEYMISMATCH);
 	ck_assert_ok(eps_tls_context_free(k));
 	check_baseline(base);
 }
@@ -944,13 +955,16 @@ START_TEST(stale_and_wrong_handles_are_refused)
 	ck_assert_code(eps_tls_connection_set_nonblocking(conn, 1), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_connection_set_hostname(conn, "localhost"), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_connection_verify_result(conn), EPS_EBADHANDLE);
-	ck_assert_code(eps_tls_connection_verify_result_string(conn, buf, sizeof buf), EPS_EBADHANDLE);
+	ck_assert_code(eps_tls_connection_verify_result_string(conn, buf, sizeof buf),
+		       EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_connection_version(conn), EPS_EBADHANDLE);
 
 	ck_assert_ok(eps_tls_context_free(cctx));
 	ck_assert_code(eps_tls_context_free(cctx), EPS_EBADHANDLE);
-	ck_assert_code(eps_tls_context_use_certificate_file(cctx, cert("server.pem")), EPS_EBADHANDLE);
-	ck_assert_code(eps_tls_context_use_private_key_file(cctx, cert("server.key")), EPS_EBADHANDLE);
+	ck_assert_code(eps_tls_context_use_certificate_file(cctx, cert("server.pem")),
+		       EPS_EBADHANDLE);
+	ck_assert_code(eps_tls_context_use_private_key_file(cctx, cert("server.key")),
+		       EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_load_ca_file(cctx, cert("ca.pem")), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_use_default_verify_paths(cctx), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_set_cipher_list(cctx, "ECDHE+AESGCM"), EPS_EBADHANDLE);
@@ -1081,19 +1095,24 @@ START_TEST(client_interoperates_with_openssl_s_server)
 	struct baseline base = baseline();
 	int32_t v = versions[_i];
 	const char *vflag = v == EPS_TLS_VERSION_1_2 ? "-tls1_2" : "-tls1_3";
-	char *argv[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
-			(char *)cert("server.pem"), "-key", (char *)cert("server.key"), "-naccept", "1",
-			"-rev", (char *)vflag, NULL};
+	char *argv[] = {"openssl",  "s_server",
+			"-accept",  "127.0.0.1:0",
+			"-cert",    (char *)cert("server.pem"),
+			"-key",	    (char *)cert("server.key"),
+			"-naccept", "1",
+			"-rev",	    (char *)vflag,
+			NULL};
 	int to, from;
 	pid_t pid = spawn(argv, &to, &from);
 	char out[4096];
-	ck_assert_msg(read_until(from, out, sizeof out, "ACCEPT 127.0.0.1:"),
-		      "s_server said: %s", out);
+	ck_assert_msg(read_until(from, out, sizeof out, "ACCEPT 127.0.0.1:"), "s_server said: %s",
+		      out);
 	int port = atoi(strstr(out, "ACCEPT 127.0.0.1:") + strlen("ACCEPT 127.0.0.1:"));
 	ck_assert_int_gt(port, 0);
 
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
 	int64_t cctx = client_ctx("ca.pem");
@@ -1133,9 +1152,19 @@ START_TEST(openssl_s_client_interoperates_with_server)
 	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
 	char target[64];
 	snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
-	char *argv[] = {"openssl", "s_client", "-connect", target, "-CAfile", (char *)cert("ca.pem"),
-			"-verify_return_error", "-verify_hostname", "localhost", "-servername",
-			"localhost", "-quiet", NULL};
+	char *argv[] = {"openssl",
+			"s_client",
+			"-connect",
+			target,
+			"-CAfile",
+			(char *)cert("ca.pem"),
+			"-verify_return_error",
+			"-verify_hostname",
+			"localhost",
+			"-servername",
+			"localhost",
+			"-quiet",
+			NULL};
 	int to, from;
 	pid_t pid = spawn(argv, &to, &from);
 	struct pollfd lp = {.fd = l, .events = POLLIN};
@@ -1225,7 +1254,8 @@ int main(void)
 	certdir = getenv("EPS_TLS_CERTS");
 	const char *script = getenv("EPS_MAKE_CERTS");
 	if (certdir == NULL || script == NULL) {
-		fprintf(stderr, "test_tls: set EPS_TLS_CERTS and EPS_MAKE_CERTS (meson test does)\n");
+		fprintf(stderr,
+			"test_tls: set EPS_TLS_CERTS and EPS_MAKE_CERTS (meson test does)\n");
 		return EXIT_FAILURE;
 	}
 	char cmd[2 * PATH_MAX + 16];

@@ -28,10 +28,7 @@
 #include <stdint.h>
 
 /** Which side of the handshake a context's connections take. */
-enum eps_tls_role {
-	EPS_TLS_ROLE_CLIENT = 0,
-	EPS_TLS_ROLE_SERVER = 1
-};
+enum eps_tls_role { EPS_TLS_ROLE_CLIENT = 0, EPS_TLS_ROLE_SERVER = 1 };
 
 /** Protocol versions, as on the wire; 0 means the default for the bound. */
 enum eps_tls_version {
@@ -41,16 +38,10 @@ enum eps_tls_version {
 };
 
 /** How a context checks the peer's certificate (eps_tls_context_set_verify). */
-enum eps_tls_verify {
-	EPS_TLS_VERIFY_NONE = 0,
-	EPS_TLS_VERIFY_PEER = 1
-};
+enum eps_tls_verify { EPS_TLS_VERIFY_NONE = 0, EPS_TLS_VERIFY_PEER = 1 };
 
 /** Bits returned by eps_tls_connection_shutdown. */
-enum eps_tls_shutdown_state {
-	EPS_TLS_SHUTDOWN_SENT = 1,
-	EPS_TLS_SHUTDOWN_RECEIVED = 2
-};
+enum eps_tls_shutdown_state { EPS_TLS_SHUTDOWN_SENT = 1, EPS_TLS_SHUTDOWN_RECEIVED = 2 };
 
 /* --- contexts ------------------------------------------------------------ */
 
