@@ -738,6 +738,73 @@ END_TEST
 
 /* --- closes and broken peers ----------------------------------------------- */
 
+START_TEST(reset_peer_is_a_socket_error)
+{
+	struct baseline base = baseline();
+	int64_t sctx = server_ctx("server"), cctx = client_ctx("ca.pem");
+	struct side c, s;
+	connect_pair(cctx, sctx, "localhost", &c, &s);
+	ck_assert_int_eq(c.rc, 0);
+	write_all(&c, (const uint8_t *)"unread", 6);
+	struct pollfd p = {.fd = s.fd, .events = POLLIN};
+	ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+	/* Closing with unread bytes makes the kernel send a reset. */
+	struct linger lg = {1, 0};
+	ck_assert_int_eq(setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+	close_side(&s);
+	uint8_t buf[16];
+	ck_assert_code(read_settled(&c, buf, sizeof buf), EPS_ECONNRESET);
+	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSCLOSED);
+	close_side(&c);
+	ck_assert_ok(eps_tls_context_free(cctx));
+	ck_assert_ok(eps_tls_context_free(sctx));
+	check_baseline(base);
+}
+END_TEST
+
+struct blocked_read {
+	int64_t conn;
+	int64_t result;
+	uint8_t buf[16];
+};
+
+static void *blocked_read_main(void *arg)
+{
+	struct blocked_read *b = arg;
+	b->result = blocking_read(b->conn, b->buf, sizeof b->buf);
+	return NULL;
+}
+
+START_TEST(free_during_a_blocked_read_waits_for_the_call)
+{
+	struct baseline base = baseline();
+	int64_t sctx = server_ctx("server"), cctx = client_ctx("ca.pem");
+	struct side c, s;
+	connect_pair(cctx, sctx, "localhost", &c, &s);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_ok(eps_tls_connection_set_nonblocking(c.conn, 0));
+	int64_t live = eps_handles_live(EPS_HANDLE_TLS_CONNECTION);
+	struct blocked_read b = {.conn = c.conn};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, blocked_read_main, &b), 0);
+	/* Whether or not the reader is inside the call yet, freeing is safe. */
+	ck_assert_ok(eps_tls_connection_free(c.conn));
+	ck_assert_int_eq(eps_handles_live(EPS_HANDLE_TLS_CONNECTION), live - 1);
+	uint8_t x[1];
+	ck_assert_code(eps_tls_connection_read(c.conn, x, 1), EPS_EBADHANDLE);
+	write_all(&s, (const uint8_t *)"wake", 4);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_msg(b.result == 4 || b.result == -EPS_EBADHANDLE, "reader got %lld",
+		      (long long)b.result);
+	c.conn = 0;
+	close_side(&c);
+	close_side(&s);
+	ck_assert_ok(eps_tls_context_free(cctx));
+	ck_assert_ok(eps_tls_context_free(sctx));
+	check_baseline(base);
+}
+END_TEST
+
 START_TEST(abrupt_close_is_unexpected_eof)
 {
 	struct baseline base = baseline();
@@ -1229,6 +1296,8 @@ static Suite *tls_suite(void)
 	TCase *closes = tcase_create("closes and broken peers");
 	tcase_add_test(closes, abrupt_close_is_unexpected_eof);
 	tcase_add_test(closes, clean_close_reads_zero);
+	tcase_add_test(closes, reset_peer_is_a_socket_error);
+	tcase_add_test(closes, free_during_a_blocked_read_waits_for_the_call);
 	tcase_add_loop_test(closes, garbage_fails_the_server_handshake, 0,
 			    (int)(sizeof garbage / sizeof garbage[0]));
 	tcase_add_test(closes, writing_to_a_closed_peer_does_not_raise_sigpipe);
