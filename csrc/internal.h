@@ -105,4 +105,19 @@ int eps__fd_state(int fd);
 /* The kind FD was registered with (>= 0) if it is owned, else -EBADF. */
 int eps__fd_kind(int fd);
 
+/* --- TLS socket BIO (tls_bio.c) ---------------------------------------- */
+
+struct bio_st; /* OpenSSL's BIO */
+
+/*
+ * A BIO of ours over the stream socket FD: sends with MSG_NOSIGNAL, passes
+ * MSG_DONTWAIT when told to, answers BIO_CTRL_EOF, never closes FD.
+ * Returns NULL when out of memory.
+ */
+struct bio_st *eps__tls_bio_new(int fd);
+/* Pass MSG_DONTWAIT on every send and receive (ON non-zero) or not. */
+void eps__tls_bio_set_dontwait(struct bio_st *bio, int on);
+/* The errno of the BIO's last failed send or receive (0: none); resets it. */
+int eps__tls_bio_take_errno(struct bio_st *bio);
+
 #endif /* EPSILON_INTERNAL_H */

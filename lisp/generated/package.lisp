@@ -254,6 +254,41 @@
    #:%eps-addrinfo-get
    #:%eps-addrinfo-canonname
    #:%eps-addrinfo-free
+   ;; csrc/include/epsilon/tls.h
+   #:+tls-role-client+
+   #:+tls-role-server+
+   #:+tls-version-default+
+   #:+tls-version-1-2+
+   #:+tls-version-1-3+
+   #:+tls-verify-none+
+   #:+tls-verify-peer+
+   #:+tls-shutdown-sent+
+   #:+tls-shutdown-received+
+   #:%eps-tls-context-new
+   #:%eps-tls-context-free
+   #:%eps-tls-context-use-certificate-file
+   #:%eps-tls-context-use-certificate-pem
+   #:%eps-tls-context-use-private-key-file
+   #:%eps-tls-context-use-private-key-pem
+   #:%eps-tls-context-check-private-key
+   #:%eps-tls-context-use-default-verify-paths
+   #:%eps-tls-context-load-ca-file
+   #:%eps-tls-context-load-ca-dir
+   #:%eps-tls-context-set-verify
+   #:%eps-tls-context-set-cipher-list
+   #:%eps-tls-context-set-ciphersuites
+   #:%eps-tls-connection-new
+   #:%eps-tls-connection-free
+   #:%eps-tls-connection-set-nonblocking
+   #:%eps-tls-connection-set-hostname
+   #:%eps-tls-connection-handshake
+   #:%eps-tls-connection-read
+   #:%eps-tls-connection-write
+   #:%eps-tls-connection-pending
+   #:%eps-tls-connection-shutdown
+   #:%eps-tls-connection-verify-result
+   #:%eps-tls-connection-verify-result-string
+   #:%eps-tls-connection-version
    ;; csrc/include/epsilon/version.h
    #:+abi-major+
    #:+abi-minor+

@@ -9,6 +9,7 @@
 #include <epsilon/fd.h>
 #include <epsilon/handles.h>
 #include <epsilon/net.h>
+#include <epsilon/tls.h>
 #include <epsilon/version.h>
 
 #endif /* EPSILON_EPSILON_H */

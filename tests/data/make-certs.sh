@@ -1,0 +1,104 @@
+#!/bin/sh
+# make-certs.sh OUTDIR - the certificates the TLS tests use, made with the
+# openssl command.  Idempotent: a complete OUTDIR is left alone.
+#
+#   ca.pem ca.key                   the test CA
+#   server.pem server.key           localhost, 127.0.0.1, ::1, signed by the CA
+#   expired.pem expired.key         the same names, signed by the CA, expired in 2020
+#   other.pem other.key             other.example only, signed by the CA
+#   selfsigned.pem selfsigned.key   localhost etc., self-signed
+#   ca2.pem ca2.key                 a second CA that signed nothing here
+#   wrong.key                       a key that matches no certificate
+#   garbage.pem                     not PEM at all
+set -eu
+out=${1:?usage: make-certs.sh OUTDIR}
+[ -f "$out/.complete" ] && exit 0
+mkdir -p "$out"
+tmp=$(mktemp -d "$out/.tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+cat >openssl.cnf <<'CNF'
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+[ ca_ext ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[ leaf_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+authorityKeyIdentifier = keyid
+[ other_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:other.example
+authorityKeyIdentifier = keyid
+[ self_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+dir = .
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any
+unique_subject = no
+copy_extensions = none
+[ any ]
+commonName = supplied
+CNF
+export OPENSSL_CONF="$tmp/openssl.cnf"
+
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+ca() { # NAME CN
+  key "$1.key"
+  openssl req -new -x509 -config openssl.cnf -key "$1.key" -subj "/CN=$2" -days 3650 \
+    -extensions ca_ext -sha256 -out "$1.pem"
+}
+
+leaf() { # NAME CN EXTENSIONS
+  key "$1.key"
+  openssl req -new -config openssl.cnf -key "$1.key" -subj "/CN=$2" -out "$1.csr"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+    -days 3650 -sha256 -extfile openssl.cnf -extensions "$3" -out "$1.pem" 2>/dev/null
+}
+
+ca ca "Epsilon Test CA"
+ca ca2 "Epsilon Other CA"
+leaf server localhost leaf_ext
+leaf other other.example other_ext
+
+# x509 -req refuses negative -days; `openssl ca` takes explicit dates.
+key expired.key
+openssl req -new -config openssl.cnf -key expired.key -subj "/CN=localhost" -out expired.csr
+: >index.txt
+openssl rand -hex 8 >serial
+openssl ca -batch -config openssl.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
+  -startdate 20200101000000Z -enddate 20200201000000Z -extensions leaf_ext \
+  -extfile openssl.cnf -notext -out expired.pem 2>/dev/null
+
+key selfsigned.key
+openssl req -new -x509 -config openssl.cnf -key selfsigned.key -subj "/CN=localhost" -days 3650 \
+  -extensions self_ext -sha256 -out selfsigned.pem
+
+key wrong.key
+printf 'this is not a certificate\n-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n' >garbage.pem
+
+for f in ca ca2 server other expired selfsigned; do
+  cp "$f.pem" "$f.key" "$out/"
+done
+cp wrong.key garbage.pem "$out/"
+touch "$out/.complete"
