@@ -6,6 +6,7 @@
 
 #include <epsilon/errors.h>
 #include <epsilon/fd.h>
+#include <epsilon/ffi.h>
 #include <epsilon/handles.h>
 #include <epsilon/version.h>
 
