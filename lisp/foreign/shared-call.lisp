@@ -19,11 +19,31 @@
   (return-type :void :type keyword :read-only t)
   (arg-types #() :type simple-vector :read-only t))
 
+;;; Caches.  Each is an EQUAL hash table that is never modified once
+;;; published: readers use it without a lock (the keys hash by content, so
+;;; a read never rehashes), a writer copies it under *CACHE-LOCK*, adds
+;;; and publishes the copy.  Entries are added once per signature or name,
+;;; so the copying is rare.
+
+(defvar *cache-lock* (sb-thread:make-mutex :name "epsilon.foreign call caches"))
+
 (defvar *cifs* (make-hash-table :test 'equal)
   "Prepared call interfaces: (return-type . arg-types) as given -> CIF.
 They are never freed: there is one per distinct signature.")
 
-(defvar *cif-lock* (sb-thread:make-mutex :name "epsilon.foreign call interfaces"))
+(defvar *call-targets* (make-hash-table :test 'equal)
+  "(function return-type . arg-types) as given -> TARGET, for SHARED-CALL.")
+
+(defmacro cache-add (place key value)
+  "Publish a copy of the table in PLACE with KEY -> VALUE; return VALUE.
+Call with *CACHE-LOCK* held."
+  (let ((table (gensym "TABLE")) (v (gensym "VALUE")))
+    `(let ((,table (make-hash-table :test 'equal :size (1+ (hash-table-count ,place))))
+           (,v ,value))
+       (maphash (lambda (k v) (setf (gethash k ,table) v)) ,place)
+       (setf (gethash ,key ,table) ,v)
+       (setf ,place ,table)
+       ,v)))
 
 (defun type-codes (types)
   (let ((codes (make-array (length types) :element-type '(unsigned-byte 8))))
@@ -48,16 +68,84 @@ They are never freed: there is one per distinct signature.")
 Thread-safe: one CIF per signature."
   (let ((key (cons return-type arg-types)))
     (declare (dynamic-extent key))
-    (or (sb-thread:with-mutex (*cif-lock*) (gethash key *cifs*))
+    (or (gethash key *cifs*)
         (let ((ret (check-signature return-type arg-types)))
-          (sb-thread:with-mutex (*cif-lock*)
+          (sb-thread:with-mutex (*cache-lock*)
             (or (gethash key *cifs*)
                 (let ((h (epsilon.linux.bindings:%eps-ffi-cif-new
                           (type-ffi-code ret) (type-codes arg-types) (length arg-types))))
                   (when (minusp h)
                     (error 'foreign-call-error :code h :operation "eps_ffi_cif_new"))
-                  (setf (gethash (cons return-type (copy-list arg-types)) *cifs*)
-                        (make-cif h ret (map 'simple-vector #'canonical-type arg-types))))))))))
+                  (cache-add *cifs* (cons return-type (copy-list arg-types))
+                             (make-cif h ret (map 'simple-vector #'canonical-type
+                                                  arg-types))))))))))
+
+(defstruct (target (:constructor make-target (generation address cif))
+                   (:copier nil) (:predicate nil))
+  "A resolved call: the function's address and call interface, valid while
+no library has been closed since GENERATION."
+  (generation 0 :type sb-ext:word :read-only t)
+  (address (sb-sys:int-sap 0) :type sb-sys:system-area-pointer :read-only t)
+  (cif nil :type cif :read-only t))
+
+(defun resolve-target (function return-type arg-types)
+  (make-target (car *library-generation*)
+               (find-function function)
+               (find-cif return-type arg-types)))
+
+(defun find-target-slow (function return-type arg-types)
+  (let* ((key (list* function return-type arg-types))
+         (target (gethash key *call-targets*)))
+    (declare (dynamic-extent key))
+    (if (and target (= (target-generation target) (car *library-generation*)))
+        target
+        (let ((new (resolve-target function return-type arg-types)))
+          (sb-thread:with-mutex (*cache-lock*)
+            (cache-add *call-targets* (copy-tree key) new))))))
+
+;;; In front of *CALL-TARGETS*, a small direct-mapped cache indexed by a
+;;; cheap hash of the signature (symbol hashes and lengths), so that the
+;;; usual call -- the same signature again -- costs a few comparisons
+;;; instead of hashing the name.  Each entry is an immutable list
+;;; (function return-type arg-types . target) replaced as a whole.
+
+(defconstant +recent-size+ 64)
+(declaim (type simple-vector *recent-targets*))
+(sb-ext:defglobal *recent-targets* (make-array +recent-size+ :initial-element nil))
+
+(declaim (inline recent-index))
+(defun recent-index (function return-type arg-types)
+  (logand (+ (sxhash return-type)
+             (if (consp arg-types) (+ (sxhash (car arg-types)) (length arg-types)) 0)
+             (if (stringp function) (length function) 7))
+          (1- +recent-size+)))
+
+(declaim (inline same-name-p))
+(defun same-name-p (a b)
+  (declare (simple-string a b))
+  (and (= (length a) (length b))
+       (dotimes (i (length a) t)
+         (unless (char= (schar a i) (schar b i)) (return nil)))))
+
+(defun find-target (function return-type arg-types)
+  "The TARGET of a call: from the caches, or resolved and cached."
+  (let* ((i (recent-index function return-type arg-types))
+         (entry (svref *recent-targets* i)))
+    (if (and entry
+             (eq return-type (second entry))
+             (let ((f (first entry)))
+               (if (and (simple-string-p function) (simple-string-p f))
+                   (same-name-p f function)
+                   (equal f function)))
+             (let ((types (third entry)))
+               (or (eq types arg-types) (equal types arg-types)))
+             (= (target-generation (cdddr entry)) (car *library-generation*)))
+        (cdddr entry)
+        (let ((target (find-target-slow function return-type arg-types)))
+          (setf (svref *recent-targets* i)
+                (list* (if (stringp function) (copy-seq function) (copy-tree function))
+                       return-type (copy-list arg-types) target))
+          target))))
 
 ;;; Marshalling: each argument goes into an 8-byte slot.
 
@@ -109,13 +197,24 @@ Thread-safe: one CIF per signature."
     (:string (foreign-string-to-lisp (sb-sys:sap-ref-sap slot 0)))
     (:void (values))))
 
+;;; The general path
+
 (declaim (inline ffi-call))
 (defun ffi-call (cif address slots result)
-  (let ((r (epsilon.linux.bindings:%eps-ffi-call cif address slots result)))
+  "Call through libffi: the hot path, so eps_ffi_call is called directly
+with SAPs rather than through %EPS-FFI-CALL, whose :POINTER arguments
+would each be dispatched on Lisp type."
+  (declare (type sb-sys:system-area-pointer address slots result)
+           (type (unsigned-byte 62) cif))
+  (let ((r (sb-alien:alien-funcall
+            (sb-alien:extern-alien "eps_ffi_call"
+                                   (function (sb-alien:signed 32) (sb-alien:signed 64)
+                                             sb-sys:system-area-pointer
+                                             sb-sys:system-area-pointer
+                                             sb-sys:system-area-pointer))
+            cif address slots result)))
     (unless (zerop r)
       (error 'foreign-call-error :code r :operation "eps_ffi_call"))))
-
-;;; The general path
 
 (defun call-pinned (cif address args pinned)
   "Pin the vectors among ARGS one by one (their number is known only now),
@@ -127,27 +226,37 @@ then marshal and call."
       (call-marshalled cif address args)))
 
 (defun call-marshalled (cif address args)
-  (let ((types (cif-arg-types cif))
-        (strings '()))
-    (sb-alien:with-alien ((slots (array (sb-alien:unsigned 64) 32))
-                          (result (sb-alien:unsigned 64)))
-      (let ((slots-sap (sb-alien:alien-sap slots))
-            (result-sap (sb-alien:alien-sap (sb-alien:addr result))))
-        (unwind-protect
-             (progn
-               (loop for value in args for i of-type (integer 0 32) from 0
-                     for type = (svref types i)
-                     do (if (eq type :string)
-                            (if (typep value '(or string null))
-                                (let ((copy (and value (lisp-string-to-foreign value))))
-                                  (when copy (push copy strings))
-                                  (setf (sb-sys:sap-ref-sap slots-sap (* 8 i))
-                                        (or copy (null-pointer))))
-                                (arg-type-error value '(or string null) 'shared-call i))
-                            (store-arg slots-sap i type value 'shared-call)))
-               (ffi-call (cif-handle cif) address slots-sap result-sap)
-               (load-result result-sap (cif-return-type cif)))
-          (dolist (s strings) (foreign-free s)))))))
+  (let* ((types (cif-arg-types cif))
+         ;; Argument slots 0-31 and the result slot 32, on the stack.
+         (slots (make-array 33 :element-type '(unsigned-byte 64))))
+    (declare (dynamic-extent slots))
+    (sb-sys:with-pinned-objects (slots)
+      (let* ((slots-sap (sb-sys:vector-sap slots))
+             (result-sap (sb-sys:sap+ slots-sap (* 8 32))))
+        (flet ((call ()
+                 (ffi-call (cif-handle cif) address slots-sap result-sap)
+                 (load-result result-sap (cif-return-type cif))))
+          (declare (inline call))
+          (if (not (find :string types))
+              (progn
+                (loop for value in args for i of-type (integer 0 32) from 0
+                      do (store-arg slots-sap i (svref types i) value 'shared-call))
+                (call))
+              (let ((strings '()))
+                (unwind-protect
+                     (progn
+                       (loop for value in args for i of-type (integer 0 32) from 0
+                             for type = (svref types i)
+                             do (if (eq type :string)
+                                    (if (typep value '(or string null))
+                                        (let ((copy (and value (lisp-string-to-foreign value))))
+                                          (when copy (push copy strings))
+                                          (setf (sb-sys:sap-ref-sap slots-sap (* 8 i))
+                                                (or copy (null-pointer))))
+                                        (arg-type-error value '(or string null) 'shared-call i))
+                                    (store-arg slots-sap i type value 'shared-call)))
+                       (call))
+                  (dolist (s strings) (foreign-free s))))))))))
 
 (defun shared-call (function return-type arg-types &rest args)
   "Call the C function FUNCTION with ARGS and return its result.
@@ -156,45 +265,45 @@ then marshal and call."
   (shared-call '(\"cos\" \"libm\") :double '(:double) 0d0)     => 1.0d0
 
 FUNCTION is a name searched in every loaded library, a list (name
-library) where LIBRARY is a FOREIGN-LIBRARY or a LIB-OPEN designator
-(\"libc\", \"libm\", \"libssl\", a path), or a SAP holding a function's
-address (LIB-FUNCTION, CALLBACK-POINTER).  RETURN-TYPE and ARG-TYPES are
-type keywords (see the package documentation), known only at run time: the
-call goes through libffi, with one prepared call interface per signature
-cached for the life of the image.  Every argument is checked against its
-type before anything reaches C (TYPE-ERROR); a wrong argument count is an
-ERROR; an unknown function signals FOREIGN-SYMBOL-NOT-FOUND.  Addresses are
-cached by name; after LIB-CLOSE they are looked up again.  When FUNCTION,
-RETURN-TYPE and ARG-TYPES are constant at a call site, the compiler caches
-the address and call interface at that site and marshals the arguments
-inline."
-  (let* ((address (find-function function))
-         (cif (find-cif return-type arg-types)))
-    (unless (= (length args) (length (cif-arg-types cif)))
-      (error "~S takes ~D argument~:P, not ~D." function
-             (length (cif-arg-types cif)) (length args)))
-    (call-pinned cif address args
-                 (loop for a in args when (typep a 'pointer-vector) collect a))))
+library) where LIBRARY is a LIB-OPEN designator (\"libc\", \"libm\",
+\"libssl\", a path), or a SAP holding a function's address (LIB-FUNCTION,
+CALLBACK-POINTER).  RETURN-TYPE and ARG-TYPES are type keywords (see the
+package documentation), known only at run time: the call goes through
+libffi, with one prepared call interface per signature cached for the life
+of the image.  Every argument is checked against its type before anything
+reaches C (TYPE-ERROR); a wrong argument count is an ERROR; an unknown
+function signals FOREIGN-SYMBOL-NOT-FOUND.  Addresses are cached by name
+and looked up again after a LIB-CLOSE.  When FUNCTION, RETURN-TYPE and
+ARG-TYPES are constant at a call site, the compiler caches the address and
+call interface at that site and marshals the arguments inline."
+  (declare (dynamic-extent args))
+  (multiple-value-bind (address cif)
+      (if (typep function 'sb-sys:system-area-pointer)
+          (values function (find-cif return-type arg-types))
+          (let ((target (find-target function return-type arg-types)))
+            (values (target-address target) (target-cif target))))
+    (let ((n (length (cif-arg-types cif))))
+      (unless (and (= (length args) n))
+        (error "~S takes ~D argument~:P, not ~D." function n (length args))))
+    (if (some (lambda (a) (typep a 'pointer-vector)) args)
+        (call-pinned cif address args
+                     (loop for a in args when (typep a 'pointer-vector) collect a))
+        (call-marshalled cif address args))))
 
 ;;; Constant call sites
 
 (defstruct (call-site (:constructor make-call-site ()) (:copier nil) (:predicate nil))
-  ;; (generation address . cif), replaced as a whole so readers never see
-  ;; a half-updated site.
-  (state nil))
+  ;; The site's TARGET, replaced as a whole.
+  (target nil))
 
 (defun resolve-call-site (site function return-type arg-types)
-  (let ((state (list* (car *library-generation*)
-                      (find-function function)
-                      (find-cif return-type arg-types))))
-    (setf (call-site-state site) state)
-    state))
+  (setf (call-site-target site) (resolve-target function return-type arg-types)))
 
-(declaim (inline call-site-state-for))
-(defun call-site-state-for (site function return-type arg-types)
-  (let ((state (call-site-state site)))
-    (if (and state (eql (car state) (car *library-generation*)))
-        state
+(declaim (inline call-site-target-for))
+(defun call-site-target-for (site function return-type arg-types)
+  (let ((target (call-site-target site)))
+    (if (and target (= (target-generation target) (car *library-generation*)))
+        target
         (resolve-call-site site function return-type arg-types))))
 
 (defun constant-form-value (form)
@@ -233,13 +342,16 @@ inline."
                                                        (arg-type-error s '(or string null)
                                                                        'shared-call ',v)))
                                                 a)))
-                      (,state (call-site-state-for (load-time-value (make-call-site))
-                                                   ',fn ',ret ',types)))
-                 (sb-sys:with-pinned-objects ,pinned
-                   (sb-alien:with-alien ((,slots (array (sb-alien:unsigned 64) ,(max 1 (length vars))))
-                                         (,result (sb-alien:unsigned 64)))
-                     (let ((,slots-sap (sb-alien:alien-sap ,slots))
-                           (,result-sap (sb-alien:alien-sap (sb-alien:addr ,result))))
-                       ,@stores
-                       (ffi-call (cif-handle (cddr ,state)) (cadr ,state) ,slots-sap ,result-sap)
-                       (load-result ,result-sap ,(canonical-type ret))))))))))))
+                      (,state (call-site-target-for (load-time-value (make-call-site))
+                                                    ',fn ',ret ',types))
+                      (,slots (make-array ,(max 1 (length vars))
+                                          :element-type '(unsigned-byte 64)))
+                      (,result (make-array 1 :element-type '(unsigned-byte 64))))
+                 (declare (dynamic-extent ,slots ,result))
+                 (sb-sys:with-pinned-objects (,slots ,result ,@pinned)
+                   (let ((,slots-sap (sb-sys:vector-sap ,slots))
+                         (,result-sap (sb-sys:vector-sap ,result)))
+                     ,@stores
+                     (ffi-call (cif-handle (target-cif ,state)) (target-address ,state)
+                               ,slots-sap ,result-sap)
+                     (load-result ,result-sap ,(canonical-type ret)))))))))))
