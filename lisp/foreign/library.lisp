@@ -114,9 +114,10 @@ LIBRARY-NOT-FOUND naming every place tried, or ABI-MISMATCH."
 (defvar *function-cache* (make-hash-table :test 'equal :synchronized t)
   "Function addresses found by FIND-FUNCTION: (name . library name) -> SAP.")
 
-(defvar *library-generation* (list 0)
-  "A counter in a cons (for ATOMIC-INCF) that LIB-CLOSE increments, so
-cached function addresses are looked up again.")
+;; A counter in a cons (for ATOMIC-INCF) that LIB-CLOSE increments, so
+;; cached function addresses are looked up again.  Global: read on every
+;; SHARED-CALL.
+(sb-ext:defglobal *library-generation* (list 0))
 (declaim (type (cons sb-ext:word t) *library-generation*))
 
 (defvar *library-lock* (sb-thread:make-mutex :name "epsilon.foreign libraries"))

@@ -13,11 +13,18 @@
                      (epsilon.linux.bindings:%eps-errname (foreign-call-error-code c)))))
   (:documentation "Signalled when libffi cannot prepare or make a call."))
 
-(defstruct (cif (:constructor make-cif (handle return-type arg-types))
+(defstruct (cif (:constructor make-cif
+                    (handle return-type arg-types
+                     &aux (strings-p (find :string arg-types))
+                          (pointers-p (find :pointer arg-types))))
                 (:copier nil) (:predicate nil))
   (handle 0 :type (unsigned-byte 62) :read-only t)
   (return-type :void :type keyword :read-only t)
-  (arg-types #() :type simple-vector :read-only t))
+  (arg-types #() :type simple-vector :read-only t)
+  ;; Whether some argument is a :STRING (copied to foreign memory) or a
+  ;; :POINTER (a vector to pin): the other calls skip that work.
+  (strings-p nil :read-only t)
+  (pointers-p nil :read-only t))
 
 ;;; Caches.  Each is an EQUAL hash table that is never modified once
 ;;; published: readers use it without a lock (the keys hash by content, so
@@ -127,8 +134,10 @@ no library has been closed since GENERATION."
        (dotimes (i (length a) t)
          (unless (char= (schar a i) (schar b i)) (return nil)))))
 
+(declaim (inline find-target))
 (defun find-target (function return-type arg-types)
   "The TARGET of a call: from the caches, or resolved and cached."
+  (declare (optimize speed (sb-ext:inhibit-warnings 3)))
   (let* ((i (recent-index function return-type arg-types))
          (entry (svref *recent-targets* i)))
     (if (and entry
@@ -216,15 +225,7 @@ would each be dispatched on Lisp type."
     (unless (zerop r)
       (error 'foreign-call-error :code r :operation "eps_ffi_call"))))
 
-(defun call-pinned (cif address args pinned)
-  "Pin the vectors among ARGS one by one (their number is known only now),
-then marshal and call."
-  (if pinned
-      (let ((v (car pinned)))
-        (sb-sys:with-pinned-objects (v)
-          (call-pinned cif address args (cdr pinned))))
-      (call-marshalled cif address args)))
-
+(declaim (inline call-marshalled))
 (defun call-marshalled (cif address args)
   (let* ((types (cif-arg-types cif))
          ;; Argument slots 0-31 and the result slot 32, on the stack.
@@ -237,7 +238,7 @@ then marshal and call."
                  (ffi-call (cif-handle cif) address slots-sap result-sap)
                  (load-result result-sap (cif-return-type cif))))
           (declare (inline call))
-          (if (not (find :string types))
+          (if (not (cif-strings-p cif))
               (progn
                 (loop for value in args for i of-type (integer 0 32) from 0
                       do (store-arg slots-sap i (svref types i) value 'shared-call))
@@ -258,6 +259,15 @@ then marshal and call."
                        (call))
                   (dolist (s strings) (foreign-free s))))))))))
 
+(defun call-pinned (cif address args pinned)
+  "Pin the vectors among ARGS one by one (their number is known only now),
+then marshal and call."
+  (if pinned
+      (let ((v (car pinned)))
+        (sb-sys:with-pinned-objects (v)
+          (call-pinned cif address args (cdr pinned))))
+      (call-marshalled cif address args)))
+
 (defun shared-call (function return-type arg-types &rest args)
   "Call the C function FUNCTION with ARGS and return its result.
 
@@ -276,7 +286,8 @@ function signals FOREIGN-SYMBOL-NOT-FOUND.  Addresses are cached by name
 and looked up again after a LIB-CLOSE.  When FUNCTION, RETURN-TYPE and
 ARG-TYPES are constant at a call site, the compiler caches the address and
 call interface at that site and marshals the arguments inline."
-  (declare (dynamic-extent args))
+  (declare (dynamic-extent args)
+           (optimize speed (sb-ext:inhibit-warnings 3)))
   (multiple-value-bind (address cif)
       (if (typep function 'sb-sys:system-area-pointer)
           (values function (find-cif return-type arg-types))
@@ -285,7 +296,7 @@ call interface at that site and marshals the arguments inline."
     (let ((n (length (cif-arg-types cif))))
       (unless (and (= (length args) n))
         (error "~S takes ~D argument~:P, not ~D." function n (length args))))
-    (if (some (lambda (a) (typep a 'pointer-vector)) args)
+    (if (and (cif-pointers-p cif) (some (lambda (a) (typep a 'pointer-vector)) args))
         (call-pinned cif address args
                      (loop for a in args when (typep a 'pointer-vector) collect a))
         (call-marshalled cif address args))))
