@@ -322,3 +322,17 @@
       ;; ...and the callback still works afterwards.
       (signals simple-error (shared-call p :int '())))
     (is (= before (closures-live)))))
+
+(test defshared-checks-when-compiled-at-safety-0
+  (with-compilation-unit (:policy '(optimize (speed 3) (safety 0) (debug 0)) :override t)
+    (funcall (compile nil '(lambda ()
+                            (defshared %noop-unsafe "eps_ffi_noop" "libepsilon-linux" :int
+                              (v :unsigned-char)))))
+    (funcall (compile nil '(lambda ()
+                            (defshared %noop-unsafe-64 "eps_ffi_noop" "libepsilon-linux" :int
+                              (v :long))))))
+  (dolist (bad (list 256 -1 "1" 1.0 nil))
+    (signals type-error (funcall '%noop-unsafe bad)))
+  (dolist (bad (list (expt 2 63) (- -1 (expt 2 63)) 'x))
+    (signals type-error (funcall '%noop-unsafe-64 bad)))
+  (is (= 255 (funcall '%noop-unsafe 255))))
