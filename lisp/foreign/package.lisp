@@ -33,14 +33,19 @@ Type keywords, for DEFSHARED, SHARED-CALL and callbacks:
            #:foreign-library
            #:foreign-library-name
            #:foreign-library-path
-           #:foreign-symbol-not-found)
+           #:foreign-symbol-not-found
+           #:foreign-symbol-not-found-name
+           #:foreign-symbol-not-found-library)
   ;; Declarations
   (:export #:defshared)
   ;; Run-time calls
   (:export #:shared-call
-           #:foreign-call-error)
+           #:foreign-call-error
+           #:foreign-call-error-code
+           #:foreign-call-error-operation)
   ;; Callbacks
-  (:export #:make-callback
+  (:export #:callback
+           #:make-callback
            #:free-callback
            #:callback-pointer
            #:callback-live-p
