@@ -101,7 +101,7 @@ EPS_EXPORT int32_t eps_ffi_cif_free(int64_t cif)
 	return eps__handle_free(cif, EPS_HANDLE_FFI_CIF);
 }
 
-EPS_EXPORT int32_t eps_ffi_call(int64_t cif, void *fn, const uint64_t *args, uint64_t *result)
+EPS_EXPORT int32_t eps_ffi_call(int64_t cif, void *fn, uint64_t *args, uint64_t *result)
 {
 	struct cif *sig;
 	if (eps__handle_acquire(cif, EPS_HANDLE_FFI_CIF, (void **)&sig) < 0)

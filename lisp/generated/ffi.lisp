@@ -39,7 +39,8 @@ Returns 0, or -EBADHANDLE for a value that is not a live call interface
   (args :pointer)
   (result :pointer)
   :documentation "Call the C function at address FN through the call interface CIF.  ARGS
-holds one 8-byte slot per argument (it may be NULL when there are none);
+holds one 8-byte slot per argument, read and not modified (it may be
+NULL when there are none);
 the result is stored into the 8-byte slot RESULT, which may be NULL for
 a function returning void.  Returns 0, -EBADHANDLE for a bad CIF, or
 -EINVAL for a NULL FN, a NULL ARGS with arguments, or a NULL RESULT with

@@ -62,13 +62,14 @@ int32_t eps_ffi_cif_free(int64_t cif);
 
 /**
  * Call the C function at address FN through the call interface CIF.  ARGS
- * holds one 8-byte slot per argument (it may be NULL when there are none);
+ * holds one 8-byte slot per argument, read and not modified (it may be
+ * NULL when there are none);
  * the result is stored into the 8-byte slot RESULT, which may be NULL for
  * a function returning void.  Returns 0, -EBADHANDLE for a bad CIF, or
  * -EINVAL for a NULL FN, a NULL ARGS with arguments, or a NULL RESULT with
  * a non-void return type.
  */
-int32_t eps_ffi_call(int64_t cif, void *fn, const uint64_t *args, uint64_t *result);
+int32_t eps_ffi_call(int64_t cif, void *fn, uint64_t *args, uint64_t *result);
 
 /**
  * Make a closure: C code with return type RETURN_TYPE and the NARGS
