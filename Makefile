@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench repl bindings check-valgrind clean
+.PHONY: all test run bench bench-ffi repl bindings check-valgrind clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -25,7 +25,13 @@ bindings:
 bench:
 	@bash scripts/install-deps.sh --bench
 	@bash scripts/build.sh build
-	@echo "bench: no benchmarks yet"
+	@sbcl --script bench/ffi/bench.lisp
+
+# ns per call through defshared, define-alien-routine, shared-call, CFFI.
+bench-ffi:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@sbcl --script bench/ffi/bench.lisp
 
 check-valgrind:
 	@bash scripts/install-deps.sh

@@ -18,5 +18,6 @@
   :pathname "../tests/lisp/"
   :serial t
   :components ((:file "package")
-               (:file "suite-core"))
+               (:file "suite-core")
+               (:file "suite-foreign"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

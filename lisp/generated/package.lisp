@@ -147,6 +147,27 @@
    #:%eps-fd-nonblocking-p
    #:%eps-fd-poll
    #:%eps-fds-open
+   ;; csrc/include/epsilon/ffi.h
+   #:+ffi-type-void+
+   #:+ffi-type-sint8+
+   #:+ffi-type-uint8+
+   #:+ffi-type-sint16+
+   #:+ffi-type-uint16+
+   #:+ffi-type-sint32+
+   #:+ffi-type-uint32+
+   #:+ffi-type-sint64+
+   #:+ffi-type-uint64+
+   #:+ffi-type-float+
+   #:+ffi-type-double+
+   #:+ffi-type-pointer+
+   #:+ffi-max-args+
+   #:%eps-ffi-cif-new
+   #:%eps-ffi-cif-free
+   #:%eps-ffi-call
+   #:%eps-ffi-closure-new
+   #:%eps-ffi-closure-address
+   #:%eps-ffi-closure-free
+   #:%eps-ffi-noop
    ;; csrc/include/epsilon/handles.h
    #:+handle-any+
    #:+handle-tls-context+

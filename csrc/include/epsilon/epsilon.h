@@ -7,6 +7,7 @@
 #include <epsilon/epoll.h>
 #include <epsilon/errors.h>
 #include <epsilon/fd.h>
+#include <epsilon/ffi.h>
 #include <epsilon/handles.h>
 #include <epsilon/net.h>
 #include <epsilon/tls.h>
