@@ -9,6 +9,8 @@
   :components ((:module "core"
                 :serial t
                 :components ((:file "package")
+                             (:file "conditions")
+                             (:file "runtime")
                              (:file "version"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 

@@ -2,6 +2,20 @@
 
 (in-package #:epsilon.linux.errors)
 
+(defun check-code (code)
+  (check-type code (signed-byte 32))
+  code)
+
+(defun error-name (code)
+  "Return the symbolic name of error CODE (either sign) as a keyword, such as
+:ECONNREFUSED; :EUNKNOWN for a code the library does not define."
+  (intern (epsilon.linux.bindings:%eps-errname (check-code code)) :keyword))
+
+(defun error-message (code)
+  "Return the English message of error CODE (either sign), such as
+\"connection refused\"."
+  (epsilon.linux.bindings:%eps-strerror (check-code code)))
+
 (define-condition epsilon-error (error)
   ((code :initarg :code :reader epsilon-error-code
          :documentation "The positive error code: an errno number, or one of
@@ -35,8 +49,12 @@ with CASE."
 (define-condition socket-error (epsilon-error) ()
   (:documentation "A socket operation failed."))
 
-(define-condition socket-timeout (socket-error) ()
+(define-condition timeout-error (epsilon-error) ()
   (:default-initargs :code +etimedout+)
+  (:documentation "An operation did not complete within its :TIMEOUT.  Its
+code is +ETIMEDOUT+."))
+
+(define-condition socket-timeout (socket-error timeout-error) ()
   (:documentation "A socket operation did not complete within its :TIMEOUT.
 Its code is +ETIMEDOUT+."))
 
@@ -62,6 +80,10 @@ self-signed, signed by an unknown CA.  The reason is in the detail."))
 (define-condition tls-hostname-mismatch (tls-verification-error) ()
   (:documentation "The peer's certificate is valid but not for the host name
 (or IP address) the client asked for."))
+
+(define-condition tls-timeout (tls-error timeout-error) ()
+  (:documentation "A TLS operation did not complete within its :TIMEOUT.
+Its code is +ETIMEDOUT+."))
 
 (define-condition tls-unexpected-eof (tls-error) ()
   (:documentation "The peer closed the connection without sending
@@ -92,31 +114,6 @@ subsystem whose root is CLASS."
         ((<= +eainoname+ code +eaiother+) 'resolve-error)
         ((= code +ebadaddress+) 'address-error)
         ((and (= code +etimedout+) (subtypep class 'socket-error)) 'socket-timeout)
+        ((and (= code +etimedout+) (subtypep class 'tls-error)) 'tls-timeout)
         (t class)))
 
-(defun last-error-detail ()
-  "The calling thread's detail text for the library's last failure, or NIL."
-  (let ((buf (make-array 1024 :element-type '(unsigned-byte 8))))
-    (let ((n (%eps-last-error-detail buf (length buf))))
-      (when (plusp n)
-        (sb-ext:octets-to-string buf :external-format :utf-8
-                                     :end (min n (1- (length buf))))))))
-
-(defun signal-epsilon-error (result operation &optional (class 'epsilon-error))
-  "Signal the condition for RESULT, a negative return value of the C library,
-raised by OPERATION (a symbol) in the subsystem whose condition class is
-CLASS.  Never returns."
-  (declare (optimize (speed 1)))
-  (let ((code (abs result)))
-    (error (class-for-code code class)
-           :code code :operation operation :detail (last-error-detail))))
-
-(defmacro check-result (form operation &optional (class ''epsilon-error))
-  "Evaluate FORM, a call into the C library; return its value when it is not
-negative, else signal the matching condition.  The failure branch is out of
-line so the success path stays a compare and a branch."
-  (let ((r (gensym "R")))
-    `(let ((,r ,form))
-       (if (minusp ,r)
-           (signal-epsilon-error ,r ,operation ,class)
-           ,r))))

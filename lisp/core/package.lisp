@@ -1,13 +1,107 @@
-;;;; package.lisp - the epsilon.linux package: library-wide information.
+;;;; package.lisp - the packages every part of epsilon.linux shares.
+
+(defpackage #:epsilon.linux.errors
+  (:use #:cl)
+  (:import-from #:epsilon.linux.bindings
+           #:+eperm+ #:+enoent+ #:+esrch+ #:+eintr+ #:+eio+ #:+enxio+ #:+e2big+ 
+           #:+ebadf+ #:+eagain+ #:+enomem+ #:+eacces+ #:+efault+ #:+ebusy+ 
+           #:+eexist+ #:+enodev+ #:+enotdir+ #:+eisdir+ #:+einval+ #:+enfile+ 
+           #:+emfile+ #:+enotty+ #:+efbig+ #:+enospc+ #:+espipe+ #:+erofs+ 
+           #:+epipe+ #:+erange+ #:+edeadlk+ #:+enametoolong+ #:+enosys+ 
+           #:+eloop+ #:+enodata+ #:+eproto+ #:+eoverflow+ #:+eilseq+ 
+           #:+enotsock+ #:+edestaddrreq+ #:+emsgsize+ #:+eprototype+ 
+           #:+enoprotoopt+ #:+eprotonosupport+ #:+esocktnosupport+ 
+           #:+eopnotsupp+ #:+epfnosupport+ #:+eafnosupport+ #:+eaddrinuse+ 
+           #:+eaddrnotavail+ #:+enetdown+ #:+enetunreach+ #:+enetreset+ 
+           #:+econnaborted+ #:+econnreset+ #:+enobufs+ #:+eisconn+ #:+enotconn+ 
+           #:+eshutdown+ #:+etimedout+ #:+econnrefused+ #:+ehostdown+ 
+           #:+ehostunreach+ #:+ealready+ #:+einprogress+ #:+ecanceled+ 
+           #:+ebadhandle+ #:+etls+ #:+etlswantread+ #:+etlswantwrite+ 
+           #:+ecertverify+ #:+ehostmismatch+ #:+eunexpectedeof+ #:+ebuftoosmall+ 
+           #:+eainoname+ #:+eaiagain+ #:+eaifail+ #:+eainodata+ #:+eaifamily+ 
+           #:+eaiservice+ #:+eaiother+ #:+ebadaddress+ #:+etlshandshake+ 
+           #:+ekeymismatch+ #:+ebadpem+ #:+etlsclosed+ #:+effi+ #:+ewouldblock+ )
+  (:documentation
+   "The error model of epsilon-linux, defined once: the +E...+ code constants
+(positive, equal to the kernel's errno where there is one), the condition
+root EPSILON-ERROR with its readers and subclasses.  epsilon.sys.epoll,
+epsilon.net.core and epsilon.crypto re-export these same symbols, so a
+program can :USE all three.")
+  ;; Conditions
+  (:export #:epsilon-error
+           #:epsilon-error-code
+           #:epsilon-error-name
+           #:epsilon-error-operation
+           #:epsilon-error-detail
+           #:epoll-error
+           #:epoll-error-code
+           #:socket-error
+           #:socket-error-code
+           #:timeout-error
+           #:socket-timeout
+           #:resolve-error
+           #:address-error
+           #:tls-error
+           #:tls-error-code
+           #:tls-handshake-error
+           #:tls-verification-error
+           #:tls-hostname-mismatch
+           #:tls-timeout
+           #:tls-unexpected-eof
+           #:class-for-code)
+  ;; Codes: names and messages
+  (:export #:error-name
+           #:error-message)
+  ;; Code constants (errors.h)
+  (:export
+           #:+eperm+ #:+enoent+ #:+esrch+ #:+eintr+ #:+eio+ #:+enxio+ #:+e2big+ 
+           #:+ebadf+ #:+eagain+ #:+enomem+ #:+eacces+ #:+efault+ #:+ebusy+ 
+           #:+eexist+ #:+enodev+ #:+enotdir+ #:+eisdir+ #:+einval+ #:+enfile+ 
+           #:+emfile+ #:+enotty+ #:+efbig+ #:+enospc+ #:+espipe+ #:+erofs+ 
+           #:+epipe+ #:+erange+ #:+edeadlk+ #:+enametoolong+ #:+enosys+ 
+           #:+eloop+ #:+enodata+ #:+eproto+ #:+eoverflow+ #:+eilseq+ 
+           #:+enotsock+ #:+edestaddrreq+ #:+emsgsize+ #:+eprototype+ 
+           #:+enoprotoopt+ #:+eprotonosupport+ #:+esocktnosupport+ 
+           #:+eopnotsupp+ #:+epfnosupport+ #:+eafnosupport+ #:+eaddrinuse+ 
+           #:+eaddrnotavail+ #:+enetdown+ #:+enetunreach+ #:+enetreset+ 
+           #:+econnaborted+ #:+econnreset+ #:+enobufs+ #:+eisconn+ #:+enotconn+ 
+           #:+eshutdown+ #:+etimedout+ #:+econnrefused+ #:+ehostdown+ 
+           #:+ehostunreach+ #:+ealready+ #:+einprogress+ #:+ecanceled+ 
+           #:+ebadhandle+ #:+etls+ #:+etlswantread+ #:+etlswantwrite+ 
+           #:+ecertverify+ #:+ehostmismatch+ #:+eunexpectedeof+ #:+ebuftoosmall+ 
+           #:+eainoname+ #:+eaiagain+ #:+eaifail+ #:+eainodata+ #:+eaifamily+ 
+           #:+eaiservice+ #:+eaiother+ #:+ebadaddress+ #:+etlshandshake+ 
+           #:+ekeymismatch+ #:+ebadpem+ #:+etlsclosed+ #:+effi+ #:+ewouldblock+ ))
+
+(defpackage #:epsilon.linux.runtime
+  (:use #:cl #:epsilon.linux.errors)
+  (:import-from #:epsilon.linux.bindings
+                #:%eps-last-error-detail #:%eps-fd-poll
+                #:+pollin+ #:+pollout+ #:+pollerr+ #:+pollhup+)
+  (:documentation
+   "Internal machinery shared by the public packages: turning C return values
+into conditions, and the blocking model (waiting for readiness in Lisp with
+poll, deadlines, EINTR retried).  Not for users.")
+  (:export #:check-result
+           #:signal-epsilon-error
+           #:last-error-detail
+           #:deadline
+           #:remaining-ms
+           #:wait-until-ready
+           #:define-public-package
+           #:+pollin+ #:+pollout+))
 
 (defpackage #:epsilon.linux
-  (:use #:cl)
+  (:use #:cl #:epsilon.linux.errors)
   (:documentation
-   "Library-wide information about libepsilon-linux: its version and the
-names and messages of its error codes.")
+   "Library-wide information about libepsilon-linux: its version, the names
+and messages of its error codes, and leak accounting.")
   ;; Version
   (:export #:library-version
            #:abi-version)
   ;; Error codes
   (:export #:error-name
-           #:error-message))
+           #:error-message)
+  ;; Accounting
+  (:export #:open-handle-count
+           #:open-fd-count))

@@ -1,4 +1,4 @@
-;;;; version.lisp - version and error-code text from the C library.
+;;;; version.lisp - version of the loaded library, and leak accounting.
 
 (in-package #:epsilon.linux)
 
@@ -11,16 +11,12 @@
   (let ((v (epsilon.linux.bindings:%eps-abi-version)))
     (values (ash v -16) (logand v #xffff))))
 
-(defun check-code (code)
-  (check-type code (signed-byte 32))
-  code)
+(defun open-handle-count ()
+  "Return how many library handles (TLS contexts and connections, address
+lists, callbacks, ...) are live.  A leak test compares it before and after."
+  (epsilon.linux.bindings:%eps-handles-live 0))
 
-(defun error-name (code)
-  "Return the symbolic name of error CODE (either sign) as a keyword, such as
-:ECONNREFUSED; :EUNKNOWN for a code the library does not define."
-  (intern (epsilon.linux.bindings:%eps-errname (check-code code)) :keyword))
-
-(defun error-message (code)
-  "Return the English message of error CODE (either sign), such as
-\"connection refused\"."
-  (epsilon.linux.bindings:%eps-strerror (check-code code)))
+(defun open-fd-count ()
+  "Return how many file descriptors the library created or accepted and has
+not closed.  A leak test compares it before and after."
+  (epsilon.linux.bindings:%eps-fds-open))

@@ -42,3 +42,83 @@
                  :output s :error s))))
     (is (search "CAUGHT EPSILON.FOREIGN:LIBRARY-NOT-FOUND" out))
     (is (search "/nonexistent/libepsilon-linux.so.1" out))))
+
+;;; The error model (lisp/core/): conditions made from C codes.
+
+(test every-error-code-constant-is-exported
+  ;; Each constant of errors.h (named like its code) is external in
+  ;; epsilon.linux.errors, with the kernel's value.
+  (let ((missing '()) (count 0))
+    (do-external-symbols (s :epsilon.linux.bindings)
+      (when (and (boundp s) (integerp (symbol-value s))
+                 (< 0 (symbol-value s) 65536)
+                 (string= (symbol-name s)
+                          (format nil "+~A+" (epsilon.linux:error-name (symbol-value s)))))
+        (incf count)
+        (unless (eq :external (nth-value 1 (find-symbol (symbol-name s) :epsilon.linux.errors)))
+          (push s missing))))
+    (is (> count 80))
+    (is (null missing) "not exported from epsilon.linux.errors: ~S" missing)
+    (is (= 111 epsilon.linux.errors:+econnrefused+))
+    (is (= epsilon.linux.errors:+eagain+ epsilon.linux.errors:+ewouldblock+))))
+
+(test codes-map-to-condition-classes
+  (flet ((class-of-code (code class)
+           (epsilon.linux.errors:class-for-code code class)))
+    (is (eq 'epsilon.linux.errors:socket-timeout
+            (class-of-code epsilon.linux.errors:+etimedout+ 'epsilon.linux.errors:socket-error)))
+    (is (eq 'epsilon.linux.errors:tls-verification-error
+            (class-of-code epsilon.linux.errors:+ecertverify+ 'epsilon.linux.errors:tls-error)))
+    (is (eq 'epsilon.linux.errors:tls-hostname-mismatch
+            (class-of-code epsilon.linux.errors:+ehostmismatch+ 'epsilon.linux.errors:tls-error)))
+    (is (eq 'epsilon.linux.errors:resolve-error
+            (class-of-code epsilon.linux.errors:+eainoname+ 'epsilon.linux.errors:socket-error)))
+    (is (eq 'epsilon.linux.errors:epoll-error
+            (class-of-code epsilon.linux.errors:+ebadf+ 'epsilon.linux.errors:epoll-error)))
+    (is (subtypep 'epsilon.linux.errors:tls-hostname-mismatch 'epsilon.linux.errors:tls-error))
+    (is (subtypep 'epsilon.linux.errors:socket-timeout 'epsilon.linux.errors:timeout-error))))
+
+(test check-result-signals-with-code-name-operation-and-detail
+  ;; eps_close of stdin is refused with -EBADF: a real failure from C.
+  (let ((c (handler-case
+               (epsilon.linux.runtime:check-result
+                (epsilon.linux.bindings:%eps-close 0) 'close-stdin
+                'epsilon.linux.errors:socket-error)
+             (epsilon.linux.errors:socket-error (e) e))))
+    (is (typep c 'epsilon.linux.errors:socket-error))
+    (is (= epsilon.linux.errors:+ebadf+ (epsilon.linux.errors:socket-error-code c)))
+    (is (eq :ebadf (epsilon.linux.errors:epsilon-error-name c)))
+    (is (eq 'close-stdin (epsilon.linux.errors:epsilon-error-operation c)))
+    (is (search "bad file descriptor" (princ-to-string c))))
+  (is (= 7 (epsilon.linux.runtime:check-result 7 'anything))))
+
+(test wait-until-ready-times-out-and-reports-readiness
+  ;; A socketpair made by the library: one end is writable at once, the
+  ;; other not readable until something is sent.
+  (let ((fds (make-array 2 :element-type '(signed-byte 32))))
+    (epsilon.linux.runtime:check-result
+     (epsilon.linux.bindings:%eps-socketpair epsilon.linux.bindings:+af-unix+
+                                            epsilon.linux.bindings:+sock-stream+ 0 fds)
+     'socketpair)
+    (unwind-protect
+         (progn
+           (is (logtest epsilon.linux.runtime:+pollout+
+                        (epsilon.linux.runtime:wait-until-ready
+                         (aref fds 0) epsilon.linux.runtime:+pollout+
+                         (epsilon.linux.runtime:deadline 1) 'wait)))
+           (let ((start (get-internal-real-time)))
+             (signals epsilon.linux.errors:socket-timeout
+               (epsilon.linux.runtime:wait-until-ready
+                (aref fds 1) epsilon.linux.runtime:+pollin+
+                (epsilon.linux.runtime:deadline 0.05) 'wait))
+             ;; No earlier than asked (no upper bound asserted).
+             (is (>= (- (get-internal-real-time) start)
+                     (* 0.05 internal-time-units-per-second)))))
+      (epsilon.linux.bindings:%eps-close (aref fds 0))
+      (epsilon.linux.bindings:%eps-close (aref fds 1)))))
+
+(test deadline-rejects-negative-timeouts
+  (signals type-error (epsilon.linux.runtime:deadline -1))
+  (signals type-error (epsilon.linux.runtime:deadline "5"))
+  (is (null (epsilon.linux.runtime:deadline nil)))
+  (is (= -1 (epsilon.linux.runtime:remaining-ms nil))))
