@@ -21,5 +21,6 @@
   :serial t
   :components ((:file "package")
                (:file "suite-core")
-               (:file "suite-foreign"))
+               (:file "suite-foreign")
+               (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
