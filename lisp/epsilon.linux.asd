@@ -11,7 +11,16 @@
                 :components ((:file "package")
                              (:file "conditions")
                              (:file "runtime")
-                             (:file "version"))))
+                             (:file "version")))
+               (:module "net"
+                :serial t
+                :components ((:file "package")
+                             (:file "base")
+                             (:file "address")
+                             (:file "socket")
+                             (:file "io")
+                             (:file "macros")
+                             (:file "stream"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
 (defsystem "epsilon.linux/tests"
@@ -22,5 +31,6 @@
   :components ((:file "package")
                (:file "suite-core")
                (:file "suite-foreign")
+               (:file "suite-net")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -1,0 +1,238 @@
+;;;; io.lisp - sending and receiving: the blocking model of DESIGN section 4.
+;;;;
+;;;; Every C call passes +MSG-DONTWAIT+, so no thread sleeps in C.  When it
+;;;; would block, a caller that asked not to block (+MSG-DONTWAIT+ in its
+;;;; flags, or an O_NONBLOCK descriptor) gets NIL; any other caller waits in
+;;;; poll (WAIT-UNTIL-READY, bounded by :TIMEOUT) and the call is retried.
+
+(in-package #:epsilon.net.core.internal)
+
+(defconstant +max-chunk+ (1- (expt 2 31)))
+
+(defun %send (fd octets start end flags deadline wait-all operation)
+  "Send OCTETS[START,END) on FD.  WAIT-ALL: always wait until everything is
+sent.  Otherwise a non-blocking caller makes one attempt (NIL on
+would-block) and a blocking one waits until everything is sent.  Returns
+the count sent, or NIL."
+  (declare (type octets octets) (type size start end) (type int32 flags)
+           (type fd fd))
+  (let ((nonblocking (and (not wait-all) (caller-nonblocking-p fd flags)))
+        (cflags (logior flags +msg-dontwait+))
+        (sent 0))
+    (declare (type size sent))
+    (loop
+      (let ((r (shim (sb-sys:with-pinned-objects (octets)
+                       (%eps-send fd (sb-sys:sap+ (sb-sys:vector-sap octets) (+ start sent))
+                                  (min +max-chunk+ (- end start sent)) cflags)))))
+        (cond ((>= r 0)
+               (incf sent r)
+               (when (or nonblocking (>= (+ start sent) end))
+                 (return sent)))
+              ((= r (- +eagain+))
+               (when nonblocking
+                 (return (if (plusp sent) sent nil)))
+               (wait-until-ready fd +pollout+ deadline operation 'socket-error))
+              ((= r (- +eintr+)))
+              (t (signal-epsilon-error r operation 'socket-error)))))))
+
+(declaim (inline %recv))
+(defun %recv (fd buffer start end flags deadline nonblocking operation)
+  "Receive into BUFFER[START,END) from FD: the count, 0 at end of stream,
+NIL on would-block when NONBLOCKING."
+  (declare (type octets buffer) (type size start end) (type int32 flags)
+           (type fd fd))
+  (let ((cflags (logior flags +msg-dontwait+)))
+    (loop
+      (let ((r (shim (sb-sys:with-pinned-objects (buffer)
+                       (%eps-recv fd (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
+                                  (- end start) cflags)))))
+        (cond ((>= r 0) (return r))
+              ((= r (- +eagain+))
+               (when nonblocking (return nil))
+               (wait-until-ready fd +pollin+ deadline operation 'socket-error))
+              ((= r (- +eintr+)))
+              (t (signal-epsilon-error r operation 'socket-error)))))))
+
+(defun socket-send (fd data &optional (flags 0) &key (start 0) end timeout)
+  "Send DATA (a string, sent as UTF-8, or an octet vector), or its part from
+START to END, on connected socket FD, with FLAGS (+MSG-DONTWAIT+,
++MSG-MORE+, ...; +MSG-NOSIGNAL+ is implied: a closed peer is a SOCKET-ERROR
++EPIPE+ or +ECONNRESET+, never SIGPIPE).  Returns the number of bytes sent.
+A blocking caller waits (up to TIMEOUT seconds, then SOCKET-TIMEOUT) until
+all of it is sent; a non-blocking one (+MSG-DONTWAIT+ or an O_NONBLOCK FD)
+makes one attempt: a count, possibly short, or NIL when nothing could be
+sent.  For strings, START and END index characters."
+  (check-type fd fd)
+  (check-data data)
+  (check-flags flags)
+  (let ((deadline (deadline timeout)))
+    (multiple-value-bind (octets start end) (as-octets data start end)
+      (%send fd octets start end flags deadline nil 'socket-send))))
+
+(defun socket-send-all (fd data &key (start 0) end (flags 0) timeout)
+  "Send all of DATA (a string as UTF-8, or an octet vector; from START to
+END) on FD, waiting for the socket as needed even when FD is non-blocking,
+up to TIMEOUT seconds in all (then SOCKET-TIMEOUT).  Returns the number of
+bytes sent."
+  (check-type fd fd)
+  (check-data data)
+  (check-flags flags)
+  (let ((deadline (deadline timeout)))
+    (multiple-value-bind (octets start end) (as-octets data start end)
+      (%send fd octets start end (logandc2 flags +msg-dontwait+) deadline t 'socket-send-all))))
+
+(defun socket-recv (fd size &optional (flags 0) &key timeout)
+  "Receive up to SIZE bytes from socket FD and return them as a fresh octet
+vector; an empty vector at end of stream; NIL when nothing is there and the
+caller asked not to block (FLAGS include +MSG-DONTWAIT+, or FD is
+O_NONBLOCK).  A blocking caller waits up to TIMEOUT seconds (NIL: no limit),
+then SOCKET-TIMEOUT.  FLAGS: +MSG-DONTWAIT+, +MSG-PEEK+, +MSG-WAITALL+."
+  (check-type fd fd)
+  (check-type size size)
+  (check-flags flags)
+  (let* ((deadline (deadline timeout))
+         (buffer (make-array size :element-type '(unsigned-byte 8)))
+         (n (%recv fd buffer 0 size flags deadline (caller-nonblocking-p fd flags)
+                   'socket-recv)))
+    (cond ((null n) nil)
+          ((>= n size) buffer)
+          (t (subseq buffer 0 n)))))
+
+(defun socket-recv-into (fd buffer &key (start 0) end (flags 0) timeout)
+  "Receive into BUFFER (a simple octet vector) from START to END, without
+allocating.  Returns the number of bytes received, 0 at end of stream (or
+when START = END), NIL when nothing is there and the caller asked not to
+block.  Blocking and TIMEOUT as for SOCKET-RECV."
+  (check-type fd fd)
+  (check-type buffer octets)
+  (check-flags flags)
+  (let ((end (check-bounds buffer start end))
+        (deadline (deadline timeout)))
+    (%recv fd buffer start end flags deadline (caller-nonblocking-p fd flags)
+           'socket-recv-into)))
+
+;;; Gather sends
+
+(defconstant +max-iov+ 1024)
+
+(defun call-pinned (vectors thunk)
+  "Call THUNK with every vector of the simple vector VECTORS pinned."
+  (declare (type simple-vector vectors) (type function thunk))
+  (labels ((pin (i)
+             (if (< i (length vectors))
+                 (let ((v (svref vectors i)))
+                   (sb-sys:with-pinned-objects (v) (pin (1+ i))))
+                 (funcall thunk))))
+    (pin 0)))
+
+(defun socket-send-vector (fd buffers &key (flags 0) timeout)
+  "Send BUFFERS, a sequence of at most 1024 octet vectors or strings (sent as
+UTF-8), in order on FD with one system call per attempt (gather I/O).
+Returns the number of bytes sent.  A blocking caller waits (up to TIMEOUT
+seconds) until everything is sent; a non-blocking one makes one attempt: a
+count, possibly short, or NIL when nothing could be sent."
+  (check-type fd fd)
+  (check-type buffers sequence)
+  (check-flags flags)
+  (let ((count (length buffers)))
+    (unless (<= count +max-iov+)
+      (error 'type-error :datum buffers
+                         :expected-type `(satisfies ,(format nil "a sequence of at most ~D buffers"
+                                                             +max-iov+))))
+    (map nil #'check-data buffers)
+    (let* ((deadline (deadline timeout))
+           (vectors (map 'simple-vector
+                         (lambda (b) (if (typep b 'octets) b (values (as-octets b 0 nil))))
+                         buffers))
+           (total (reduce #'+ vectors :key #'length))
+           (iov (make-array (* 2 count) :element-type '(unsigned-byte 64)))
+           (nonblocking (caller-nonblocking-p fd flags))
+           (cflags (logior flags +msg-dontwait+))
+           (first 0)
+           (sent 0))
+      (declare (type fixnum first sent))
+      (call-pinned
+       vectors
+       (lambda ()
+         (loop for v across vectors
+               for i from 0 by 2
+               do (setf (aref iov i) (sb-sys:sap-int (sb-sys:vector-sap v))
+                        (aref iov (1+ i)) (length v)))
+         (loop
+           (let ((r (shim (sb-sys:with-pinned-objects (iov)
+                            (%eps-sendv fd (sb-sys:sap+ (sb-sys:vector-sap iov) (* 16 first))
+                                        (- count first) cflags)))))
+             (cond ((>= r 0)
+                    (incf sent r)
+                    (when (or nonblocking (>= sent total))
+                      (return))
+                    ;; Skip what went out; advance into a partly sent buffer.
+                    (loop while (and (< first count) (>= r (aref iov (1+ (* 2 first)))))
+                          do (decf r (aref iov (1+ (* 2 first))))
+                             (incf first))
+                    (when (plusp r)
+                      (incf (aref iov (* 2 first)) r)
+                      (decf (aref iov (1+ (* 2 first))) r)))
+                   ((= r (- +eagain+))
+                    (when nonblocking (return))
+                    (wait-until-ready fd +pollout+ deadline 'socket-send-vector 'socket-error))
+                   ((= r (- +eintr+)))
+                   (t (signal-epsilon-error r 'socket-send-vector 'socket-error)))))))
+      (if (and nonblocking (zerop sent) (plusp total)) nil sent))))
+
+;;; Datagrams
+
+(defun socket-send-to (fd data address &key (flags 0) (start 0) end timeout)
+  "Send DATA (a string as UTF-8, or an octet vector; from START to END) as
+one datagram on FD to ADDRESS, a SOCKET-ADDRESS.  Returns the number of
+bytes sent; NIL when it would block and the caller asked not to block.  A
+blocking caller waits up to TIMEOUT seconds."
+  (check-type fd fd)
+  (check-data data)
+  (check-type address socket-address)
+  (check-flags flags)
+  (let ((deadline (deadline timeout))
+        (nonblocking (caller-nonblocking-p fd flags))
+        (cflags (logior flags +msg-dontwait+))
+        (aoctets (socket-address-octets address))
+        (alength (socket-address-length address)))
+    (multiple-value-bind (octets start end) (as-octets data start end)
+      (loop
+        (let ((r (shim (sb-sys:with-pinned-objects (octets)
+                         (%eps-sendto fd (sb-sys:sap+ (sb-sys:vector-sap octets) start)
+                                      (- end start) cflags aoctets alength)))))
+          (cond ((>= r 0) (return r))
+                ((= r (- +eagain+))
+                 (when nonblocking (return nil))
+                 (wait-until-ready fd +pollout+ deadline 'socket-send-to 'socket-error))
+                ((= r (- +eintr+)))
+                (t (signal-epsilon-error r 'socket-send-to 'socket-error))))))))
+
+(defun socket-recv-from (fd size &key (flags 0) timeout)
+  "Receive one datagram of up to SIZE bytes on FD.  Returns a fresh octet
+vector and the sender's SOCKET-ADDRESS (NIL when there is none, as on a
+connected stream); NIL when nothing is there and the caller asked not to
+block.  A blocking caller waits up to TIMEOUT seconds."
+  (check-type fd fd)
+  (check-type size size)
+  (check-flags flags)
+  (let* ((deadline (deadline timeout))
+         (nonblocking (caller-nonblocking-p fd flags))
+         (cflags (logior flags +msg-dontwait+))
+         (buffer (make-array size :element-type '(unsigned-byte 8)))
+         (abuffer (new-address-buffer))
+         (cell (make-array 1 :element-type '(unsigned-byte 32))))
+    (loop
+      (setf (aref cell 0) (length abuffer))
+      (let ((r (shim (%eps-recvfrom fd buffer size cflags abuffer cell))))
+        (cond ((>= r 0)
+               (let ((n (min r size)))
+                 (return (values (if (= n size) buffer (subseq buffer 0 n))
+                                 (if (plusp (aref cell 0))
+                                     (%make-socket-address abuffer (aref cell 0))
+                                     nil)))))
+              ((= r (- +eagain+))
+               (when nonblocking (return nil))
+               (wait-until-ready fd +pollin+ deadline 'socket-recv-from 'socket-error))
+              ((= r (- +eintr+)))
+              (t (signal-epsilon-error r 'socket-recv-from 'socket-error)))))))

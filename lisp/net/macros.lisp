@@ -1,0 +1,71 @@
+;;;; macros.lisp - WITH-SERVER-SOCKET, WITH-CLIENT-SOCKET, WITH-SOCKET.
+
+(in-package #:epsilon.net.core.internal)
+
+(defmacro with-socket ((fd domain type &optional (protocol 0)) &body body)
+  "Bind FD to a new socket (SOCKET-CREATE DOMAIN TYPE PROTOCOL) for BODY and
+close it on every exit.  Returns BODY's values."
+  `(let ((,fd (socket-create ,domain ,type ,protocol)))
+     (unwind-protect (progn ,@body)
+       (socket-close ,fd))))
+
+(defun listen-address (host port)
+  "The address to listen on for HOST: an IPv4 or IPv6 literal, else the
+first address HOST resolves to."
+  (cond ((find #\: host) (make-inet6-address host port))
+        (t (handler-case (make-inet-address host port)
+             (address-error ()
+               (or (first (resolve-host host :port port))
+                   (error 'resolve-error :code +eainoname+ :operation 'with-server-socket)))))))
+
+(defun open-server-socket (host port backlog reuse-address)
+  (check-type host string)
+  (check-type port port)
+  (check-type backlog size)
+  (let* ((address (listen-address host port))
+         (fd (socket-create (address-family address) +sock-stream+ 0)))
+    (handler-bind ((error (lambda (e) (declare (ignore e)) (socket-close fd))))
+      (when reuse-address
+        (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1))
+      (socket-bind fd address)
+      (socket-listen fd backlog))
+    fd))
+
+(defmacro with-server-socket ((fd &key (port 0) (host "0.0.0.0") (backlog '+somaxconn+)
+                                    (reuse-address t))
+                              &body body)
+  "Bind FD to a new blocking TCP listener on HOST (an IPv4 or IPv6 literal or
+a name; default \"0.0.0.0\", all IPv4 interfaces) and PORT (default 0: the
+kernel picks one; read it with (ADDRESS-PORT (SOCKET-LOCAL-ADDRESS FD))),
+with SO_REUSEADDR unless REUSE-ADDRESS is NIL and BACKLOG pending
+connections (default +SOMAXCONN+), for BODY; close it on every exit."
+  `(let ((,fd (open-server-socket ,host ,port ,backlog ,reuse-address)))
+     (unwind-protect (progn ,@body)
+       (socket-close ,fd))))
+
+(defun open-client-socket (host port timeout)
+  (check-type host string)
+  (check-type port port)
+  (let ((last-error nil))
+    (dolist (address (resolve-host host :port port :type +sock-stream+))
+      (let ((fd (socket-create (address-family address) +sock-stream+ 0))
+            (ok nil))
+        (unwind-protect
+             (handler-case (progn (socket-connect fd address :timeout timeout)
+                                  (setf ok t))
+               (socket-error (e) (setf last-error e)))
+          (unless ok (socket-close fd)))
+        (when ok (return-from open-client-socket fd))))
+    (if last-error
+        (error last-error)
+        (error (quote resolve-error) :code +eainodata+ :operation (quote with-client-socket)))))
+
+(defmacro with-client-socket ((fd &key host port timeout) &body body)
+  "Bind FD to a new blocking TCP socket connected to HOST (a name such as
+\"localhost\", resolved with RESOLVE-HOST, or a literal) and PORT, for BODY;
+close it on every exit.  Each address HOST resolves to is tried in turn,
+each for up to TIMEOUT seconds (NIL: no limit); when none connects, the
+last SOCKET-ERROR is signalled."
+  `(let ((,fd (open-client-socket ,host ,port ,timeout)))
+     (unwind-protect (progn ,@body)
+       (socket-close ,fd))))

@@ -1,0 +1,218 @@
+;;;; socket.lisp - creating, binding, listening, accepting, connecting,
+;;;; closing sockets, and their options.
+
+(in-package #:epsilon.net.core.internal)
+
+(defun socket-create (domain type protocol)
+  "Create a socket and return its descriptor (an integer).  DOMAIN is
++AF-INET+, +AF-INET6+ or +AF-UNIX+; TYPE is +SOCK-STREAM+, +SOCK-DGRAM+ or
++SOCK-SEQPACKET+, optionally LOGIOR'd with +SOCK-NONBLOCK+; PROTOCOL is 0
+(the usual one), +IPPROTO-TCP+ or +IPPROTO-UDP+.  The socket is always
+close-on-exec.  Close it with SOCKET-CLOSE."
+  (check-type domain int32)
+  (check-type type int32)
+  (check-type protocol int32)
+  (let ((fd (checked (%eps-socket domain type protocol) 'socket-create)))
+    (forget-fd fd)
+    fd))
+
+(defun socket-pair (&key (type +sock-stream+) nonblocking)
+  "Create a connected pair of Unix sockets of TYPE (+SOCK-STREAM+ by default)
+and return their descriptors as two values; both are non-blocking when
+NONBLOCKING is true."
+  (check-type type int32)
+  (let ((fds (make-array 2 :element-type '(signed-byte 32))))
+    (checked (%eps-socketpair +af-unix+ (logior type (if nonblocking +sock-nonblock+ 0)) 0 fds)
+             'socket-pair)
+    (forget-fd (aref fds 0))
+    (forget-fd (aref fds 1))
+    (values (aref fds 0) (aref fds 1))))
+
+(defun socket-bind (fd address)
+  "Bind socket FD to ADDRESS, a SOCKET-ADDRESS.  Returns T; signals
+SOCKET-ERROR (+EADDRINUSE+, +EACCES+, ...)."
+  (check-type fd fd)
+  (check-type address socket-address)
+  (checked (%eps-bind fd (socket-address-octets address) (socket-address-length address))
+           'socket-bind)
+  t)
+
+(defun socket-listen (fd backlog)
+  "Mark socket FD as listening with room for BACKLOG pending connections
+(the kernel cuts it to +SOMAXCONN+).  Returns T.  A listener keeps the
+blocking mode it had for SOCKET-ACCEPT (see SOCKET-ACCEPT)."
+  (check-type fd fd)
+  (check-type backlog size)
+  (checked (%eps-listen fd backlog) 'socket-listen)
+  (unless (fd-nonblocking-p fd)
+    ;; Non-blocking in the kernel, blocking for Lisp: see base.lisp.
+    (setf (gethash fd *blocking-listeners*) t)
+    (checked (%eps-fd-set-nonblocking fd 1) 'socket-listen))
+  t)
+
+(defun socket-accept (fd &key timeout nonblocking)
+  "Accept a connection on listening socket FD.  Returns the new descriptor
+and, as a second value, the peer's SOCKET-ADDRESS; NIL when FD is a
+non-blocking listener and nothing is pending.  On a blocking listener it
+waits (in Lisp, so interrupts work) up to TIMEOUT seconds (NIL: no limit),
+then signals SOCKET-TIMEOUT.  The new socket is blocking unless NONBLOCKING
+is true."
+  (check-type fd fd)
+  (let* ((deadline (deadline timeout))
+         (state (shim (%eps-fd-nonblocking-p fd)))
+         (flags (if nonblocking +sock-nonblock+ 0))
+         (buffer (new-address-buffer))
+         (cell (make-array 1 :element-type '(unsigned-byte 32)))
+         (wait-p t))
+    (cond ((minusp state) (signal-epsilon-error state 'socket-accept 'socket-error))
+          ((zerop state)
+           ;; A blocking listener SOCKET-LISTEN did not make: make it one.
+           (setf (gethash fd *blocking-listeners*) t)
+           (checked (%eps-fd-set-nonblocking fd 1) 'socket-accept))
+          (t (setf wait-p (gethash fd *blocking-listeners*))))
+    (loop
+      (setf (aref cell 0) (length buffer))
+      (let ((r (shim (%eps-accept fd flags buffer cell))))
+        (cond ((>= r 0)
+               (forget-fd r)
+               (return (values r (copy-address buffer (aref cell 0)))))
+              ((= r (- +eagain+))
+               (unless wait-p (return nil))
+               (wait-until-ready fd +pollin+ deadline 'socket-accept 'socket-error))
+              ((or (= r (- +eintr+)) (= r (- +econnaborted+))))
+              (t (signal-epsilon-error r 'socket-accept 'socket-error)))))))
+
+(defun socket-connect (fd address &key timeout)
+  "Connect socket FD to ADDRESS, a SOCKET-ADDRESS.  Returns T when connected.
+On a non-blocking FD a connection that cannot complete at once returns NIL:
+wait until FD is writable (poll, epoll), then call SOCKET-FINISH-CONNECT.
+On a blocking FD the connect is made non-blocking and waited for in Lisp,
+up to TIMEOUT seconds (NIL: no limit; then SOCKET-TIMEOUT), so interrupts
+and WITH-TIMEOUT work on it; FD's blocking mode is restored on every exit.
+Failure signals SOCKET-ERROR (+ECONNREFUSED+, +ENETUNREACH+, ...)."
+  (check-type fd fd)
+  (check-type address socket-address)
+  (let ((deadline (deadline timeout))
+        (octets (socket-address-octets address))
+        (length (socket-address-length address)))
+    (flet ((start ()
+             (loop
+               (let ((r (shim (%eps-connect fd octets length))))
+                 (cond ((zerop r) (return t))
+                       ((or (= r (- +einprogress+)) (= r (- +eagain+))) (return nil))
+                       ((= r (- +eintr+)) (return nil)) ; goes on asynchronously
+                       (t (signal-epsilon-error r 'socket-connect 'socket-error)))))))
+      (if (fd-nonblocking-p fd)
+          (start)
+          (progn
+            (checked (%eps-fd-set-nonblocking fd 1) 'socket-connect)
+            (unwind-protect
+                 (or (start)
+                     (progn
+                       (wait-until-ready fd +pollout+ deadline 'socket-connect 'socket-error)
+                       (socket-finish-connect fd)))
+              (shim (%eps-fd-set-nonblocking fd 0))))))))
+
+(defun socket-finish-connect (fd)
+  "The outcome of a non-blocking connect on FD, once FD is writable: T when
+it succeeded, else signals its SOCKET-ERROR (+ECONNREFUSED+, ...).  Reads
+and clears the socket's pending error (SO_ERROR)."
+  (check-type fd fd)
+  (let ((r (shim (%eps-socket-error fd))))
+    (when (minusp r)
+      (signal-epsilon-error r 'socket-connect 'socket-error))
+    t))
+
+(defun socket-shutdown (fd &optional (how +shut-rdwr+))
+  "Shut down reading, writing or both on connected socket FD; the descriptor
+stays open.  HOW is +SHUT-RD+ (or :READ), +SHUT-WR+ (:WRITE) or +SHUT-RDWR+
+(:BOTH, the default).  Returns T."
+  (check-type fd fd)
+  (let ((how (case how (:read +shut-rd+) (:write +shut-wr+) (:both +shut-rdwr+) (t how))))
+    (check-type how int32)
+    (checked (%eps-shutdown fd how) 'socket-shutdown)
+    t))
+
+(defun socket-close (fd)
+  "Close socket FD, a descriptor this package created or accepted.  Returns
+T.  Closing a descriptor that is already closed (or was never the
+library's) signals SOCKET-ERROR (+EBADF+): descriptors are integers the
+kernel reuses, so a second close could close someone else's socket."
+  (check-type fd fd)
+  (forget-fd fd)
+  (checked (%eps-close fd) 'socket-close)
+  t)
+
+(defun socket-nonblocking-p (fd)
+  "True when FD is non-blocking for this package's calls."
+  (check-type fd fd)
+  (and (= 1 (checked (%eps-fd-nonblocking-p fd) 'socket-nonblocking-p))
+       (not (gethash fd *blocking-listeners*))))
+
+(defun set-socket-nonblocking (fd &optional (on t))
+  "Make FD non-blocking (ON true, the default) or blocking.  Returns ON as a
+boolean.  A blocking listener stays non-blocking in the kernel (so that an
+accept never sleeps in C) and is blocking for SOCKET-ACCEPT."
+  (check-type fd fd)
+  (cond (on
+         (forget-fd fd)
+         (checked (%eps-fd-set-nonblocking fd 1) 'set-socket-nonblocking)
+         t)
+        ((or (gethash fd *blocking-listeners*)
+             (eql 1 (shim (%eps-getsockopt-int fd +sol-socket+ +so-acceptconn+))))
+         (setf (gethash fd *blocking-listeners*) t)
+         (checked (%eps-fd-set-nonblocking fd 1) 'set-socket-nonblocking)
+         nil)
+        (t
+         (checked (%eps-fd-set-nonblocking fd 0) 'set-socket-nonblocking)
+         nil)))
+
+;;; Options
+
+(defun timeout-option-p (level option)
+  (and (= level +sol-socket+) (or (= option +so-rcvtimeo+) (= option +so-sndtimeo+))))
+
+(defun linger-option-p (level option)
+  (and (= level +sol-socket+) (= option +so-linger+)))
+
+(defun set-socket-option (fd level option value)
+  "Set socket option OPTION at LEVEL on FD to VALUE and return VALUE.
+Integer options (+SO-REUSEADDR+, +TCP-NODELAY+, +SO-RCVBUF+, ...) take an
+integer, or T / NIL for 1 / 0.  +SO-LINGER+ takes NIL (off) or seconds to
+linger (0: reset at close).  +SO-RCVTIMEO+ / +SO-SNDTIMEO+ take NIL or 0
+(none) or seconds as a real; they bound only the kernel's blocking calls,
+which this package never makes: use the operations' :TIMEOUT instead."
+  (check-type fd fd)
+  (check-type level int32)
+  (check-type option int32)
+  (cond ((linger-option-p level option)
+         (check-type value (or null size))
+         (checked (%eps-setsockopt-linger fd (if value 1 0) (or value 0)) 'set-socket-option))
+        ((timeout-option-p level option)
+         (check-type value (or null (real 0 (#.(expt 2 31)))))
+         (checked (%eps-setsockopt-timeout fd option (if value (round (* value 1000000)) 0))
+                  'set-socket-option))
+        (t
+         (check-type value (or boolean int32))
+         (checked (%eps-setsockopt-int fd level option
+                                       (case value ((t) 1) ((nil) 0) (t value)))
+                  'set-socket-option)))
+  value)
+
+(defun get-socket-option (fd level option)
+  "The value of socket option OPTION at LEVEL on FD: an integer for integer
+options (booleans are 0 or 1; +SO-ERROR+ is a positive code or 0); for
++SO-LINGER+, NIL or the linger seconds; for +SO-RCVTIMEO+ / +SO-SNDTIMEO+,
+NIL (none) or the timeout in seconds (a rational)."
+  (check-type fd fd)
+  (check-type level int32)
+  (check-type option int32)
+  (cond ((linger-option-p level option)
+         (let ((on (make-array 1 :element-type '(signed-byte 32)))
+               (seconds (make-array 1 :element-type '(signed-byte 32))))
+           (checked (%eps-getsockopt-linger fd on seconds) 'get-socket-option)
+           (if (zerop (aref on 0)) nil (aref seconds 0))))
+        ((timeout-option-p level option)
+         (let ((usec (checked (%eps-getsockopt-timeout fd option) 'get-socket-option)))
+           (if (zerop usec) nil (/ usec 1000000))))
+        (t (checked (%eps-getsockopt-int fd level option) 'get-socket-option))))
