@@ -9,6 +9,13 @@
 
 (defconstant +max-chunk+ (1- (expt 2 31)))
 
+(defmacro at-offset (vector offset)
+  "The :POINTER argument for VECTOR from OFFSET on.  At offset 0 it is the
+vector itself (DEFSHARED pins it; nothing is allocated); elsewhere a SAP
+(16 bytes consed, since the generated functions are not inlined): the
+caller holds VECTOR pinned."
+  `(if (zerop ,offset) ,vector (sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset)))
+
 (defun %send (fd octets start end flags deadline wait-all operation)
   "Send OCTETS[START,END) on FD.  WAIT-ALL: always wait until everything is
 sent.  Otherwise a non-blocking caller makes one attempt (NIL on
@@ -22,7 +29,7 @@ the count sent, or NIL."
     (declare (type size sent))
     (loop
       (let ((r (shim (sb-sys:with-pinned-objects (octets)
-                       (%eps-send fd (sb-sys:sap+ (sb-sys:vector-sap octets) (+ start sent))
+                       (%eps-send fd (at-offset octets (+ start sent))
                                   (min +max-chunk+ (- end start sent)) cflags)))))
         (cond ((>= r 0)
                (incf sent r)
@@ -44,7 +51,7 @@ NIL on would-block when NONBLOCKING."
   (let ((cflags (logior flags +msg-dontwait+)))
     (loop
       (let ((r (shim (sb-sys:with-pinned-objects (buffer)
-                       (%eps-recv fd (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
+                       (%eps-recv fd (at-offset buffer start)
                                   (- end start) cflags)))))
         (cond ((>= r 0) (return r))
               ((= r (- +eagain+))
@@ -53,7 +60,18 @@ NIL on would-block when NONBLOCKING."
               ((= r (- +eintr+)))
               (t (signal-epsilon-error r operation 'socket-error)))))))
 
-(defun socket-send (fd data &optional (flags 0) &key (start 0) end timeout)
+(defmacro with-flags-and-keys ((flags options &rest keys) &body body)
+  "Parse OPTIONS, an optional integer FLAGS then the keyword arguments KEYS."
+  `(let ((,flags (if (and ,options (not (keywordp (first ,options)))) (pop ,options) 0)))
+     (destructuring-bind (&key ,@keys) ,options
+       ,@body)))
+
+;;; SOCKET-SEND and SOCKET-RECV have the documented lambda lists
+;;; (fd data &optional flags &key ...); they parse their arguments
+;;; themselves so that (socket-send fd data :end 10) works too, without
+;;; flags, which &OPTIONAL followed by &KEY would take as FLAGS = :END.
+
+(defun socket-send (fd data &rest options)
   "Send DATA (a string, sent as UTF-8, or an octet vector), or its part from
 START to END, on connected socket FD, with FLAGS (+MSG-DONTWAIT+,
 +MSG-MORE+, ...; +MSG-NOSIGNAL+ is implied: a closed peer is a SOCKET-ERROR
@@ -61,13 +79,20 @@ START to END, on connected socket FD, with FLAGS (+MSG-DONTWAIT+,
 A blocking caller waits (up to TIMEOUT seconds, then SOCKET-TIMEOUT) until
 all of it is sent; a non-blocking one (+MSG-DONTWAIT+ or an O_NONBLOCK FD)
 makes one attempt: a count, possibly short, or NIL when nothing could be
-sent.  For strings, START and END index characters."
-  (check-type fd fd)
-  (check-data data)
-  (check-flags flags)
-  (let ((deadline (deadline timeout)))
-    (multiple-value-bind (octets start end) (as-octets data start end)
-      (%send fd octets start end flags deadline nil 'socket-send))))
+sent.  For strings, START and END index characters.
+Lambda list: (FD DATA &OPTIONAL (FLAGS 0) &KEY (START 0) END TIMEOUT); FLAGS
+may be left out before the keywords."
+  (declare (dynamic-extent options))
+  (with-flags-and-keys (flags options (start 0) end timeout)
+    (check-type fd fd)
+    (check-data data)
+    (check-flags flags)
+    (let ((deadline (deadline timeout)))
+      (multiple-value-bind (octets start end) (as-octets data start end)
+        (%send fd octets start end flags deadline nil 'socket-send)))))
+
+(setf (sb-kernel:%fun-lambda-list #'socket-send)
+      '(fd data &optional (flags 0) &key (start 0) end timeout))
 
 (defun socket-send-all (fd data &key (start 0) end (flags 0) timeout)
   "Send all of DATA (a string as UTF-8, or an octet vector; from START to
@@ -81,22 +106,29 @@ bytes sent."
     (multiple-value-bind (octets start end) (as-octets data start end)
       (%send fd octets start end (logandc2 flags +msg-dontwait+) deadline t 'socket-send-all))))
 
-(defun socket-recv (fd size &optional (flags 0) &key timeout)
+(defun socket-recv (fd size &rest options)
   "Receive up to SIZE bytes from socket FD and return them as a fresh octet
 vector; an empty vector at end of stream; NIL when nothing is there and the
 caller asked not to block (FLAGS include +MSG-DONTWAIT+, or FD is
 O_NONBLOCK).  A blocking caller waits up to TIMEOUT seconds (NIL: no limit),
-then SOCKET-TIMEOUT.  FLAGS: +MSG-DONTWAIT+, +MSG-PEEK+, +MSG-WAITALL+."
-  (check-type fd fd)
-  (check-type size size)
-  (check-flags flags)
-  (let* ((deadline (deadline timeout))
-         (buffer (make-array size :element-type '(unsigned-byte 8)))
-         (n (%recv fd buffer 0 size flags deadline (caller-nonblocking-p fd flags)
-                   'socket-recv)))
-    (cond ((null n) nil)
-          ((>= n size) buffer)
-          (t (subseq buffer 0 n)))))
+then SOCKET-TIMEOUT.  FLAGS: +MSG-DONTWAIT+, +MSG-PEEK+, +MSG-WAITALL+.
+Lambda list: (FD SIZE &OPTIONAL (FLAGS 0) &KEY TIMEOUT); FLAGS may be left
+out before the keywords."
+  (declare (dynamic-extent options))
+  (with-flags-and-keys (flags options timeout)
+    (check-type fd fd)
+    (check-type size size)
+    (check-flags flags)
+    (let* ((deadline (deadline timeout))
+           (buffer (make-array size :element-type '(unsigned-byte 8)))
+           (n (%recv fd buffer 0 size flags deadline (caller-nonblocking-p fd flags)
+                     'socket-recv)))
+      (cond ((null n) nil)
+            ((>= n size) buffer)
+            (t (subseq buffer 0 n))))))
+
+(setf (sb-kernel:%fun-lambda-list #'socket-recv)
+      '(fd size &optional (flags 0) &key timeout))
 
 (defun socket-recv-into (fd buffer &key (start 0) end (flags 0) timeout)
   "Receive into BUFFER (a simple octet vector) from START to END, without
@@ -160,7 +192,7 @@ count, possibly short, or NIL when nothing could be sent."
                         (aref iov (1+ i)) (length v)))
          (loop
            (let ((r (shim (sb-sys:with-pinned-objects (iov)
-                            (%eps-sendv fd (sb-sys:sap+ (sb-sys:vector-sap iov) (* 16 first))
+                            (%eps-sendv fd (at-offset iov (* 16 first))
                                         (- count first) cflags)))))
              (cond ((>= r 0)
                     (incf sent r)
@@ -199,7 +231,7 @@ blocking caller waits up to TIMEOUT seconds."
     (multiple-value-bind (octets start end) (as-octets data start end)
       (loop
         (let ((r (shim (sb-sys:with-pinned-objects (octets)
-                         (%eps-sendto fd (sb-sys:sap+ (sb-sys:vector-sap octets) start)
+                         (%eps-sendto fd (at-offset octets start)
                                       (- end start) cflags aoctets alength)))))
           (cond ((>= r 0) (return r))
                 ((= r (- +eagain+))
