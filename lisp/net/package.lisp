@@ -38,7 +38,8 @@ them.  See docs/net.md.")
            #:socket-shutdown
            #:socket-close
            #:set-socket-nonblocking
-           #:socket-nonblocking-p)
+           #:socket-nonblocking-p
+           #:socket-wait)
   ;; Data transfer
   (:export #:socket-send
            #:socket-send-all

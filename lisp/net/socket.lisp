@@ -216,3 +216,17 @@ NIL (none) or the timeout in seconds (a rational)."
          (let ((usec (checked (%eps-getsockopt-timeout fd option) 'get-socket-option)))
            (if (zerop usec) nil (/ usec 1000000))))
         (t (checked (%eps-getsockopt-int fd level option) 'get-socket-option))))
+
+(defun socket-wait (fd direction &key timeout)
+  "Wait until FD is ready for DIRECTION (:INPUT: readable, or a connection
+to accept; :OUTPUT: writable, or a non-blocking connect done), up to
+TIMEOUT seconds (NIL: no limit).  Returns T when ready (an error or hang-up
+on FD counts as ready: the next call reports it), NIL on timeout.  The wait
+is a poll in Lisp: interrupts land here."
+  (check-type fd fd)
+  (check-type direction (member :input :output))
+  (handler-case
+      (progn (wait-until-ready fd (if (eq direction :input) +pollin+ +pollout+)
+                               (deadline timeout) 'socket-wait 'socket-error)
+             t)
+    (socket-timeout () nil)))

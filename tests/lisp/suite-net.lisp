@@ -217,6 +217,8 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
     (is (socket-nonblocking-p a))
     (is (null (socket-recv a 10)))
     (is (null (socket-recv-from a 10)))
+    (is (null (socket-wait a :input :timeout 0.01)))
+    (is-true (socket-wait a :output :timeout 1))
     ;; Filling the send buffer of a non-blocking socket: a short count, then NIL.
     (let ((big (make-array (* 8 1024 1024) :element-type '(unsigned-byte 8))))
       (let ((n (socket-send a big)))
@@ -267,8 +269,7 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
     ;; The accept-until-NIL loop of an event loop.
     (with-client-socket (c1 :host "127.0.0.1" :port (local-port listener))
       (with-client-socket (c2 :host "127.0.0.1" :port (local-port listener))
-        (epsilon.linux.runtime:wait-until-ready listener epsilon.linux.runtime:+pollin+
-                                                (epsilon.linux.runtime:deadline 5) 'test)
+        (is-true (socket-wait listener :input :timeout 5))
         (let ((accepted (loop repeat 10
                               for fd = (socket-accept listener)
                               while fd collect fd)))
