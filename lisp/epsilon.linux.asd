@@ -11,7 +11,13 @@
                 :components ((:file "package")
                              (:file "conditions")
                              (:file "runtime")
-                             (:file "version"))))
+                             (:file "version")))
+               (:module "sys"
+                :serial t
+                :components ((:file "package")
+                             (:file "events")
+                             (:file "epoll")
+                             (:file "timers"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
 (defsystem "epsilon.linux/tests"
@@ -22,5 +28,6 @@
   :components ((:file "package")
                (:file "suite-core")
                (:file "suite-foreign")
+               (:file "suite-epoll")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
