@@ -595,6 +595,22 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
       (sb-thread:join-thread thread :default nil)
       (is (equal '(nil 0 0) results)))))
 
+(epoll-test with-timeout-unwinds-out-of-a-wait
+  ;; epoll_wait holds nothing, so an interrupt may unwind out of it: the
+  ;; wait ends with SB-EXT:TIMEOUT and the instance still works afterwards.
+  (epsilon.sys.epoll:with-epoll (epfd)
+    (let ((start (now-ms)))
+      (signals sb-ext:timeout
+        (sb-ext:with-timeout 0.1
+          (epsilon.sys.epoll:wait-for-events epfd 10 -1)))
+      (is (>= (- (now-ms) start) 90)))
+    (signals sb-ext:timeout
+      (sb-ext:with-timeout 0.05
+        (epsilon.sys.epoll:epoll-wait epfd (make-array 4) 4 nil)))
+    (epsilon.sys.epoll:with-eventfd (e :initial 1)
+      (epsilon.sys.epoll:add-event epfd e epsilon.sys.epoll:+epollin+)
+      (is (equal (list e) (fds-of (epsilon.sys.epoll:wait-for-events epfd 10 1000)))))))
+
 ;;; The zero-consing loop
 
 (defun consing-of-epoll-wait (epfd vector n)
