@@ -17,7 +17,8 @@
 ;;;; for DO-EVENTS, or one taken from a small lock-free pool for EPOLL-WAIT
 ;;;; and WAIT-FOR-EVENTS and put back afterwards.  The 4-argument EPOLL-WAIT
 ;;;; then updates the caller's EPOLL-EVENT structures in place, whose slots
-;;;; are unboxed: in steady state a wait conses nothing.
+;;;; are unboxed: in steady state a wait conses nothing (up to 65,536 events
+;;;; per wait; bigger buffers are not kept in the pool).
 
 (in-package #:epsilon.sys.epoll)
 
@@ -64,10 +65,16 @@ DO-EVENTS.  Make it once and reuse it for every wait of a loop."
                    (eq b (sb-ext:compare-and-swap (svref pool i) b nil)))
           (return b))))))
 
+(defconstant +largest-pooled-buffer+ 65536
+  "Buffers for more events than this (768 KiB of arrays) are not kept: a
+rare huge wait should not pin its memory for the life of the image.")
+
 (defun give-buffer (buffer)
   "Put BUFFER back in the pool: in a free slot, else in place of a smaller
 buffer, else nowhere (the collector takes it)."
   (declare (type event-buffer buffer) (optimize speed))
+  (when (> (event-buffer-size buffer) +largest-pooled-buffer+)
+    (return-from give-buffer nil))
   (let ((pool **buffer-pool**))
     (dotimes (i (length pool))
       (when (and (null (svref pool i))

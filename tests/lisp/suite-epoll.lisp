@@ -611,6 +611,31 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
       (epsilon.sys.epoll:add-event epfd e epsilon.sys.epoll:+epollin+)
       (is (equal (list e) (fds-of (epsilon.sys.epoll:wait-for-events epfd 10 1000)))))))
 
+(epoll-test concurrent-waits-share-the-pool-safely
+  ;; Four threads wait on one instance at once, each into its own vector,
+  ;; sizes mixed so that pooled buffers are swapped about.
+  (epsilon.sys.epoll:with-epoll (epfd)
+    (epsilon.sys.epoll:with-eventfd (a :initial 1)
+      (epsilon.sys.epoll:with-eventfd (b :initial 1)
+        (epsilon.sys.epoll:add-event epfd a epsilon.sys.epoll:+epollin+ (+ (expt 2 33) a))
+        (epsilon.sys.epoll:add-event epfd b epsilon.sys.epoll:+epollin+ (+ (expt 2 34) b))
+        (let* ((expected (list (+ (expt 2 33) a) (+ (expt 2 34) b)))
+               (threads
+                 (loop for size in '(2 100 300 5000)
+                       collect (let ((size size))
+                                 (sb-thread:make-thread
+                                  (lambda ()
+                                    (let ((v (make-array size)) (bad 0))
+                                      (dotimes (i 2000 bad)
+                                        (let ((n (epsilon.sys.epoll:epoll-wait epfd v size 1000)))
+                                          (unless (and (= n 2)
+                                                       (equal expected
+                                                              (sort (list (epsilon.sys.epoll:epoll-event-data (aref v 0))
+                                                                          (epsilon.sys.epoll:epoll-event-data (aref v 1)))
+                                                                    #'<)))
+                                            (incf bad)))))))))))
+          (is (equal '(0 0 0 0) (mapcar #'sb-thread:join-thread threads))))))))
+
 ;;; The zero-consing loop
 
 (defun consing-of-epoll-wait (epfd vector n)
