@@ -219,14 +219,6 @@ no other descriptor refers to the same open file.)"
 
 ;;; Waiting
 
-(declaim (inline monotonic-us))
-(defun monotonic-us ()
-  "Microseconds on CLOCK_MONOTONIC, the clock epoll_wait's timeout counts
-on.  (GET-INTERNAL-REAL-TIME ticks in 4 ms steps here: too coarse to keep
-the promise that a wait never ends early.)"
-  (multiple-value-bind (sec nsec) (sb-unix::clock-gettime +clock-monotonic+)
-    (+ (* sec 1000000) (floor nsec 1000))))
-
 (declaim (inline timeout-ms))
 (defun timeout-ms (timeout)
   (check-type timeout timeout-ms)

@@ -16,7 +16,8 @@
                 #:+epoll-cloexec+ #:+epoll-max-events+)
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error
-                #:deadline #:remaining-ms #:wait-until-ready #:+pollin+)
+                #:deadline #:remaining-ms #:wait-until-ready #:+pollin+
+                #:monotonic-us)
   (:documentation
    "Linux epoll(7) for SBCL: scalable readiness notification for sockets,
 pipes, eventfds and timerfds, over libepsilon-linux.
