@@ -52,12 +52,22 @@ EPS_EXPORT int64_t eps_tls_connection_get_session(int64_t conn)
 			r = -EPS_EAGAIN;
 		}
 	}
-	eps__tls_connection_leave(conn, t);
-	if (r < 0) {
-		SSL_SESSION_free(s);
-		return r;
+	/*
+	 * A copy: OpenSSL marks a connection's own session unresumable when the
+	 * connection is freed without close_notify, and a session handed out
+	 * must not change under its holder.
+	 */
+	SSL_SESSION *copy = NULL;
+	if (r == 0) {
+		copy = SSL_SESSION_dup(s);
+		if (copy == NULL)
+			r = eps__tls_fail(EPS_ENOMEM, "SSL_SESSION_dup");
 	}
-	return session_handle(s);
+	eps__tls_connection_leave(conn, t);
+	SSL_SESSION_free(s);
+	if (r < 0)
+		return r;
+	return session_handle(copy);
 }
 
 EPS_EXPORT int32_t eps_tls_connection_set_session(int64_t conn, int64_t session)
@@ -76,8 +86,14 @@ EPS_EXPORT int32_t eps_tls_connection_set_session(int64_t conn, int64_t session)
 	} else if (t->started) {
 		eps__set_detail("the handshake has begun");
 		r = -EPS_EINVAL;
-	} else if (!SSL_set_session(t->ssl, obj)) {
-		r = eps__tls_fail(EPS_ETLS, "SSL_set_session");
+	} else {
+		/* A copy, for the reason in eps_tls_connection_get_session. */
+		SSL_SESSION *copy = SSL_SESSION_dup(obj);
+		if (copy == NULL)
+			r = eps__tls_fail(EPS_ENOMEM, "SSL_SESSION_dup");
+		else if (!SSL_set_session(t->ssl, copy))
+			r = eps__tls_fail(EPS_ETLS, "SSL_set_session");
+		SSL_SESSION_free(copy);
 	}
 	eps__tls_connection_leave(conn, t);
 	eps__handle_release(session);
