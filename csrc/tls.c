@@ -853,7 +853,8 @@ int32_t eps__tls_copy_out(const char *s, size_t n, uint8_t *buf, size_t len)
 {
 	if (len > 0) {
 		size_t k = n < len - 1 ? n : len - 1;
-		memcpy(buf, s, k);
+		if (k > 0) /* S may be NULL when N is 0 (an empty memory BIO) */
+			memcpy(buf, s, k);
 		buf[k] = '\0';
 	}
 	return n > INT32_MAX ? INT32_MAX : (int32_t)n;

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -843,6 +844,73 @@ START_TEST(key_log_written_only_when_asked)
 }
 END_TEST
 
+struct hs_worker {
+	int64_t cctx, sctx;
+	const char *fp_server, *fp_alt; /* the fingerprints each name must get */
+	int done;
+};
+
+static void *hs_worker_main(void *arg)
+{
+	struct hs_worker *w = arg;
+	for (int i = 0; i < 8; i++) {
+		const char *host = i % 2 ? "alt.localhost" : "localhost";
+		struct side c, s;
+		connect_pair(w->cctx, w->sctx, host, &c, &s);
+		char fp[128];
+		if (c.rc == 0 && s.rc == 0 &&
+		    eps_tls_connection_peer_fingerprint(c.conn, (uint8_t *)fp, sizeof fp) == 95 &&
+		    strcmp(fp, i % 2 ? w->fp_alt : w->fp_server) == 0)
+			w->done++;
+		close_side(&c);
+		close_side(&s);
+	}
+	return NULL;
+}
+
+START_TEST(key_log_lines_stay_whole_across_threads)
+{
+	struct baseline base = baseline();
+	char dir[] = "/tmp/eps-keylog.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/keys.log", dir);
+	int64_t sctx = server_ctx_v("server", EPS_TLS_VERSION_1_3, 0);
+	ck_assert_ok(eps_tls_context_add_server_certificate_file(sctx, NULL, cert("alt.pem"),
+								 cert("alt.key")));
+	int64_t cctx = client_ctx("ca.pem");
+	ck_assert_ok(eps_tls_context_set_keylog_file(cctx, path));
+	struct x509_facts fs = x509_facts("server.pem"), fa = x509_facts("alt.pem");
+	struct hs_worker w[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct hs_worker){cctx, sctx, fs.fingerprint, fa.fingerprint, 0};
+		ck_assert_int_eq(pthread_create(&th[i], NULL, hs_worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_int_eq(w[i].done, 8);
+	}
+	ck_assert_ok(eps_tls_context_free(cctx));
+	ck_assert_ok(eps_tls_context_free(sctx));
+	check_baseline(base);
+	/* TLS 1.3: five secrets per handshake, every line whole. */
+	const char *log = slurp_text(path);
+	int lines = 0;
+	for (const char *p = log; *p != '\0'; lines++) {
+		const char *nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		const char *sp = strchr(p, ' ');
+		ck_assert(sp != NULL && sp < nl && strspn(sp + 1, "0123456789abcdef") == 64);
+		ck_assert(sp[65] == ' ' && strspn(sp + 66, "0123456789abcdef") == (size_t)(nl - sp - 66));
+		p = nl + 1;
+	}
+	ck_assert_int_eq(lines, 4 * 8 * 5);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* --- bad input ------------------------------------------------------------- */
 
 static const text_fn text_fns[] = {
@@ -1133,6 +1201,7 @@ static Suite *tls2_suite(void)
 
 	TCase *keylog = tcase_create("key log");
 	tcase_add_loop_test(keylog, key_log_written_only_when_asked, 0, 2);
+	tcase_add_test(keylog, key_log_lines_stay_whole_across_threads);
 	tcase_set_timeout(keylog, 60);
 	suite_add_tcase(s, keylog);
 

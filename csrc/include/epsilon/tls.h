@@ -14,6 +14,15 @@
  * eps_tls_context_load_ or eps_tls_context_use_default_verify_paths calls,
  * and the expected name with eps_tls_connection_set_hostname).
  *
+ * Beyond that: ALPN (a server selects by its own preference, in C), SNI
+ * (a server shows one of several certificates by the name a client asks
+ * for), mutual TLS (a server asks for or requires client certificates),
+ * resumption (a session, handle of kind EPS_HANDLE_TLS_SESSION, taken from
+ * one client connection and offered by a later one), information about a
+ * connection and its peer's certificate, and a key log for debugging.  No
+ * callback reaches the caller: every choice inside a handshake is made in C
+ * from the context's settings.
+ *
  * Non-blocking use: handshake, read, write and shutdown return
  * -EPS_ETLSWANTREAD or -EPS_ETLSWANTWRITE when they cannot go on without
  * the socket becoming readable or writable; wait for that and call the same
