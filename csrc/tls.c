@@ -223,7 +223,7 @@ out:
 
 /* The leaf, then the rest of the chain, from PEM text; -EBADPEM if none. */
 int32_t eps__tls_parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
-			   STACK_OF(X509) * *chain_out)
+			     STACK_OF(X509) * *chain_out)
 {
 	if (len > INT_MAX) {
 		eps__set_detail("PEM text too long");
@@ -284,7 +284,7 @@ static int32_t use_certificate(struct tls_context *c, const uint8_t *pem, size_t
 	EVP_PKEY *key = SSL_CTX_get0_privatekey(c->ctx);
 	if (key != NULL && !X509_check_private_key(leaf, key)) {
 		r = eps__tls_fail(EPS_EKEYMISMATCH,
-			      "the loaded private key does not match the certificate");
+				  "the loaded private key does not match the certificate");
 		goto out;
 	}
 	if (!SSL_CTX_use_certificate(c->ctx, leaf)) {
@@ -427,9 +427,9 @@ EPS_EXPORT int32_t eps_tls_context_use_default_verify_paths(int64_t ctx)
 static int32_t add_client_ca_names(SSL_CTX *ctx, const char *path)
 {
 	STACK_OF(X509_NAME) *old = SSL_CTX_get_client_CA_list(ctx);
-	STACK_OF(X509_NAME) *names = old != NULL
-					 ? sk_X509_NAME_deep_copy(old, X509_NAME_dup, X509_NAME_free)
-					 : sk_X509_NAME_new_null();
+	STACK_OF(X509_NAME) *names =
+	    old != NULL ? sk_X509_NAME_deep_copy(old, X509_NAME_dup, X509_NAME_free)
+			: sk_X509_NAME_new_null();
 	if (names == NULL)
 		return eps__tls_fail(EPS_ENOMEM, "copying the client CA names");
 	if (!SSL_add_file_cert_subjects_to_stack(names, path)) {

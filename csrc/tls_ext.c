@@ -269,7 +269,8 @@ static int32_t alpn_wire(const char *list, uint8_t **out, size_t *out_len)
 		const char *comma = strchr(p, ',');
 		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (n == 0 || n > ALPN_NAME_MAX) {
-			eps__set_detail("an ALPN protocol name must be 1 to %d bytes", ALPN_NAME_MAX);
+			eps__set_detail("an ALPN protocol name must be 1 to %d bytes",
+					ALPN_NAME_MAX);
 			free(w);
 			return -EPS_EINVAL;
 		}
@@ -365,7 +366,8 @@ static int32_t add_server_certificate(int64_t ctx, const char *name, const uint8
 	if (r < 0)
 		goto fail;
 	if (!X509_check_private_key(s.leaf, s.key)) {
-		r = eps__tls_fail(EPS_EKEYMISMATCH, "the private key does not match the certificate");
+		r = eps__tls_fail(EPS_EKEYMISMATCH,
+				  "the private key does not match the certificate");
 		goto fail;
 	}
 	struct tls_context *c;

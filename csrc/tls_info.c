@@ -22,8 +22,8 @@
  * The flags `openssl x509 -subject` uses by default (OpenSSL 3): "O = Acme,
  * CN = example", UTF-8 kept, control characters escaped.
  */
-#define NAME_FLAGS                                                                         \
-	(XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_SPC_EQ | XN_FLAG_FN_SN | ASN1_STRFLGS_ESC_CTRL |   \
+#define NAME_FLAGS                                                                        \
+	(XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_SPC_EQ | XN_FLAG_FN_SN | ASN1_STRFLGS_ESC_CTRL | \
 	 ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN | ASN1_STRFLGS_DUMP_DER)
 
 /* Produce a connection's text into a memory BIO; -code on failure. */

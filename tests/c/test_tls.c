@@ -706,8 +706,8 @@ START_TEST(context_arguments_are_checked)
 	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_SERVER, 0, 0);
 	ck_assert_int_gt(ctx, 0);
 	ck_assert_ok(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_PEER));
-	ck_assert_ok(eps_tls_context_set_verify(
-	    ctx, EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT));
+	ck_assert_ok(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_PEER |
+							 EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT));
 	ck_assert_code(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT),
 		       EPS_EINVAL);
 	ck_assert_code(eps_tls_context_set_verify(ctx, 7), EPS_EINVAL);

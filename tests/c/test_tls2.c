@@ -74,8 +74,8 @@ static int64_t parse_date(const char *s)
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	char mon[4];
 	struct tm tm = {0};
-	ck_assert_int_eq(sscanf(s, "%3s %d %d:%d:%d %d", mon, &tm.tm_mday, &tm.tm_hour,
-				&tm.tm_min, &tm.tm_sec, &tm.tm_year),
+	ck_assert_int_eq(sscanf(s, "%3s %d %d:%d:%d %d", mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+				&tm.tm_sec, &tm.tm_year),
 			 6);
 	const char *m = strstr(months, mon);
 	ck_assert_ptr_nonnull(m);
@@ -107,7 +107,8 @@ static struct x509_facts x509_facts(const char *name)
 			continue;
 		*eq = '\0';
 		const char *v = eq + 1;
-		if (strcmp(line, "sha256 Fingerprint") == 0 || strcmp(line, "SHA256 Fingerprint") == 0)
+		if (strcmp(line, "sha256 Fingerprint") == 0 ||
+		    strcmp(line, "SHA256 Fingerprint") == 0)
 			snprintf(x.fingerprint, sizeof x.fingerprint, "%s", v), seen |= 1;
 		else if (strcmp(line, "subject") == 0)
 			snprintf(x.subject, sizeof x.subject, "%s", v), seen |= 2;
@@ -180,9 +181,12 @@ static int accept_one(int l)
 /* Start `openssl s_server` with EXTRA arguments; connect to it. */
 static pid_t s_server(char **extra, int *to, int *from, int *fd)
 {
-	char *argv[32] = {"openssl", "s_server", "-accept", "127.0.0.1:0",
-			  "-cert", (char *)cert("server.pem"), "-key", (char *)cert("server.key"),
-			  "-naccept", "1", "-rev"};
+	char *argv[32] = {"openssl",  "s_server",
+			  "-accept",  "127.0.0.1:0",
+			  "-cert",    (char *)cert("server.pem"),
+			  "-key",     (char *)cert("server.key"),
+			  "-naccept", "1",
+			  "-rev"};
 	int n = 11;
 	while (*extra != NULL)
 		argv[n++] = *extra++;
@@ -208,10 +212,10 @@ struct alpn_case {
 };
 
 static const struct alpn_case alpn_cases[] = {
-	{"http/1.1,h2", "h2,http/1.1", "h2"},
-	{"http/1.1,h2", "http/1.1,h2", "http/1.1"},
-	{"h2,http/1.1", "http/1.1,h2", "http/1.1"},
-	{"h2", "spdy/3,h2", "h2"},
+    {"http/1.1,h2", "h2,http/1.1", "h2"},
+    {"http/1.1,h2", "http/1.1,h2", "http/1.1"},
+    {"h2,http/1.1", "http/1.1,h2", "http/1.1"},
+    {"h2", "spdy/3,h2", "h2"},
 };
 
 START_TEST(alpn_server_preference_wins)
@@ -317,8 +321,10 @@ START_TEST(alpn_with_openssl_s_client)
 	struct baseline base = baseline();
 	char target[64];
 	int l = listener(target, sizeof target);
-	char *argv[] = {"openssl", "s_client", "-connect", target, "-CAfile", (char *)cert("ca.pem"),
-			"-servername", "localhost", "-alpn", "http/1.1,h2", NULL};
+	char *argv[] = {"openssl",     "s_client",  "-connect",
+			target,	       "-CAfile",   (char *)cert("ca.pem"),
+			"-servername", "localhost", "-alpn",
+			"http/1.1,h2", NULL};
 	int to, from;
 	pid_t pid = spawn(argv, &to, &from);
 	int fd = accept_one(l);
@@ -358,14 +364,10 @@ START_TEST(sni_picks_the_certificate_by_name)
 		const char *host, *want;
 		int verify;
 	} cases[] = {
-		{"localhost", "server.pem", 1},
-		{"alt.localhost", "alt.pem", 1},
-		{"x.wild.localhost", "alt.pem", 1},
-		{"ALT.LOCALHOST", "alt.pem", 1},
-		{"a.explicit.localhost", "other.pem", 0},
-		{"explicit.localhost", "server.pem", 0},
-		{"unknown.example", "server.pem", 0},
-		{"127.0.0.1", "server.pem", 1},
+	    {"localhost", "server.pem", 1},	      {"alt.localhost", "alt.pem", 1},
+	    {"x.wild.localhost", "alt.pem", 1},	      {"ALT.LOCALHOST", "alt.pem", 1},
+	    {"a.explicit.localhost", "other.pem", 0}, {"explicit.localhost", "server.pem", 0},
+	    {"unknown.example", "server.pem", 0},     {"127.0.0.1", "server.pem", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct side c, s;
@@ -432,9 +434,18 @@ START_TEST(sni_with_openssl_s_client)
 	struct baseline base = baseline();
 	char target[64];
 	int l = listener(target, sizeof target);
-	char *argv[] = {"openssl", "s_client", "-connect", target, "-CAfile", (char *)cert("ca.pem"),
-			"-servername", "alt.localhost", "-verify_hostname", "alt.localhost",
-			"-verify_return_error", NULL};
+	char *argv[] = {"openssl",
+			"s_client",
+			"-connect",
+			target,
+			"-CAfile",
+			(char *)cert("ca.pem"),
+			"-servername",
+			"alt.localhost",
+			"-verify_hostname",
+			"alt.localhost",
+			"-verify_return_error",
+			NULL};
 	int to, from;
 	pid_t pid = spawn(argv, &to, &from);
 	int fd = accept_one(l);
@@ -492,8 +503,8 @@ static void client_refused(struct side *c)
 START_TEST(mtls_required_refuses_strangers)
 {
 	struct baseline base = baseline();
-	int64_t sctx = mtls_server(versions[_i],
-				   EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT);
+	int64_t sctx =
+	    mtls_server(versions[_i], EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT);
 	struct side c, s;
 
 	int64_t none = mtls_client(NULL);
@@ -733,7 +744,8 @@ START_TEST(information_matches_the_openssl_command)
 	connect_ok(cctx, sctx, "localhost", &c, &s);
 	assert_matches_cli(c.conn, "server.pem");
 	assert_matches_cli(s.conn, "client.pem");
-	assert_text(eps_tls_connection_peer_alt_names, c.conn, "DNS:localhost\nIP:127.0.0.1\nIP:::1");
+	assert_text(eps_tls_connection_peer_alt_names, c.conn,
+		    "DNS:localhost\nIP:127.0.0.1\nIP:::1");
 	assert_text(eps_tls_connection_peer_alt_names, s.conn, "DNS:client.localhost\nIP:10.1.2.3");
 
 	int32_t r;
@@ -902,7 +914,8 @@ START_TEST(key_log_lines_stay_whole_across_threads)
 		ck_assert_ptr_nonnull(nl);
 		const char *sp = strchr(p, ' ');
 		ck_assert(sp != NULL && sp < nl && strspn(sp + 1, "0123456789abcdef") == 64);
-		ck_assert(sp[65] == ' ' && strspn(sp + 66, "0123456789abcdef") == (size_t)(nl - sp - 66));
+		ck_assert(sp[65] == ' ' &&
+			  strspn(sp + 66, "0123456789abcdef") == (size_t)(nl - sp - 66));
 		p = nl + 1;
 	}
 	ck_assert_int_eq(lines, 4 * 8 * 5);
@@ -914,10 +927,10 @@ END_TEST
 /* --- bad input ------------------------------------------------------------- */
 
 static const text_fn text_fns[] = {
-	eps_tls_connection_cipher,	     eps_tls_connection_alpn_protocol,
-	eps_tls_connection_server_name,	     eps_tls_connection_peer_subject,
-	eps_tls_connection_peer_issuer,	     eps_tls_connection_peer_alt_names,
-	eps_tls_connection_peer_fingerprint, eps_tls_connection_peer_certificate_pem,
+    eps_tls_connection_cipher,		 eps_tls_connection_alpn_protocol,
+    eps_tls_connection_server_name,	 eps_tls_connection_peer_subject,
+    eps_tls_connection_peer_issuer,	 eps_tls_connection_peer_alt_names,
+    eps_tls_connection_peer_fingerprint, eps_tls_connection_peer_certificate_pem,
 };
 #define N_TEXT_FNS (sizeof text_fns / sizeof text_fns[0])
 
@@ -928,9 +941,9 @@ static void all_refuse(int64_t h)
 	int64_t nb, na;
 	ck_assert_code(eps_tls_context_set_alpn_protocols(h, "h2"), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_set_alpn_mismatch(h, 0), EPS_EBADHANDLE);
-	ck_assert_code(eps_tls_context_add_server_certificate_file(h, NULL, cert("alt.pem"),
-								   cert("alt.key")),
-		       EPS_EBADHANDLE);
+	ck_assert_code(
+	    eps_tls_context_add_server_certificate_file(h, NULL, cert("alt.pem"), cert("alt.key")),
+	    EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_set_keylog_file(h, NULL), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_set_session_cache(h, 1), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_set_session_tickets(h, 1), EPS_EBADHANDLE);
@@ -1022,10 +1035,12 @@ START_TEST(context_settings_are_checked)
 	ck_assert_code(eps_tls_context_add_server_certificate_file(cctx, NULL, cert("alt.pem"),
 								   cert("alt.key")),
 		       EPS_EINVAL);
-	ck_assert_code(eps_tls_context_add_server_certificate_file(sctx, NULL, NULL, cert("alt.key")),
-		       EPS_EINVAL);
-	ck_assert_code(eps_tls_context_add_server_certificate_file(sctx, NULL, cert("alt.pem"), NULL),
-		       EPS_EINVAL);
+	ck_assert_code(
+	    eps_tls_context_add_server_certificate_file(sctx, NULL, NULL, cert("alt.key")),
+	    EPS_EINVAL);
+	ck_assert_code(
+	    eps_tls_context_add_server_certificate_file(sctx, NULL, cert("alt.pem"), NULL),
+	    EPS_EINVAL);
 	ck_assert_code(eps_tls_context_add_server_certificate_file(sctx, NULL, cert("missing.pem"),
 								   cert("alt.key")),
 		       EPS_EBADPEM);
@@ -1062,8 +1077,8 @@ START_TEST(context_settings_are_checked)
 	ck_assert_ok(eps_tls_context_set_session_tickets(cctx, 0));
 	ck_assert_ok(eps_tls_context_set_session_cache(sctx, 0));
 	ck_assert_ok(eps_tls_context_set_verify(cctx, EPS_TLS_VERIFY_NONE));
-	ck_assert_code(eps_tls_context_set_verify(
-			   cctx, EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT),
+	ck_assert_code(eps_tls_context_set_verify(cctx, EPS_TLS_VERIFY_PEER |
+							    EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT),
 		       EPS_EINVAL);
 	ck_assert_ok(eps_tls_context_free(sctx));
 	ck_assert_ok(eps_tls_context_free(cctx));
@@ -1134,7 +1149,8 @@ START_TEST(connection_calls_in_the_wrong_state)
 		/* Corrupt bytes: a session or a refusal, never a crash. */
 		uint8_t *m = malloc((size_t)n);
 		memcpy(m, bytes, (size_t)n);
-		m[eps_test_rand64(&seed) % (uint64_t)n] ^= (uint8_t)(1 + eps_test_rand64(&seed) % 255);
+		m[eps_test_rand64(&seed) % (uint64_t)n] ^=
+		    (uint8_t)(1 + eps_test_rand64(&seed) % 255);
 		int64_t h = eps_tls_session_from_bytes(m, (size_t)n);
 		ck_assert(h > 0 || h == -EPS_EINVAL);
 		if (h > 0)

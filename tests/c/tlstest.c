@@ -38,7 +38,6 @@ int tls_test_setup(void)
 	return 0;
 }
 
-
 const char *certdir;
 
 /* Path of the file NAME in the certificate directory (a few live at once). */
@@ -65,7 +64,6 @@ int count_fds(void)
 	closedir(d);
 	return n - 1; /* the directory's own descriptor */
 }
-
 
 struct baseline baseline(void)
 {
@@ -133,7 +131,6 @@ int64_t client_ctx(const char *ca)
 	return client_ctx_v(ca, 0, 0);
 }
 
-
 void open_side(struct side *s, int64_t ctx, int fd, const char *hostname)
 {
 	s->fd = fd;
@@ -192,8 +189,7 @@ void pump_handshakes(struct side *c, struct side *s)
 }
 
 /* A pair of connections over loopback TCP, handshaken; returns the results. */
-void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c,
-			 struct side *s)
+void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s)
 {
 	int cfd, sfd;
 	tcp_pair(&cfd, &sfd);
@@ -313,4 +309,3 @@ void reap(pid_t pid, int from)
 	close(from);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
 }
-

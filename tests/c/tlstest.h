@@ -44,8 +44,7 @@ void open_side(struct side *s, int64_t ctx, int fd, const char *hostname);
 void close_side(struct side *s);
 short want_events(int32_t rc);
 void pump_handshakes(struct side *c, struct side *s);
-void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c,
-			 struct side *s);
+void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
 void write_all(struct side *x, const uint8_t *buf, size_t len);
 void read_exact(struct side *x, uint8_t *buf, size_t len);
 int64_t read_settled(struct side *x, uint8_t *buf, size_t len);
