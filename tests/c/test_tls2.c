@@ -360,6 +360,10 @@ START_TEST(sni_picks_the_certificate_by_name)
 	int64_t cctx = client_ctx("ca.pem");
 	int64_t loose = client_ctx("ca.pem");
 	ck_assert_ok(eps_tls_context_set_verify(loose, EPS_TLS_VERIFY_NONE));
+	/* The main context's other settings hold whichever certificate is shown. */
+	ck_assert_ok(eps_tls_context_set_alpn_protocols(sctx, "h2,http/1.1"));
+	ck_assert_ok(eps_tls_context_set_alpn_protocols(cctx, "http/1.1,h2"));
+	ck_assert_ok(eps_tls_context_set_alpn_protocols(loose, "http/1.1,h2"));
 	static const struct {
 		const char *host, *want;
 		int verify;
@@ -373,6 +377,7 @@ START_TEST(sni_picks_the_certificate_by_name)
 		struct side c, s;
 		connect_ok(cases[i].verify ? cctx : loose, sctx, cases[i].host, &c, &s);
 		assert_peer_is(c.conn, cases[i].want);
+		assert_text(eps_tls_connection_alpn_protocol, c.conn, "h2");
 		int32_t r;
 		const char *sent = text(eps_tls_connection_server_name, s.conn, &r);
 		if (strcmp(cases[i].host, "127.0.0.1") == 0) {
