@@ -445,7 +445,12 @@ EPS_EXPORT int32_t eps_tls_context_set_keylog_file(int64_t ctx, const char *path
 	if (e->keylog_fd >= 0)
 		(void)close(e->keylog_fd);
 	e->keylog_fd = fd;
-	SSL_CTX_set_keylog_callback(c->ctx, fd >= 0 ? keylog_write : NULL);
+	/*
+	 * Installed once and never removed: handshakes in other threads read the
+	 * pointer without our lock, and "off" is the fd, read under it.
+	 */
+	if (fd >= 0 && SSL_CTX_get_keylog_callback(c->ctx) == NULL)
+		SSL_CTX_set_keylog_callback(c->ctx, keylog_write);
 	ext_leave(ctx, c, e);
 	return 0;
 }
