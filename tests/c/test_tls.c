@@ -559,11 +559,15 @@ START_TEST(free_during_a_blocked_read_waits_for_the_call)
 	ck_assert_int_eq(pthread_create(&th, NULL, blocked_read_main, &b), 0);
 	/* Whether or not the reader is inside the call yet, freeing is safe. */
 	ck_assert_ok(eps_tls_connection_free(c.conn));
-	ck_assert_int_eq(eps_handles_live(EPS_HANDLE_TLS_CONNECTION), live - 1);
+	/* A reader already inside the call keeps the object until it returns. */
+	int64_t now = eps_handles_live(EPS_HANDLE_TLS_CONNECTION);
+	ck_assert_msg(now == live - 1 || now == live, "live %lld of %lld", (long long)now,
+		      (long long)live);
 	uint8_t x[1];
 	ck_assert_code(eps_tls_connection_read(c.conn, x, 1), EPS_EBADHANDLE);
 	write_all(&s, (const uint8_t *)"wake", 4);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(eps_handles_live(EPS_HANDLE_TLS_CONNECTION), live - 1);
 	ck_assert_msg(b.result == 4 || b.result == -EPS_EBADHANDLE, "reader got %lld",
 		      (long long)b.result);
 	c.conn = 0;
