@@ -19,6 +19,12 @@ out=${1:?usage: make-certs.sh OUTDIR}
 stamp=.complete-2
 [ -f "$out/$stamp" ] && exit 0
 mkdir -p "$out"
+# Test programs run in parallel and may all ask at once: one makes the set,
+# the others wait for it (a CA from one run beside a leaf from another
+# would fail verification).
+exec 9>"$out/.lock"
+flock 9
+[ -f "$out/$stamp" ] && exit 0
 tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"

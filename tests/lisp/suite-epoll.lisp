@@ -658,6 +658,17 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
           (incf events))))
     (values (- (sb-ext:get-bytes-consed) before) events)))
 
+(defun least-consing (measure)
+  "Call MEASURE (returning bytes and a count) up to three times, stopping at
+a run that consed nothing; return the least bytes and that run's count."
+  (let ((best nil) (best-count nil))
+    (loop repeat 3
+          do (multiple-value-bind (bytes count) (funcall measure)
+               (when (or (null best) (< bytes best))
+                 (setf best bytes best-count count)))
+          until (zerop best))
+    (values best best-count)))
+
 (epoll-test zero-consing-waits
   ;; An eventfd that stays readable (level-triggered, never drained): every
   ;; wait returns one event.
@@ -669,10 +680,15 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
         ;; Warm up: the events' structures, the pool's buffer.
         (consing-of-epoll-wait epfd vector 1000)
         (consing-of-do-events epfd buffer 1000)
-        (multiple-value-bind (bytes events) (consing-of-epoll-wait epfd vector 100000)
+        ;; GET-BYTES-CONSED counts every thread, and a GC in the window
+        ;; runs the finalizer thread: the least of three runs is ours.
+        ;; Consing in the wait path itself would show in all three.
+        (multiple-value-bind (bytes events)
+            (least-consing (lambda () (consing-of-epoll-wait epfd vector 100000)))
           (is (= 100000 events))
           (is (= 0 bytes) "EPOLL-WAIT consed ~D bytes in 100,000 waits" bytes))
-        (multiple-value-bind (bytes events) (consing-of-do-events epfd buffer 100000)
+        (multiple-value-bind (bytes events)
+            (least-consing (lambda () (consing-of-do-events epfd buffer 100000)))
           (is (= 100000 events))
           (is (= 0 bytes) "DO-EVENTS consed ~D bytes in 100,000 waits" bytes))
         (is (= e (epsilon.sys.epoll:epoll-event-data (aref vector 0))))))))
@@ -686,4 +702,4 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
                  (epsilon.sys.epoll:eventfd-drain e))
                (- (sb-ext:get-bytes-consed) before))))
       (measure 100)
-      (is (= 0 (measure 10000))))))
+      (is (= 0 (least-consing (lambda () (values (measure 10000) 0))))))))
