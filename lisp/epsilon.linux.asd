@@ -11,7 +11,13 @@
                 :components ((:file "package")
                              (:file "conditions")
                              (:file "runtime")
-                             (:file "version"))))
+                             (:file "version")))
+               (:module "crypto"
+                :serial t
+                :components ((:file "package")
+                             (:file "context")
+                             (:file "connection")
+                             (:file "aliases"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
 (defsystem "epsilon.linux/tests"
@@ -22,5 +28,7 @@
   :components ((:file "package")
                (:file "suite-core")
                (:file "suite-foreign")
+               (:file "tls-helpers")
+               (:file "suite-tls")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
