@@ -228,11 +228,14 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop while (< pos end)
               do (let ((r (with-shim
-                            (sb-sys:with-pinned-objects (octets)
-                              (%eps-tls-connection-write
-                               (tls-connection-handle conn)
-                               (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
-                               (- end pos))))))
+                            (if (zerop pos)
+                                (%eps-tls-connection-write
+                                 (tls-connection-handle conn) octets (- end pos))
+                                (sb-sys:with-pinned-objects (octets)
+                                  (%eps-tls-connection-write
+                                   (tls-connection-handle conn)
+                                   (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
+                                   (- end pos)))))))
                    (if (plusp r)
                        (incf pos r)
                        (with-want-retry (conn r fd nonblocking deadline 'tls-send)
@@ -281,11 +284,16 @@ SIGPIPE)."
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop
           (let ((r (with-shim
-                     (sb-sys:with-pinned-objects (buffer)
-                       (%eps-tls-connection-read
-                        (tls-connection-handle conn)
-                        (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
-                        (- end start))))))
+                     ;; The vector itself goes through without consing; an
+                     ;; offset costs one boxed SAP (the call is not inlined).
+                     (if (zerop start)
+                         (%eps-tls-connection-read (tls-connection-handle conn)
+                                                   buffer (- end start))
+                         (sb-sys:with-pinned-objects (buffer)
+                           (%eps-tls-connection-read
+                            (tls-connection-handle conn)
+                            (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
+                            (- end start)))))))
             (when (>= r 0)
               (return r))
             ;; A record without data (a TLS 1.3 ticket) leaves the decrypted

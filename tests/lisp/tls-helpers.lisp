@@ -95,6 +95,7 @@
                             :output nil :error nil)
         (unless (probe-file (merge-pathnames "server.pem" dir))
           (error "tests/data/make-certs.sh made no certificates in ~A" dir))
+        (push 'remove-cert-dir sb-ext:*exit-hooks*)
         (setf *cert-dir* dir))))
 
 (defun cert (name) (namestring (merge-pathnames name (cert-dir))))
@@ -119,3 +120,118 @@ is what (JOIN-RESULT VAR) returns."
 
 (defun join-result (thread)
   (sb-thread:join-thread thread :default :timeout :timeout 60))
+
+;;; A Lisp TLS server in a thread, and a Lisp TLS client
+
+(defun call-with-tls-server (handler client &key (cert "server") (method :tls) max-version
+                                                 (clients 1) (host "127.0.0.1")
+                                                 ciphers)
+  "Listen on HOST port 0; in a thread, accept CLIENTS connections one after
+the other, run the server side of the handshake on each (certificate CERT)
+and call HANDLER with the connection.  Call CLIENT with the port meanwhile.
+Returns CLIENT's value and the list of the server's results per client
+(HANDLER's value or the condition it or the handshake signalled)."
+  (multiple-value-bind (listener port) (make-listener host)
+    (unwind-protect
+         (let ((ctx (epsilon.crypto:make-tls-context
+                     :role :server :method method :max-version max-version
+                     :ciphers ciphers
+                     :cert-file (cert (format nil "~A.pem" cert))
+                     :key-file (cert (format nil "~A.key" cert)))))
+           (unwind-protect
+                (let (value results)
+                  (with-thread (server
+                                (loop repeat clients
+                                      collect (handler-case
+                                                  (with-fd (fd (accept-one listener))
+                                                    (epsilon.crypto:with-tls-connection
+                                                        (conn ctx fd :timeout 30)
+                                                      (epsilon.crypto:tls-handshake conn)
+                                                      (funcall handler conn)))
+                                                (error (e) e))))
+                    (setf value (funcall client port)
+                          results (join-result server)))
+                  (values value results))
+             (epsilon.crypto:tls-context-free ctx)))
+      (close-fd listener))))
+
+(defmacro with-tls-server ((port &rest keys) handler &body body)
+  "Run BODY with PORT bound while a Lisp TLS server (see
+CALL-WITH-TLS-SERVER) serves; returns BODY's value and the server's results."
+  `(call-with-tls-server ,handler (lambda (,port) ,@body) ,@keys))
+
+(defmacro with-tls-client ((conn port &key (hostname "localhost") (ca-file '(cert "ca.pem"))
+                                        (verify t) (method :tls) max-version
+                                        (host "127.0.0.1") (timeout 30) nonblocking)
+                           &body body)
+  "Run BODY with CONN bound to a Lisp TLS client connection to HOST:PORT
+(not yet handshaken), trusting CA-FILE."
+  (let ((fd (gensym "FD")) (ctx (gensym "CTX")))
+    `(with-fd (,fd (connect-to ,port :host ,host :nonblocking ,nonblocking))
+       (epsilon.crypto:with-tls-context (,ctx :ca-file ,ca-file :verify ,verify
+                                              :method ,method :max-version ,max-version)
+         (epsilon.crypto:with-tls-connection (,conn ,ctx ,fd :hostname ,hostname
+                                                             :timeout ,timeout)
+           (multiple-value-prog1 (progn ,@body)
+             (finish-tls ,conn)))))))
+
+(defun finish-tls (conn)
+  "Close CONN cleanly: send close_notify and read until the peer's, so that
+nothing unread (a TLS 1.3 ticket) is left in the socket when it is closed
+(closing a socket with unread data resets the connection, and the peer
+may lose what it has not read yet).  Ignores failures."
+  (handler-case
+      (when (and (plusp (epsilon.crypto::tls-connection-handle conn))
+                 (plusp (connection-version conn)))
+        (epsilon.crypto:tls-shutdown conn :timeout 10)
+        (loop repeat 10000
+              until (zerop (length (epsilon.crypto:tls-recv conn 16384 :timeout 10)))))
+    (error () nil)))
+
+(defun echo-handler (conn)
+  "Echo everything until the peer's close_notify; return the byte count."
+  (let ((buf (make-array 65536 :element-type '(unsigned-byte 8)))
+        (total 0))
+    (loop for n = (epsilon.crypto:tls-recv-into conn buf)
+          until (zerop n)
+          do (epsilon.crypto:tls-send conn buf :end n)
+             (incf total n))
+    total))
+
+(defun connection-version (conn)
+  (epsilon.linux.bindings:%eps-tls-connection-version
+   (epsilon.crypto::tls-connection-handle conn)))
+
+(defun sigpipe-child-body ()
+  "Run in a child SBCL whose SIGPIPE is at its default action: write to a
+TLS peer that has gone, many times.  Prints SURVIVED and the error seen."
+  (let ((seen nil))
+    (with-tls-server (port)
+        (lambda (conn)
+          (epsilon.linux.bindings:%eps-shutdown (epsilon.crypto:tls-connection-fd conn)
+                                                epsilon.linux.bindings:+shut-rdwr+)
+          t)
+      (with-tls-client (c port)
+        (epsilon.crypto:tls-handshake c)
+        ;; Let the server's FIN arrive, then keep writing into the dead socket.
+        (epsilon.linux.bindings:%eps-fd-poll (epsilon.crypto:tls-connection-fd c)
+                                             epsilon.linux.bindings:+pollin+ 5000)
+        (let ((data (make-array 16384 :element-type '(unsigned-byte 8) :initial-element 1)))
+          (loop repeat 200 until seen
+                do (handler-case (epsilon.crypto:tls-send c data)
+                     (epsilon.crypto:tls-error (e)
+                       (setf seen (epsilon.crypto:epsilon-error-name e))))))))
+    (format t "~&SURVIVED ~A~%" seen)
+    (finish-output)))
+
+(defun stream-pair ()
+  "Two connected Unix stream sockets."
+  (let ((fds (make-array 2 :element-type '(signed-byte 32))))
+    (ok (epsilon.linux.bindings:%eps-socketpair epsilon.linux.bindings:+af-unix+
+                                                epsilon.linux.bindings:+sock-stream+ 0 fds))
+    (values (aref fds 0) (aref fds 1))))
+
+(defmacro with-stream-pair ((a b) &body body)
+  `(multiple-value-bind (,a ,b) (stream-pair)
+     (declare (ignorable ,a ,b))
+     (unwind-protect (progn ,@body) (close-fd ,a) (close-fd ,b))))
