@@ -25,6 +25,9 @@ fd: the socket stays with its owner."
   (read-lock (sb-thread:make-mutex :name "TLS read") :read-only t)
   (write-lock (sb-thread:make-mutex :name "TLS write") :read-only t))
 
+(setf (documentation 'tls-connection-p 'function)
+      "True when OBJECT is a TLS-CONNECTION (freed or not).")
+
 (setf (documentation 'tls-connection-fd 'function)
       "The socket fd the TLS connection CONN runs over (still owned by the caller).")
 

@@ -39,6 +39,9 @@ Connections made from it keep working after it is freed."
   (role :client :type (member :client :server) :read-only t)
   (verify t :read-only t))
 
+(setf (documentation 'tls-context-p 'function)
+      "True when OBJECT is a TLS-CONTEXT (freed or not).")
+
 (defmethod print-object ((ctx tls-context) stream)
   (print-unreadable-object (ctx stream :type t :identity t)
     (format stream "~(~A~)~:[ no-verify~;~]~:[ freed~;~]"

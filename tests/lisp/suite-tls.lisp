@@ -574,11 +574,13 @@ arrival order, or :interleaved when a message mixes two senders."
                                                  :key-file (cert "server.key"))
             (with-thread (server
                           (with-fd (fd (accept-one listener))
-                            (let ((conn (epsilon.crypto:tls-accept sctx fd :timeout 30)))
+                            ;; The original epsilon's order: socket first.
+                            (let ((conn (epsilon.crypto:tls-accept fd sctx :timeout 30))
+                                  (buf (make-array 100 :element-type '(unsigned-byte 8))))
                               (unwind-protect
-                                   (let ((d (epsilon.crypto:tls-read conn 100)))
-                                     (epsilon.crypto:tls-write conn d)
-                                     (list (text d)))
+                                   (let ((n (epsilon.crypto:tls-read conn buf)))
+                                     (epsilon.crypto:tls-write conn buf :end n)
+                                     (list (text (subseq buf 0 n))))
                                 (epsilon.crypto:tls-close conn)))))
               (values
                (with-fd (fd (connect-to port))
@@ -591,7 +593,8 @@ arrival order, or :interleaved when a message mixes two senders."
                        (epsilon.crypto:tls-close conn)))))
                (join-result server))))))
     (is (equal "alias" reply))
-    (is (equal '("alias") results))))
+    (is (equal '("alias") results)))
+  (signals type-error (epsilon.crypto:tls-connect 3 4 :hostname "x")))
 
 (tls-test child-with-default-sigpipe-survives-writing-to-a-closed-peer
   (let* ((asd (namestring (asdf:system-source-file "epsilon.linux")))
@@ -608,3 +611,24 @@ arrival order, or :interleaved when a message mixes two senders."
                        "--eval" "(epsilon.linux.tests::sigpipe-child-body)")
                  :search nil :output s :error nil))))
     (is (search "SURVIVED E" out) "child said ~S" out)))
+
+(test crypto-exports-are-documented
+  (let ((undocumented '()))
+    (do-external-symbols (s :epsilon.crypto)
+      (when (and (eq (symbol-package s) (find-package :epsilon.crypto))
+                 (not (or (documentation s 'function) (documentation s 'type))))
+        (push s undocumented)))
+    (is (null undocumented) "no docstring: ~S" undocumented))
+  ;; The documented lambda lists.
+  (flet ((lambda-list (name)
+           (format nil "~(~{~A~^ ~}~)"
+                   (mapcar (lambda (x) (if (consp x) (car x) x))
+                           (sb-kernel:%fun-lambda-list (fdefinition name))))))
+    (is (equal "ctx fd &key hostname role timeout"
+               (lambda-list 'epsilon.crypto:make-tls-connection)))
+    (is (equal "conn size &key timeout" (lambda-list 'epsilon.crypto:tls-recv)))
+    (is (equal "conn data &key start end timeout" (lambda-list 'epsilon.crypto:tls-send)))
+    (is (equal "conn buffer &key start end timeout" (lambda-list 'epsilon.crypto:tls-recv-into)))
+    (is (equal "conn &key timeout" (lambda-list 'epsilon.crypto:tls-handshake)))
+    (is (equal "ctx path" (lambda-list 'epsilon.crypto:tls-load-cert-file)))
+    (is (equal "ctx path" (lambda-list 'epsilon.crypto:tls-load-key-file)))))
