@@ -63,6 +63,8 @@ for a clean close).  The fd stays open.  Idempotent.  Returns NIL."
 refused certificate carries the verification reason in its detail."
   (let* ((code (- result))
          (detail (last-error-detail)))
+    (when (and (= code +ebadhandle+) (zerop (tls-connection-handle conn)))
+      (freed-error "connection" operation))
     (when (or (= code +ecertverify+) (= code +ehostmismatch+))
       (let ((reason (verify-reason (tls-connection-handle conn))))
         (when (and reason (not (search reason (or detail ""))))
@@ -111,7 +113,8 @@ WITH-TLS-CONNECTION.  FD is never closed by this package."
                        "a verifying client needs the server's name: give :hostname, ~
 or make the context with :verify nil (insecure)"))
     (let* ((h (shim-call 'make-tls-connection
-                         (%eps-tls-connection-new (tls-context-handle ctx) fd)))
+                         (%eps-tls-connection-new
+                          (context-handle ctx 'make-tls-connection) fd)))
            (conn (%make-tls-connection h fd ctx ctx-role timeout))
            (ok nil))
       (sb-ext:finalize conn (lambda () (with-shim (%eps-tls-connection-free h)))
@@ -150,6 +153,21 @@ FD stays open: its owner closes it."
                                               :timeout ,timeout)))
      (unwind-protect (progn ,@body)
        (release-tls-connection ,conn))))
+
+;;; Locks
+
+(defmacro with-direction-lock ((lock deadline operation) &body body)
+  "Run BODY holding LOCK, one of a connection's two direction locks, waiting
+for it no later than DEADLINE (then signal TLS-TIMEOUT for OPERATION)."
+  (let ((acquired (gensym "ACQUIRED")) (d (gensym "DEADLINE")))
+    `(let ((,acquired nil) (,d ,deadline))
+       (multiple-value-prog1
+           (sb-thread:with-mutex (,lock :timeout (and ,d (max 0 (/ (- ,d (get-internal-real-time))
+                                                                 internal-time-units-per-second))))
+             (setf ,acquired t)
+             ,@body)
+         (unless ,acquired
+           (error 'tls-timeout :operation ,operation))))))
 
 ;;; Readiness
 
@@ -192,8 +210,8 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
   (check-type conn tls-connection)
   (let ((deadline (deadline timeout))
         (fd (tls-connection-fd conn)))
-    (sb-thread:with-mutex ((tls-connection-write-lock conn))
-      (sb-thread:with-mutex ((tls-connection-read-lock conn))
+    (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-handshake)
+      (with-direction-lock ((tls-connection-read-lock conn) deadline 'tls-handshake)
         (let ((nonblocking (fd-nonblocking-p fd)))
           (loop
             (let ((r (with-shim (%eps-tls-connection-handshake
@@ -227,7 +245,7 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
         (fd (tls-connection-fd conn))
         (pos start))
     (declare (type size pos))
-    (sb-thread:with-mutex ((tls-connection-write-lock conn))
+    (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-send)
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop while (< pos end)
               do (let ((r (with-shim
@@ -283,7 +301,7 @@ SIGPIPE)."
     (return-from recv-octets 0))
   (let ((deadline (deadline timeout))
         (fd (tls-connection-fd conn)))
-    (sb-thread:with-mutex ((tls-connection-read-lock conn))
+    (with-direction-lock ((tls-connection-read-lock conn) deadline 'tls-recv)
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop
           (let ((r (with-shim
@@ -345,7 +363,8 @@ closed the socket without close_notify, another TLS-ERROR on failure."
 touching the socket.  Poll and epoll do not announce them: after a receive
 in an event loop, drain these before waiting on the fd again."
   (check-type conn tls-connection)
-  (shim-call 'tls-pending (%eps-tls-connection-pending (tls-connection-handle conn))))
+  (let ((r (with-shim (%eps-tls-connection-pending (tls-connection-handle conn)))))
+    (if (minusp r) (tls-fail conn r 'tls-pending) r)))
 
 ;;; Closing
 
@@ -358,7 +377,7 @@ open; free the connection afterwards (WITH-TLS-CONNECTION does both)."
   (check-type conn tls-connection)
   (let ((deadline (deadline timeout))
         (fd (tls-connection-fd conn)))
-    (sb-thread:with-mutex ((tls-connection-write-lock conn))
+    (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-shutdown)
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop
           (let ((r (with-shim (%eps-tls-connection-shutdown (tls-connection-handle conn)))))

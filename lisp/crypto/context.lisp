@@ -22,6 +22,11 @@ deferred section."
            (signal-epsilon-error ,r ,operation 'tls-error)
            ,r))))
 
+(defun freed-error (what operation)
+  "Signal the TLS-ERROR (+EBADHANDLE+) for using a freed WHAT."
+  (error 'tls-error :code +ebadhandle+ :operation operation
+                    :detail (format nil "the TLS ~A was freed" what)))
+
 (defun file-argument (path)
   "PATH (a string or pathname) as the native file name the C library takes."
   (check-type path (or string pathname))
@@ -47,6 +52,11 @@ Connections made from it keep working after it is freed."
     (format stream "~(~A~)~:[ no-verify~;~]~:[ freed~;~]"
             (tls-context-role ctx) (tls-context-verify ctx)
             (plusp (tls-context-handle ctx)))))
+
+(defun context-handle (ctx operation)
+  "CTX's handle, or a TLS-ERROR for OPERATION when CTX was freed."
+  (let ((h (tls-context-handle ctx)))
+    (if (plusp h) h (freed-error "context" operation))))
 
 (defun tls-context-free (ctx)
   "Free the TLS context CTX.  Idempotent: later calls do nothing.  Connections
@@ -156,7 +166,8 @@ match (CTX is then unchanged)."
   (check-type ctx tls-context)
   (let ((file (file-argument path)))
     (shim-call 'tls-load-cert-file
-               (%eps-tls-context-use-certificate-file (tls-context-handle ctx) file)))
+               (%eps-tls-context-use-certificate-file
+                (context-handle ctx 'tls-load-cert-file) file)))
   ctx)
 
 (defun tls-load-key-file (ctx path)
@@ -168,5 +179,6 @@ certificate (CTX is then unchanged)."
   (check-type ctx tls-context)
   (let ((file (file-argument path)))
     (shim-call 'tls-load-key-file
-               (%eps-tls-context-use-private-key-file (tls-context-handle ctx) file)))
+               (%eps-tls-context-use-private-key-file
+                (context-handle ctx 'tls-load-key-file) file)))
   ctx)

@@ -464,7 +464,21 @@ arrival order, or :interleaved when a message mixes two senders."
                 (handler-case (sb-ext:with-timeout 0.3 (epsilon.crypto:tls-handshake c))
                   (sb-ext:timeout () :interrupted))))
         (signals epsilon.crypto:tls-timeout
-          (epsilon.crypto:tls-handshake c :timeout 0.1))))))
+          (epsilon.crypto:tls-handshake c :timeout 0.1)))
+      ;; Waiting for another thread's lock is bounded by :timeout too.
+      (with-tls-client (c port)
+        (let ((holder (sb-thread:make-thread
+                       (lambda ()
+                         (handler-case (sb-ext:with-timeout 2 (epsilon.crypto:tls-handshake c))
+                           (sb-ext:timeout () :interrupted)))
+                       :name "lock holder")))
+          (loop repeat 1000
+                until (sb-thread:mutex-owner (epsilon.crypto::tls-connection-read-lock c))
+                do (sleep 0.001))
+          (let ((start (get-internal-real-time)))
+            (signals epsilon.crypto:tls-timeout (epsilon.crypto:tls-recv c 10 :timeout 0.2))
+            (is (< (- (get-internal-real-time) start) internal-time-units-per-second)))
+          (is (eq :interrupted (sb-thread:join-thread holder :default nil :timeout 30))))))))
 
 (tls-test leaving-with-tls-connection-never-signals
   ;; The peer is gone when the cleanup tries close_notify.
@@ -526,12 +540,16 @@ arrival order, or :interleaved when a message mixes two senders."
                              (lambda () (epsilon.crypto:tls-shutdown conn))))
           (let ((e (handler-case (funcall thunk) (epsilon.crypto:tls-error (e) e))))
             (is (typep e 'epsilon.crypto:tls-error))
-            (is (eql epsilon.crypto:+ebadhandle+ (epsilon.crypto:tls-error-code e)))))
+            (is (eql epsilon.crypto:+ebadhandle+ (epsilon.crypto:tls-error-code e)))
+            (is (search "freed" (princ-to-string e)))))
         (is (null (epsilon.crypto:tls-close conn))))
       (epsilon.crypto:tls-context-free ctx)
       (epsilon.crypto:tls-context-free ctx)
       (is (search "freed" (prin1-to-string ctx)))
-      (signals epsilon.crypto:tls-error (epsilon.crypto:make-tls-connection ctx a))
+      (let ((e (handler-case (epsilon.crypto:make-tls-connection ctx a)
+                 (epsilon.crypto:tls-error (e) e))))
+        (is (eql epsilon.crypto:+ebadhandle+ (epsilon.crypto:tls-error-code e)))
+        (is (search "context was freed" (princ-to-string e))))
       (signals epsilon.crypto:tls-error (epsilon.crypto:tls-load-cert-file ctx (cert "server.pem")))
       ;; A context where a connection is expected, and the reverse.
       (signals type-error (epsilon.crypto:tls-send ctx "x"))
