@@ -30,5 +30,6 @@
                (:file "suite-foreign")
                (:file "tls-helpers")
                (:file "suite-tls")
+               (:file "suite-tls-interop")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
