@@ -17,7 +17,13 @@
                 :components ((:file "package")
                              (:file "events")
                              (:file "epoll")
-                             (:file "timers"))))
+                             (:file "timers")))
+               (:module "crypto"
+                :serial t
+                :components ((:file "package")
+                             (:file "context")
+                             (:file "connection")
+                             (:file "aliases"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
 (defsystem "epsilon.linux/tests"
@@ -29,5 +35,8 @@
                (:file "suite-core")
                (:file "suite-foreign")
                (:file "suite-epoll")
+               (:file "tls-helpers")
+               (:file "suite-tls")
+               (:file "suite-tls-interop")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -658,17 +658,6 @@ limit), through getrlimit/setrlimit (RLIMIT_NOFILE is 7 on Linux)."
           (incf events))))
     (values (- (sb-ext:get-bytes-consed) before) events)))
 
-(defun least-consing (measure)
-  "Call MEASURE (returning bytes and a count) up to three times, stopping at
-a run that consed nothing; return the least bytes and that run's count."
-  (let ((best nil) (best-count nil))
-    (loop repeat 3
-          do (multiple-value-bind (bytes count) (funcall measure)
-               (when (or (null best) (< bytes best))
-                 (setf best bytes best-count count)))
-          until (zerop best))
-    (values best best-count)))
-
 (epoll-test zero-consing-waits
   ;; An eventfd that stays readable (level-triggered, never drained): every
   ;; wait returns one event.
