@@ -28,11 +28,14 @@
 #include <openssl/x509v3.h>
 
 #include "internal.h"
+#include "tls_internal.h"
 
 _Static_assert(EPS_TLS_VERSION_1_2 == TLS1_2_VERSION, "TLS1_2_VERSION");
 _Static_assert(EPS_TLS_VERSION_1_3 == TLS1_3_VERSION, "TLS1_3_VERSION");
 _Static_assert(EPS_TLS_VERIFY_NONE == SSL_VERIFY_NONE, "SSL_VERIFY_NONE");
 _Static_assert(EPS_TLS_VERIFY_PEER == SSL_VERIFY_PEER, "SSL_VERIFY_PEER");
+_Static_assert(EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT == SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+	       "SSL_VERIFY_FAIL_IF_NO_PEER_CERT");
 _Static_assert(EPS_TLS_SHUTDOWN_SENT == SSL_SENT_SHUTDOWN, "SSL_SENT_SHUTDOWN");
 _Static_assert(EPS_TLS_SHUTDOWN_RECEIVED == SSL_RECEIVED_SHUTDOWN, "SSL_RECEIVED_SHUTDOWN");
 
@@ -40,27 +43,6 @@ _Static_assert(EPS_TLS_SHUTDOWN_RECEIVED == SSL_RECEIVED_SHUTDOWN, "SSL_RECEIVED
 #define PEM_FILE_MAX (4 * 1024 * 1024)
 /* Longest DNS name (RFC 1035) or IP literal accepted as a peer name. */
 #define HOSTNAME_MAX 253
-
-/*
- * The SSL_CTX outlives this struct when connections hold it, so anything
- * an OpenSSL callback needs later (ALPN preferences, SNI certificate sets,
- * session settings) must hang on the SSL_CTX as ex_data with a free
- * function, never here.
- */
-struct tls_context {
-	pthread_mutex_t lock;
-	SSL_CTX *ctx;
-	int32_t role;
-};
-
-struct tls_connection {
-	pthread_mutex_t lock;
-	SSL *ssl;
-	BIO *bio; /* owned by ssl */
-	int32_t role;
-	int32_t failed; /* the code of a fatal failure, or 0 */
-	int started;	/* a handshake, read or write was attempted */
-};
 
 /* --- OpenSSL errors ------------------------------------------------------ */
 
@@ -76,7 +58,7 @@ static void queue_to_detail(void)
 }
 
 /* Fail with CODE: detail is WHAT and the queue's text; the queue is cleared. */
-static int32_t ossl_fail(int32_t code, const char *what)
+int32_t eps__tls_fail(int32_t code, const char *what)
 {
 	eps__set_detail("%s", what);
 	queue_to_detail();
@@ -132,7 +114,7 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	c->ctx =
 	    SSL_CTX_new(role == EPS_TLS_ROLE_CLIENT ? TLS_client_method() : TLS_server_method());
 	if (c->ctx == NULL) {
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_new");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_new");
 		goto fail;
 	}
 	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -141,11 +123,23 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	SSL_CTX_clear_mode(c->ctx, SSL_MODE_AUTO_RETRY);
 	if (!SSL_CTX_set_min_proto_version(c->ctx, min_version) ||
 	    !SSL_CTX_set_max_proto_version(c->ctx, max_version)) {
-		r = ossl_fail(EPS_ETLS, "setting the protocol versions");
+		r = eps__tls_fail(EPS_ETLS, "setting the protocol versions");
 		goto fail;
 	}
 	SSL_CTX_set_verify(c->ctx, role == EPS_TLS_ROLE_CLIENT ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
 			   NULL);
+	/*
+	 * A server that verifies clients refuses to resume a session from a
+	 * cache without a session id context: name one always.
+	 */
+	if (role == EPS_TLS_ROLE_SERVER &&
+	    !SSL_CTX_set_session_id_context(c->ctx, (const unsigned char *)"epsilon", 7)) {
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_session_id_context");
+		goto fail;
+	}
+	r = eps__tls_ext_attach(c->ctx, role);
+	if (r < 0)
+		goto fail;
 	r = eps__handle_alloc(EPS_HANDLE_TLS_CONTEXT, c, context_destroy);
 	if (r < 0)
 		goto fail;
@@ -161,7 +155,7 @@ EPS_EXPORT int32_t eps_tls_context_free(int64_t ctx)
 }
 
 /* Acquire CTX and lock it; pair with context_leave. */
-static int context_enter(int64_t ctx, struct tls_context **out)
+int eps__tls_context_enter(int64_t ctx, struct tls_context **out)
 {
 	void *obj;
 	int r = eps__handle_acquire(ctx, EPS_HANDLE_TLS_CONTEXT, &obj);
@@ -174,7 +168,7 @@ static int context_enter(int64_t ctx, struct tls_context **out)
 	return 0;
 }
 
-static void context_leave(int64_t ctx, struct tls_context *c)
+void eps__tls_context_leave(int64_t ctx, struct tls_context *c)
 {
 	pthread_mutex_unlock(&c->lock);
 	eps__handle_release(ctx);
@@ -185,7 +179,7 @@ static void context_leave(int64_t ctx, struct tls_context *c)
  * the reason in the detail: for a caller, a missing certificate file and a
  * malformed one are the same mistake.
  */
-static int32_t read_pem_file(const char *path, uint8_t **out, size_t *out_len)
+int32_t eps__tls_read_pem_file(const char *path, uint8_t **out, size_t *out_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -228,8 +222,8 @@ out:
 }
 
 /* The leaf, then the rest of the chain, from PEM text; -EBADPEM if none. */
-static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
-			   STACK_OF(X509) * *chain_out)
+int32_t eps__tls_parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
+			     STACK_OF(X509) * *chain_out)
 {
 	if (len > INT_MAX) {
 		eps__set_detail("PEM text too long");
@@ -237,17 +231,17 @@ static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
 	}
 	BIO *mem = BIO_new_mem_buf(pem, (int)len);
 	if (mem == NULL)
-		return ossl_fail(EPS_ENOMEM, "BIO_new_mem_buf");
+		return eps__tls_fail(EPS_ENOMEM, "BIO_new_mem_buf");
 	int32_t r;
 	STACK_OF(X509) *chain = NULL;
 	X509 *leaf = PEM_read_bio_X509_AUX(mem, NULL, no_password, NULL);
 	if (leaf == NULL) {
-		r = ossl_fail(EPS_EBADPEM, "no certificate in the PEM text");
+		r = eps__tls_fail(EPS_EBADPEM, "no certificate in the PEM text");
 		goto fail;
 	}
 	chain = sk_X509_new_null();
 	if (chain == NULL) {
-		r = ossl_fail(EPS_ENOMEM, "sk_X509_new_null");
+		r = eps__tls_fail(EPS_ENOMEM, "sk_X509_new_null");
 		goto fail;
 	}
 	for (;;) {
@@ -256,7 +250,7 @@ static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
 			break;
 		if (!sk_X509_push(chain, x)) {
 			X509_free(x);
-			r = ossl_fail(EPS_ENOMEM, "sk_X509_push");
+			r = eps__tls_fail(EPS_ENOMEM, "sk_X509_push");
 			goto fail;
 		}
 	}
@@ -264,7 +258,7 @@ static int32_t parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
 	unsigned long e = ERR_peek_last_error();
 	if (e != 0 &&
 	    !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-		r = ossl_fail(EPS_EBADPEM, "malformed certificate in the chain");
+		r = eps__tls_fail(EPS_EBADPEM, "malformed certificate in the chain");
 		goto fail;
 	}
 	ERR_clear_error();
@@ -283,22 +277,22 @@ static int32_t use_certificate(struct tls_context *c, const uint8_t *pem, size_t
 {
 	X509 *leaf;
 	STACK_OF(X509) * chain;
-	int32_t r = parse_chain(pem, len, &leaf, &chain);
+	int32_t r = eps__tls_parse_chain(pem, len, &leaf, &chain);
 	if (r < 0)
 		return r;
 	/* OpenSSL would silently drop a key that does not match: refuse. */
 	EVP_PKEY *key = SSL_CTX_get0_privatekey(c->ctx);
 	if (key != NULL && !X509_check_private_key(leaf, key)) {
-		r = ossl_fail(EPS_EKEYMISMATCH,
-			      "the loaded private key does not match the certificate");
+		r = eps__tls_fail(EPS_EKEYMISMATCH,
+				  "the loaded private key does not match the certificate");
 		goto out;
 	}
 	if (!SSL_CTX_use_certificate(c->ctx, leaf)) {
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_use_certificate");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_use_certificate");
 		goto out;
 	}
 	if (!SSL_CTX_set1_chain(c->ctx, chain)) {
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_set1_chain");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set1_chain");
 		goto out;
 	}
 	r = 0;
@@ -308,7 +302,7 @@ out:
 	return r;
 }
 
-static int32_t use_private_key(struct tls_context *c, const uint8_t *pem, size_t len)
+int32_t eps__tls_parse_key(const uint8_t *pem, size_t len, EVP_PKEY **out)
 {
 	if (len > INT_MAX) {
 		eps__set_detail("PEM text too long");
@@ -316,20 +310,30 @@ static int32_t use_private_key(struct tls_context *c, const uint8_t *pem, size_t
 	}
 	BIO *mem = BIO_new_mem_buf(pem, (int)len);
 	if (mem == NULL)
-		return ossl_fail(EPS_ENOMEM, "BIO_new_mem_buf");
-	int32_t r;
+		return eps__tls_fail(EPS_ENOMEM, "BIO_new_mem_buf");
 	EVP_PKEY *key = PEM_read_bio_PrivateKey(mem, NULL, no_password, NULL);
 	BIO_free(mem);
 	if (key == NULL)
-		return ossl_fail(EPS_EBADPEM, "no unencrypted private key in the PEM text");
+		return eps__tls_fail(EPS_EBADPEM, "no unencrypted private key in the PEM text");
+	ERR_clear_error();
+	*out = key;
+	return 0;
+}
+
+static int32_t use_private_key(struct tls_context *c, const uint8_t *pem, size_t len)
+{
+	EVP_PKEY *key;
+	int32_t r = eps__tls_parse_key(pem, len, &key);
+	if (r < 0)
+		return r;
 	X509 *cert = SSL_CTX_get0_certificate(c->ctx);
 	if (cert != NULL && !X509_check_private_key(cert, key)) {
-		r = ossl_fail(EPS_EKEYMISMATCH,
-			      "the private key does not match the loaded certificate");
+		r = eps__tls_fail(EPS_EKEYMISMATCH,
+				  "the private key does not match the loaded certificate");
 		goto out;
 	}
 	if (!SSL_CTX_use_PrivateKey(c->ctx, key)) {
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_use_PrivateKey");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_use_PrivateKey");
 		goto out;
 	}
 	r = 0;
@@ -345,9 +349,9 @@ static int32_t load_pem(int64_t ctx, const uint8_t *pem, size_t len, pem_loader 
 	if (pem == NULL && len != 0)
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = load(c, pem != NULL ? pem : (const uint8_t *)"", len);
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -356,16 +360,16 @@ static int32_t load_pem_file(int64_t ctx, const char *path, pem_loader load)
 	if (path == NULL)
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	uint8_t *pem;
 	size_t len;
-	int32_t r = read_pem_file(path, &pem, &len);
+	int32_t r = eps__tls_read_pem_file(path, &pem, &len);
 	if (r == 0) {
 		r = load(c, pem, len);
 		OPENSSL_cleanse(pem, len); /* it may be a private key */
 		free(pem);
 	}
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -392,27 +396,49 @@ EPS_EXPORT int32_t eps_tls_context_use_private_key_pem(int64_t ctx, const uint8_
 EPS_EXPORT int32_t eps_tls_context_check_private_key(int64_t ctx)
 {
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (SSL_CTX_get0_certificate(c->ctx) == NULL || SSL_CTX_get0_privatekey(c->ctx) == NULL) {
 		eps__set_detail("the context needs both a certificate and a private key");
 		r = -EPS_EBADPEM;
 	} else if (!SSL_CTX_check_private_key(c->ctx)) {
-		r = ossl_fail(EPS_EKEYMISMATCH, "SSL_CTX_check_private_key");
+		r = eps__tls_fail(EPS_EKEYMISMATCH, "SSL_CTX_check_private_key");
 	}
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
 EPS_EXPORT int32_t eps_tls_context_use_default_verify_paths(int64_t ctx)
 {
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (!SSL_CTX_set_default_verify_paths(c->ctx))
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_default_verify_paths");
-	context_leave(ctx, c);
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_default_verify_paths");
+	eps__tls_context_leave(ctx, c);
 	return r;
+}
+
+/*
+ * A server names the CAs it trusts in its CertificateRequest, so that a
+ * client holding several certificates picks one they signed.  The list is
+ * rebuilt and swapped: OpenSSL owns the one it holds.
+ */
+static int32_t add_client_ca_names(SSL_CTX *ctx, const char *path)
+{
+	STACK_OF(X509_NAME) *old = SSL_CTX_get_client_CA_list(ctx);
+	STACK_OF(X509_NAME) *names =
+	    old != NULL ? sk_X509_NAME_deep_copy(old, X509_NAME_dup, X509_NAME_free)
+			: sk_X509_NAME_new_null();
+	if (names == NULL)
+		return eps__tls_fail(EPS_ENOMEM, "copying the client CA names");
+	if (!SSL_add_file_cert_subjects_to_stack(names, path)) {
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		return eps__tls_fail(EPS_EBADPEM, path);
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	ERR_clear_error();
+	return 0;
 }
 
 EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
@@ -420,15 +446,17 @@ EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
 	if (path == NULL)
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (access(path, R_OK) != 0) {
 		eps__set_detail("cannot read %s: %s", path, strerror(errno));
 		r = -EPS_EBADPEM;
 	} else if (!SSL_CTX_load_verify_locations(c->ctx, path, NULL)) {
-		r = ossl_fail(EPS_EBADPEM, path);
+		r = eps__tls_fail(EPS_EBADPEM, path);
+	} else if (c->role == EPS_TLS_ROLE_SERVER) {
+		r = add_client_ca_names(c->ctx, path);
 	}
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -442,28 +470,30 @@ EPS_EXPORT int32_t eps_tls_context_load_ca_dir(int64_t ctx, const char *path)
 	if (!S_ISDIR(st.st_mode))
 		return -EPS_ENOTDIR;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (!SSL_CTX_load_verify_locations(c->ctx, NULL, path))
-		r = ossl_fail(EPS_ETLS, path);
-	context_leave(ctx, c);
+		r = eps__tls_fail(EPS_ETLS, path);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
 EPS_EXPORT int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode)
 {
-	if (mode != EPS_TLS_VERIFY_NONE && mode != EPS_TLS_VERIFY_PEER)
+	if (mode != EPS_TLS_VERIFY_NONE && mode != EPS_TLS_VERIFY_PEER &&
+	    mode != (EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT))
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
-	if (c->role == EPS_TLS_ROLE_SERVER && mode != EPS_TLS_VERIFY_NONE) {
-		eps__set_detail("servers do not request client certificates yet");
-		r = -EPS_EOPNOTSUPP;
+	if (c->role == EPS_TLS_ROLE_CLIENT && (mode & EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT)) {
+		eps__set_detail("a server always sends a certificate: FAIL_IF_NO_PEER_CERT is "
+				"for servers");
+		r = -EPS_EINVAL;
 	} else {
 		SSL_CTX_set_verify(c->ctx, mode, NULL);
 	}
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -472,7 +502,7 @@ EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list
 	if (list == NULL)
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	/*
 	 * OpenSSL replaces the list even when nothing in it matches and then
@@ -480,13 +510,13 @@ EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list
 	 */
 	SSL_CTX *scratch = SSL_CTX_new(TLS_method());
 	if (scratch == NULL)
-		r = ossl_fail(EPS_ENOMEM, "SSL_CTX_new");
+		r = eps__tls_fail(EPS_ENOMEM, "SSL_CTX_new");
 	else if (!SSL_CTX_set_cipher_list(scratch, list))
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
 	else if (!SSL_CTX_set_cipher_list(c->ctx, list))
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
 	SSL_CTX_free(scratch);
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -495,11 +525,11 @@ EPS_EXPORT int32_t eps_tls_context_set_ciphersuites(int64_t ctx, const char *sui
 	if (suites == NULL)
 		return -EPS_EINVAL;
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (!SSL_CTX_set_ciphersuites(c->ctx, suites))
-		r = ossl_fail(EPS_ETLS, "SSL_CTX_set_ciphersuites");
-	context_leave(ctx, c);
+		r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_ciphersuites");
+	eps__tls_context_leave(ctx, c);
 	return r;
 }
 
@@ -526,28 +556,28 @@ EPS_EXPORT int64_t eps_tls_connection_new(int64_t ctx, int32_t fd)
 		return -EPS_EINVAL;
 	}
 	struct tls_context *c;
-	EPS_GUARD(context_enter(ctx, &c));
+	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int64_t r;
 	struct tls_connection *t = calloc(1, sizeof *t);
 	if (t == NULL) {
-		context_leave(ctx, c);
+		eps__tls_context_leave(ctx, c);
 		return -EPS_ENOMEM;
 	}
 	if (pthread_mutex_init(&t->lock, NULL) != 0) {
 		free(t);
-		context_leave(ctx, c);
+		eps__tls_context_leave(ctx, c);
 		return -EPS_ENOMEM;
 	}
 	t->role = c->role;
 	t->ssl = SSL_new(c->ctx);
-	context_leave(ctx, c);
+	eps__tls_context_leave(ctx, c);
 	if (t->ssl == NULL) {
-		r = ossl_fail(EPS_ENOMEM, "SSL_new");
+		r = eps__tls_fail(EPS_ENOMEM, "SSL_new");
 		goto fail;
 	}
 	t->bio = eps__tls_bio_new(fd);
 	if (t->bio == NULL) {
-		r = ossl_fail(EPS_ENOMEM, "creating the socket BIO");
+		r = eps__tls_fail(EPS_ENOMEM, "creating the socket BIO");
 		goto fail;
 	}
 	SSL_set_bio(t->ssl, t->bio, t->bio);
@@ -574,7 +604,7 @@ EPS_EXPORT int32_t eps_tls_connection_free(int64_t conn)
 }
 
 /* Acquire CONN and lock it; pair with connection_leave. */
-static int connection_enter(int64_t conn, struct tls_connection **out)
+int eps__tls_connection_enter(int64_t conn, struct tls_connection **out)
 {
 	void *obj;
 	int r = eps__handle_acquire(conn, EPS_HANDLE_TLS_CONNECTION, &obj);
@@ -588,7 +618,7 @@ static int connection_enter(int64_t conn, struct tls_connection **out)
 	return 0;
 }
 
-static void connection_leave(int64_t conn, struct tls_connection *t)
+void eps__tls_connection_leave(int64_t conn, struct tls_connection *t)
 {
 	pthread_mutex_unlock(&t->lock);
 	eps__handle_release(conn);
@@ -635,7 +665,7 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 			queue_to_detail();
 			code = sys;
 		} else {
-			(void)ossl_fail(EPS_EUNEXPECTEDEOF, op);
+			(void)eps__tls_fail(EPS_EUNEXPECTEDEOF, op);
 			code = EPS_EUNEXPECTEDEOF;
 		}
 		break;
@@ -661,7 +691,7 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 		break;
 	}
 	default:
-		(void)ossl_fail(EPS_ETLS, op);
+		(void)eps__tls_fail(EPS_ETLS, op);
 		code = EPS_ETLS;
 		break;
 	}
@@ -672,9 +702,9 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 EPS_EXPORT int32_t eps_tls_connection_set_nonblocking(int64_t conn, int32_t on)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	eps__tls_bio_set_dontwait(t->bio, on);
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return 0;
 }
 
@@ -686,7 +716,7 @@ EPS_EXPORT int32_t eps_tls_connection_set_hostname(int64_t conn, const char *nam
 	if (len == 0 || len > HOSTNAME_MAX)
 		return -EPS_EINVAL;
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = 0;
 	unsigned char ip[16];
 	if (t->role != EPS_TLS_ROLE_CLIENT) {
@@ -698,18 +728,18 @@ EPS_EXPORT int32_t eps_tls_connection_set_hostname(int64_t conn, const char *nam
 	} else if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
 		/* RFC 6066: no SNI for an address; match the certificate's IPs. */
 		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name))
-			r = ossl_fail(EPS_ETLS, "X509_VERIFY_PARAM_set1_ip_asc");
+			r = eps__tls_fail(EPS_ETLS, "X509_VERIFY_PARAM_set1_ip_asc");
 	} else if (!SSL_set_tlsext_host_name(t->ssl, name) || !SSL_set1_host(t->ssl, name)) {
-		r = ossl_fail(EPS_EINVAL, "setting the host name");
+		r = eps__tls_fail(EPS_EINVAL, "setting the host name");
 	}
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
 EPS_EXPORT int32_t eps_tls_connection_handshake(int64_t conn)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = check_usable(t);
 	if (r == 0) {
 		t->started = 1;
@@ -724,7 +754,7 @@ EPS_EXPORT int32_t eps_tls_connection_handshake(int64_t conn)
 			}
 		}
 	}
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
@@ -735,7 +765,7 @@ EPS_EXPORT int64_t eps_tls_connection_read(int64_t conn, uint8_t *buf, size_t le
 	if (len > INT32_MAX)
 		len = INT32_MAX;
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int64_t r = check_usable(t);
 	if (r == 0) {
 		t->started = 1;
@@ -743,7 +773,7 @@ EPS_EXPORT int64_t eps_tls_connection_read(int64_t conn, uint8_t *buf, size_t le
 		int ret = SSL_read_ex(t->ssl, buf, len, &got);
 		r = ret == 1 ? (int64_t)got : ssl_result(t, ret, "read");
 	}
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
@@ -754,7 +784,7 @@ EPS_EXPORT int64_t eps_tls_connection_write(int64_t conn, const uint8_t *buf, si
 	if (len > INT32_MAX)
 		len = INT32_MAX;
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int64_t r = check_usable(t);
 	if (r == 0 && (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
 		eps__set_detail("close_notify was sent: no more writes");
@@ -774,23 +804,23 @@ EPS_EXPORT int64_t eps_tls_connection_write(int64_t conn, const uint8_t *buf, si
 			}
 		}
 	}
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
 EPS_EXPORT int64_t eps_tls_connection_pending(int64_t conn)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int64_t r = SSL_pending(t->ssl);
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
 EPS_EXPORT int32_t eps_tls_connection_shutdown(int64_t conn)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = check_usable(t);
 	if (r == 0 && !SSL_is_init_finished(t->ssl)) {
 		eps__set_detail("the handshake has not completed");
@@ -806,17 +836,28 @@ EPS_EXPORT int32_t eps_tls_connection_shutdown(int64_t conn)
 			r = SSL_get_shutdown(t->ssl) & (SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 		}
 	}
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }
 
 EPS_EXPORT int64_t eps_tls_connection_verify_result(int64_t conn)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int64_t r = SSL_get_verify_result(t->ssl);
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
+}
+
+int32_t eps__tls_copy_out(const char *s, size_t n, uint8_t *buf, size_t len)
+{
+	if (len > 0) {
+		size_t k = n < len - 1 ? n : len - 1;
+		if (k > 0) /* S may be NULL when N is 0 (an empty memory BIO) */
+			memcpy(buf, s, k);
+		buf[k] = '\0';
+	}
+	return n > INT32_MAX ? INT32_MAX : (int32_t)n;
 }
 
 EPS_EXPORT int32_t eps_tls_connection_verify_result_string(int64_t conn, uint8_t *buf, size_t len)
@@ -824,23 +865,17 @@ EPS_EXPORT int32_t eps_tls_connection_verify_result_string(int64_t conn, uint8_t
 	if (buf == NULL && len != 0)
 		return -EPS_EINVAL;
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	const char *s = X509_verify_cert_error_string(SSL_get_verify_result(t->ssl));
-	connection_leave(conn, t);
-	size_t n = strlen(s);
-	if (len > 0) {
-		size_t k = n < len - 1 ? n : len - 1;
-		memcpy(buf, s, k);
-		buf[k] = '\0';
-	}
-	return (int32_t)n;
+	eps__tls_connection_leave(conn, t);
+	return eps__tls_copy_out(s, strlen(s), buf, len);
 }
 
 EPS_EXPORT int32_t eps_tls_connection_version(int64_t conn)
 {
 	struct tls_connection *t;
-	EPS_GUARD(connection_enter(conn, &t));
+	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = SSL_is_init_finished(t->ssl) ? SSL_version(t->ssl) : 0;
-	connection_leave(conn, t);
+	eps__tls_connection_leave(conn, t);
 	return r;
 }

@@ -12,6 +12,12 @@
                              (:file "conditions")
                              (:file "runtime")
                              (:file "version")))
+               (:module "sys"
+                :serial t
+                :components ((:file "package")
+                             (:file "events")
+                             (:file "epoll")
+                             (:file "timers")))
                (:module "net"
                 :serial t
                 :components ((:file "package")
@@ -20,7 +26,13 @@
                              (:file "socket")
                              (:file "io")
                              (:file "macros")
-                             (:file "stream"))))
+                             (:file "stream")))
+               (:module "crypto"
+                :serial t
+                :components ((:file "package")
+                             (:file "context")
+                             (:file "connection")
+                             (:file "aliases"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
 (defsystem "epsilon.linux/tests"
@@ -31,6 +43,10 @@
   :components ((:file "package")
                (:file "suite-core")
                (:file "suite-foreign")
+               (:file "suite-epoll")
+               (:file "tls-helpers")
+               (:file "suite-tls")
+               (:file "suite-tls-interop")
                (:file "suite-net")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -77,7 +77,7 @@ program can :USE all three.")
   (:use #:cl #:epsilon.linux.errors)
   (:import-from #:epsilon.linux.bindings
                 #:%eps-last-error-detail #:%eps-fd-poll
-                #:+pollin+ #:+pollout+ #:+pollerr+ #:+pollhup+)
+                #:+pollin+ #:+pollout+ #:+pollerr+ #:+pollhup+ #:+clock-monotonic+)
   (:documentation
    "Internal machinery shared by the public packages: turning C return values
 into conditions, and the blocking model (waiting for readiness in Lisp with
@@ -87,6 +87,7 @@ poll, deadlines, EINTR retried).  Not for users.")
            #:last-error-detail
            #:deadline
            #:remaining-ms
+           #:monotonic-us
            #:wait-until-ready
            #:define-public-package
            #:+pollin+ #:+pollout+))

@@ -283,6 +283,9 @@
    #:+tls-version-1-3+
    #:+tls-verify-none+
    #:+tls-verify-peer+
+   #:+tls-verify-fail-if-no-peer-cert+
+   #:+tls-alpn-mismatch-fail+
+   #:+tls-alpn-mismatch-proceed+
    #:+tls-shutdown-sent+
    #:+tls-shutdown-received+
    #:%eps-tls-context-new
@@ -298,6 +301,13 @@
    #:%eps-tls-context-set-verify
    #:%eps-tls-context-set-cipher-list
    #:%eps-tls-context-set-ciphersuites
+   #:%eps-tls-context-set-alpn-protocols
+   #:%eps-tls-context-set-alpn-mismatch
+   #:%eps-tls-context-add-server-certificate-file
+   #:%eps-tls-context-add-server-certificate-pem
+   #:%eps-tls-context-set-keylog-file
+   #:%eps-tls-context-set-session-cache
+   #:%eps-tls-context-set-session-tickets
    #:%eps-tls-connection-new
    #:%eps-tls-connection-free
    #:%eps-tls-connection-set-nonblocking
@@ -310,6 +320,21 @@
    #:%eps-tls-connection-verify-result
    #:%eps-tls-connection-verify-result-string
    #:%eps-tls-connection-version
+   #:%eps-tls-connection-cipher
+   #:%eps-tls-connection-alpn-protocol
+   #:%eps-tls-connection-server-name
+   #:%eps-tls-connection-session-reused
+   #:%eps-tls-connection-peer-subject
+   #:%eps-tls-connection-peer-issuer
+   #:%eps-tls-connection-peer-alt-names
+   #:%eps-tls-connection-peer-fingerprint
+   #:%eps-tls-connection-peer-certificate-pem
+   #:%eps-tls-connection-peer-validity
+   #:%eps-tls-connection-get-session
+   #:%eps-tls-connection-set-session
+   #:%eps-tls-session-free
+   #:%eps-tls-session-to-bytes
+   #:%eps-tls-session-from-bytes
    ;; csrc/include/epsilon/version.h
    #:+abi-major+
    #:+abi-minor+

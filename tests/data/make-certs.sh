@@ -7,13 +7,24 @@
 #   expired.pem expired.key         the same names, signed by the CA, expired in 2020
 #   other.pem other.key             other.example only, signed by the CA
 #   selfsigned.pem selfsigned.key   localhost etc., self-signed
-#   ca2.pem ca2.key                 a second CA that signed nothing here
+#   ca2.pem ca2.key                 a second CA
+#   alt.pem alt.key                 alt.localhost and *.wild.localhost, signed by the CA (SNI)
+#   client.pem client.key           a client certificate (O=Epsilon, CN=epsilon client), by the CA
+#   rogue.pem rogue.key             a client certificate signed by ca2
 #   wrong.key                       a key that matches no certificate
 #   garbage.pem                     not PEM at all
 set -eu
 out=${1:?usage: make-certs.sh OUTDIR}
-[ -f "$out/.complete" ] && exit 0
+# The stamp names the set: a directory made by an older version is redone.
+stamp=.complete-2
+[ -f "$out/$stamp" ] && exit 0
 mkdir -p "$out"
+# Test programs run in parallel and may all ask at once: one makes the set,
+# the others wait for it (a CA from one run beside a leaf from another
+# would fail verification).
+exec 9>"$out/.lock"
+flock 9
+[ -f "$out/$stamp" ] && exit 0
 tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -39,6 +50,18 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:other.example
+authorityKeyIdentifier = keyid
+[ alt_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:alt.localhost, DNS:*.wild.localhost
+authorityKeyIdentifier = keyid
+[ client_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:client.localhost, IP:10.1.2.3
 authorityKeyIdentifier = keyid
 [ self_ext ]
 basicConstraints = critical, CA:FALSE
@@ -69,17 +92,21 @@ ca() { # NAME CN
     -extensions ca_ext -sha256 -out "$1.pem"
 }
 
-leaf() { # NAME CN EXTENSIONS
+leaf() { # NAME SUBJECT EXTENSIONS [CA]
   key "$1.key"
-  openssl req -new -config openssl.cnf -key "$1.key" -subj "/CN=$2" -out "$1.csr"
-  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+  openssl req -new -config openssl.cnf -key "$1.key" -subj "$2" -out "$1.csr"
+  openssl x509 -req -in "$1.csr" -CA "${4:-ca}.pem" -CAkey "${4:-ca}.key" \
+    -set_serial "0x$(openssl rand -hex 8)" \
     -days 3650 -sha256 -extfile openssl.cnf -extensions "$3" -out "$1.pem" 2>/dev/null
 }
 
 ca ca "Epsilon Test CA"
 ca ca2 "Epsilon Other CA"
-leaf server localhost leaf_ext
-leaf other other.example other_ext
+leaf server /CN=localhost leaf_ext
+leaf other /CN=other.example other_ext
+leaf alt /CN=alt.localhost alt_ext
+leaf client "/O=Epsilon/CN=epsilon client" client_ext
+leaf rogue "/O=Rogue/CN=rogue client" client_ext ca2
 
 # x509 -req refuses negative -days; `openssl ca` takes explicit dates.
 key expired.key
@@ -97,8 +124,9 @@ openssl req -new -x509 -config openssl.cnf -key selfsigned.key -subj "/CN=localh
 key wrong.key
 printf 'this is not a certificate\n-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n' >garbage.pem
 
-for f in ca ca2 server other expired selfsigned; do
+for f in ca ca2 server other expired selfsigned alt client rogue; do
   cp "$f.pem" "$f.key" "$out/"
 done
 cp wrong.key garbage.pem "$out/"
-touch "$out/.complete"
+rm -f "$out"/.complete*
+touch "$out/$stamp"

@@ -14,6 +14,15 @@
  * eps_tls_context_load_ or eps_tls_context_use_default_verify_paths calls,
  * and the expected name with eps_tls_connection_set_hostname).
  *
+ * Beyond that: ALPN (a server selects by its own preference, in C), SNI
+ * (a server shows one of several certificates by the name a client asks
+ * for), mutual TLS (a server asks for or requires client certificates),
+ * resumption (a session, handle of kind EPS_HANDLE_TLS_SESSION, taken from
+ * one client connection and offered by a later one), information about a
+ * connection and its peer's certificate, and a key log for debugging.  No
+ * callback reaches the caller: every choice inside a handshake is made in C
+ * from the context's settings.
+ *
  * Non-blocking use: handshake, read, write and shutdown return
  * -EPS_ETLSWANTREAD or -EPS_ETLSWANTWRITE when they cannot go on without
  * the socket becoming readable or writable; wait for that and call the same
@@ -37,8 +46,22 @@ enum eps_tls_version {
 	EPS_TLS_VERSION_1_3 = 0x0304
 };
 
-/** How a context checks the peer's certificate (eps_tls_context_set_verify). */
-enum eps_tls_verify { EPS_TLS_VERIFY_NONE = 0, EPS_TLS_VERIFY_PEER = 1 };
+/**
+ * How a context checks the peer's certificate (eps_tls_context_set_verify):
+ * bits.  A server requires a client certificate with
+ * EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT.
+ */
+enum eps_tls_verify {
+	EPS_TLS_VERIFY_NONE = 0,
+	EPS_TLS_VERIFY_PEER = 1,
+	EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT = 2
+};
+
+/**
+ * What a server does when a client offers ALPN protocols and none is in the
+ * server's list (eps_tls_context_set_alpn_mismatch).
+ */
+enum eps_tls_alpn_mismatch { EPS_TLS_ALPN_MISMATCH_FAIL = 0, EPS_TLS_ALPN_MISMATCH_PROCEED = 1 };
 
 /** Bits returned by eps_tls_connection_shutdown. */
 enum eps_tls_shutdown_state { EPS_TLS_SHUTDOWN_SENT = 1, EPS_TLS_SHUTDOWN_RECEIVED = 2 };
@@ -106,7 +129,10 @@ int32_t eps_tls_context_check_private_key(int64_t ctx);
 int32_t eps_tls_context_use_default_verify_paths(int64_t ctx);
 
 /**
- * Trust the CA certificates in the PEM file PATH in CTX.  Returns 0,
+ * Trust the CA certificates in the PEM file PATH in CTX.  On a server
+ * context their subjects are also added to the CA names the server sends
+ * when it asks for a client certificate (a client with several picks one
+ * they signed).  Returns 0,
  * -EBADPEM when the file is missing or holds no certificate, -EBADHANDLE,
  * -EINVAL for NULL.
  */
@@ -120,14 +146,20 @@ int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path);
 int32_t eps_tls_context_load_ca_dir(int64_t ctx, const char *path);
 
 /**
- * Set how CTX's connections check the peer's certificate: MODE
- * EPS_TLS_VERIFY_PEER (the default for clients: the handshake fails unless
- * the chain leads to a trusted CA and matches the name given with
+ * Set how CTX's connections check the peer's certificate.  On a client
+ * context MODE is EPS_TLS_VERIFY_PEER (the default: the handshake fails
+ * unless the chain leads to a trusted CA and matches the name given with
  * eps_tls_connection_set_hostname) or EPS_TLS_VERIFY_NONE (no check at
- * all: anyone can impersonate the server).  Applies to connections made
- * afterwards.  Returns 0, -EINVAL for another MODE, -EOPNOTSUPP for
- * EPS_TLS_VERIFY_PEER on a server context (client certificates are not
- * supported yet), -EBADHANDLE.
+ * all: anyone can impersonate the server).  On a server context MODE is
+ * EPS_TLS_VERIFY_NONE (the default: no client certificate is asked for),
+ * EPS_TLS_VERIFY_PEER (ask for one; a client may send none, but one it
+ * sends must lead to a CA loaded with eps_tls_context_load_ca_file or
+ * _load_ca_dir) or EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT
+ * (mutual TLS: a client without a certificate fails the handshake).  Client
+ * certificates are not matched against any name: read the subject with
+ * eps_tls_connection_peer_subject.  Applies to connections made afterwards.
+ * Returns 0, -EINVAL for another MODE (FAIL_IF_NO_PEER_CERT on a client
+ * context, or without EPS_TLS_VERIFY_PEER), -EBADHANDLE.
  */
 int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode);
 
@@ -145,6 +177,89 @@ int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list);
  * -EBADHANDLE.
  */
 int32_t eps_tls_context_set_ciphersuites(int64_t ctx, const char *suites);
+
+/**
+ * Set the ALPN protocols of CTX from PROTOCOLS, a comma-separated list in
+ * order of preference ("h2,http/1.1"; a name is 1 to 255 bytes and holds
+ * no comma; "" removes ALPN).  A client context offers them in every
+ * handshake.  A server context selects, among the protocols a client
+ * offers, the first of its own list that the client offered (the server's
+ * preference wins); a client that offers nothing gets no protocol, and an
+ * offer with no common protocol is handled as set with
+ * eps_tls_context_set_alpn_mismatch.  Read the outcome with
+ * eps_tls_connection_alpn_protocol.  Applies to handshakes that begin
+ * afterwards.  Returns 0, -EINVAL for NULL or a malformed list (CTX
+ * unchanged), -ENOMEM, -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_alpn_protocols(int64_t ctx, const char *protocols);
+
+/**
+ * Set what a server context CTX does when a client offers ALPN protocols
+ * and none of them is in the server's list: ACTION
+ * EPS_TLS_ALPN_MISMATCH_FAIL (the default, as RFC 7301 asks: the handshake
+ * fails with the no_application_protocol alert; the server sees
+ * -ETLSHANDSHAKE) or EPS_TLS_ALPN_MISMATCH_PROCEED (the handshake goes on
+ * with no protocol selected).  Returns 0, -EINVAL for another ACTION or a
+ * client context, -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_alpn_mismatch(int64_t ctx, int32_t action);
+
+/**
+ * Add to the server context CTX a certificate chain (the leaf first) and
+ * its private key, from the PEM files CERT_PATH and KEY_PATH, shown to the
+ * clients that ask for NAME with SNI.  NAME is an exact DNS name
+ * ("alt.localhost") or a wildcard for one label ("*.example.com"); NULL
+ * or "" means the names the certificate itself holds (its DNS subject
+ * alternative names, with their wildcards).  The first pair added whose
+ * name matches wins; with no match (or no SNI) the client gets the
+ * certificate loaded with eps_tls_context_use_certificate_file, or, if
+ * there is none, the first pair added.  Applies to handshakes that begin
+ * afterwards.  Returns 0, -EBADPEM when a file is missing or holds no
+ * certificate / unencrypted key, -EKEYMISMATCH when the key does not match
+ * the leaf, -EINVAL for NULL paths, a NAME over 253 bytes or a client
+ * context, -ENOMEM, -EBADHANDLE.
+ */
+int32_t eps_tls_context_add_server_certificate_file(int64_t ctx, const char *name,
+						    const char *cert_path, const char *key_path);
+
+/**
+ * Like eps_tls_context_add_server_certificate_file, with the PEM texts in
+ * the CERT_LEN bytes at CERT and the KEY_LEN bytes at KEY.
+ */
+int32_t eps_tls_context_add_server_certificate_pem(int64_t ctx, const char *name,
+						   const uint8_t *cert, size_t cert_len,
+						   const uint8_t *key, size_t key_len);
+
+/**
+ * Log the secrets of CTX's handshakes to the file PATH, in the
+ * SSLKEYLOGFILE format that Wireshark reads (CLIENT_RANDOM lines for TLS
+ * 1.2, CLIENT_HANDSHAKE_TRAFFIC_SECRET and the other *_SECRET lines for TLS
+ * 1.3), for debugging only: anyone who reads the file can decrypt the
+ * captured traffic.  The file is created (mode 0600) or appended to, one
+ * line per write, from connections in any thread.  PATH NULL stops the
+ * logging and closes the file; so does freeing the context and the last of
+ * its connections.  Returns 0, a negated errno from open(2) (-ENOENT,
+ * -EACCES, ...), -EINVAL for "", -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_keylog_file(int64_t ctx, const char *path);
+
+/**
+ * Turn the session cache of the server context CTX on (ON non-zero, the
+ * default) or off.  The cache lets a client resume with a session id (TLS
+ * 1.2) or a stateful ticket (TLS 1.3 with tickets off).  Returns 0,
+ * -EINVAL for a client context (a client keeps no cache: take a session
+ * with eps_tls_connection_get_session), -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_session_cache(int64_t ctx, int32_t on);
+
+/**
+ * Turn session tickets on (ON non-zero, the default) or off for CTX.  A
+ * server without tickets resumes only from its cache; a server with
+ * neither tickets nor a cache resumes nothing and sends no TLS 1.3 ticket.
+ * A client without tickets asks for none under TLS 1.2.  Returns 0 or
+ * -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_session_tickets(int64_t ctx, int32_t on);
 
 /* --- connections --------------------------------------------------------- */
 
@@ -256,5 +371,157 @@ int32_t eps_tls_connection_verify_result_string(int64_t conn, uint8_t *buf, size
  * EPS_TLS_VERSION_1_3), 0 before the handshake completed, or -EBADHANDLE.
  */
 int32_t eps_tls_connection_version(int64_t conn);
+
+/* --- connection information ----------------------------------------------
+ *
+ * The text accessors copy into BUF of LEN bytes like snprintf: the text,
+ * NUL-terminated when LEN > 0, truncated to fit; they return the full length
+ * of the text (call again with a bigger buffer when it is >= LEN; LEN 0 and
+ * BUF NULL ask for the length alone).  They return -ENOENT when there is
+ * nothing of the kind (before the handshake completed, no protocol, no
+ * certificate), -EINVAL when BUF is NULL and LEN is not 0, -EBADHANDLE.
+ */
+
+/**
+ * Copy the name of the cipher suite CONN negotiated (OpenSSL's name:
+ * "TLS_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256") into BUF of LEN
+ * bytes.  Returns its full length, -ENOENT before the handshake completed,
+ * -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_cipher(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy the ALPN protocol CONN negotiated ("h2") into BUF of LEN bytes, on
+ * either side.  Returns its full length, -ENOENT when none was negotiated
+ * (or the handshake has not completed), -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_alpn_protocol(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy the SNI server name of CONN into BUF of LEN bytes: on a server the
+ * name the client asked for (readable once the handshake has read the
+ * ClientHello), on a client the name it sends (set with
+ * eps_tls_connection_set_hostname).  Returns its full length, -ENOENT when there is none (a
+ * client that named an IP address or nothing), -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_server_name(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Return 1 when CONN's completed handshake resumed an earlier session
+ * (eps_tls_connection_set_session on a client), 0 when it was a full
+ * handshake or has not completed, or -EBADHANDLE.
+ */
+int32_t eps_tls_connection_session_reused(int64_t conn);
+
+/**
+ * Copy the subject of CONN's peer certificate into BUF of LEN bytes, as
+ * `openssl x509 -noout -subject` prints it after "subject=" ("O = Epsilon,
+ * CN = epsilon client").  On a server that is the client's certificate
+ * (mutual TLS); check eps_tls_connection_verify_result before trusting it
+ * when verification was off.  Returns the full length, -ENOENT when the
+ * peer sent no certificate or the handshake has not completed, -EINVAL,
+ * -EBADHANDLE.
+ */
+int32_t eps_tls_connection_peer_subject(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy the issuer of CONN's peer certificate into BUF of LEN bytes, as
+ * `openssl x509 -noout -issuer` prints it after "issuer=".  Returns as
+ * eps_tls_connection_peer_subject.
+ */
+int32_t eps_tls_connection_peer_issuer(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy the subject alternative names of CONN's peer certificate into BUF of
+ * LEN bytes, one per line (separated by a newline, none at the end), each
+ * tagged with its kind: DNS:localhost, IP:127.0.0.1 and IP:::1 on three lines; the kinds
+ * are DNS:, IP: (IPv4 dotted, IPv6 as inet_ntop writes it), email: and
+ * URI:; other kinds are left out.  Returns the full length, -ENOENT when
+ * there is no certificate or it has no such names, -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_peer_alt_names(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy the SHA-256 fingerprint of CONN's peer certificate (of its DER
+ * encoding) into BUF of LEN bytes, as `openssl x509 -noout -fingerprint
+ * -sha256` prints it: 32 bytes in upper-case hex separated by colons, 95
+ * characters ("8B:8F:...:41").  Returns 95, -ENOENT when there is no peer
+ * certificate, -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_peer_fingerprint(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Copy CONN's peer certificate (the leaf) as PEM text into BUF of LEN bytes.
+ * Returns the full length, -ENOENT when there is no peer certificate,
+ * -EINVAL, -EBADHANDLE.
+ */
+int32_t eps_tls_connection_peer_certificate_pem(int64_t conn, uint8_t *buf, size_t len);
+
+/**
+ * Store the validity period of CONN's peer certificate, as Unix times in
+ * seconds (UTC), in *NOT_BEFORE and *NOT_AFTER.  Returns 0, -ENOENT when
+ * there is no peer certificate, -ETLS for a malformed date, -EINVAL when a
+ * pointer is NULL, -EBADHANDLE.  Nothing is stored on failure.
+ */
+int32_t eps_tls_connection_peer_validity(int64_t conn, int64_t *not_before, int64_t *not_after);
+
+/* --- sessions (resumption) -------------------------------------------------
+ *
+ * A session (handle of kind EPS_HANDLE_TLS_SESSION) holds what a client
+ * needs to resume: take it from a connection with
+ * eps_tls_connection_get_session, give it to a later connection to the same
+ * server with eps_tls_connection_set_session, free it with
+ * eps_tls_session_free.  A session holds secret keys: keep it (and its
+ * bytes) as secret as a private key.
+ */
+
+/**
+ * Take the resumable session of the client connection CONN, as a new
+ * session handle.  Under TLS 1.2 it exists when the handshake completes.
+ * Under TLS 1.3 the server sends it (a ticket) after the handshake: it
+ * exists once a read on CONN processed the ticket (any read after the
+ * server's first flight: a read that returned data, or -ETLSWANTREAD with
+ * the ticket consumed); a server sends a fresh one per handshake, and each
+ * call returns the newest.  Returns the session handle (> 0), -EAGAIN when
+ * there is none yet (before the handshake completed, before the ticket was
+ * read, or never when the server issues none), -EINVAL on a server
+ * connection, -ETLSCLOSED after a failure, -ENOMEM, -EBADHANDLE.
+ */
+int64_t eps_tls_connection_get_session(int64_t conn);
+
+/**
+ * Offer SESSION for resumption on the client connection CONN, before its
+ * handshake begins.  A server that still knows it (and accepts the
+ * version and cipher) resumes; otherwise the handshake is a full one, with
+ * no error: check eps_tls_connection_session_reused.  SESSION may be freed
+ * afterwards.  Returns 0, -EINVAL on a server connection or once the
+ * handshake has begun, -EBADHANDLE when CONN is not a live connection or
+ * SESSION not a live session, -ETLS.
+ */
+int32_t eps_tls_connection_set_session(int64_t conn, int64_t session);
+
+/**
+ * Free the session SESSION (connections it was set on are not affected).
+ * Returns 0, or -EBADHANDLE when SESSION is not a live session (also on a
+ * second free).
+ */
+int32_t eps_tls_session_free(int64_t session);
+
+/**
+ * Serialize SESSION (DER, OpenSSL's format, secrets included) into BUF of
+ * LEN bytes, to resume from another process later.  With BUF NULL and LEN
+ * 0 returns the number of bytes needed.  Returns the number of bytes
+ * written, -EBUFTOOSMALL when LEN is not 0 and below that number (nothing
+ * written), -EINVAL when BUF is NULL and LEN is not 0, -ETLS, -EBADHANDLE.
+ */
+int64_t eps_tls_session_to_bytes(int64_t session, uint8_t *buf, size_t len);
+
+/**
+ * Make a session handle from the LEN bytes at BUF written by
+ * eps_tls_session_to_bytes.  Returns the session handle (> 0), -EINVAL
+ * when BUF is NULL, LEN is 0 or above 1 MiB, or the bytes are not exactly
+ * one session, -ENOMEM.
+ */
+int64_t eps_tls_session_from_bytes(const uint8_t *buf, size_t len);
 
 #endif /* EPSILON_TLS_H */

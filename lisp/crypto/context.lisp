@@ -1,0 +1,184 @@
+;;;; context.lisp - TLS contexts: role, versions, certificate, trust.
+
+(in-package #:epsilon.crypto)
+
+(deftype size ()
+  "A byte count or offset the C library accepts."
+  '(integer 0 #.(1- (expt 2 31))))
+
+(defmacro with-shim (&body body)
+  "Run BODY, a call into the C library that touches a handle, a lock or
+OpenSSL, with interrupts deferred: with-timeout or interrupt-thread must not
+unwind out of it (DESIGN section 4)."
+  `(sb-sys:without-interrupts ,@body))
+
+(defmacro shim-call (operation form)
+  "Evaluate FORM (a library call) with interrupts deferred; return its value
+when not negative, else signal the TLS-ERROR for OPERATION, outside the
+deferred section."
+  (let ((r (gensym "R")))
+    `(let ((,r (with-shim ,form)))
+       (if (minusp ,r)
+           (signal-epsilon-error ,r ,operation 'tls-error)
+           ,r))))
+
+(defun freed-error (what operation)
+  "Signal the TLS-ERROR (+EBADHANDLE+) for using a freed WHAT."
+  (error 'tls-error :code +ebadhandle+ :operation operation
+                    :detail (format nil "the TLS ~A was freed" what)))
+
+(defun file-argument (path)
+  "PATH (a string or pathname) as the native file name the C library takes."
+  (check-type path (or string pathname))
+  (sb-ext:native-namestring (translate-logical-pathname path)))
+
+;;; The object
+
+(defstruct (tls-context (:constructor %make-tls-context (handle role verify))
+                        (:copier nil))
+  "A TLS context: the settings shared by the connections made from it.  Make
+it with MAKE-TLS-CONTEXT or WITH-TLS-CONTEXT; free it with
+TLS-CONTEXT-FREE (idempotent; a finalizer frees a forgotten one).
+Connections made from it keep working after it is freed."
+  (handle 0 :type sb-ext:word)
+  (role :client :type (member :client :server) :read-only t)
+  (verify t :read-only t))
+
+(setf (documentation 'tls-context-p 'function)
+      "True when OBJECT is a TLS-CONTEXT (freed or not).")
+
+(defmethod print-object ((ctx tls-context) stream)
+  (print-unreadable-object (ctx stream :type t :identity t)
+    (format stream "~(~A~)~:[ no-verify~;~]~:[ freed~;~]"
+            (tls-context-role ctx) (tls-context-verify ctx)
+            (plusp (tls-context-handle ctx)))))
+
+(defun context-handle (ctx operation)
+  "CTX's handle, or a TLS-ERROR for OPERATION when CTX was freed."
+  (let ((h (tls-context-handle ctx)))
+    (if (plusp h) h (freed-error "context" operation))))
+
+(defun tls-context-free (ctx)
+  "Free the TLS context CTX.  Idempotent: later calls do nothing.  Connections
+made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
+(+EBADHANDLE+).  Returns NIL."
+  (check-type ctx tls-context)
+  (let ((h (tls-context-handle ctx)))
+    (when (and (plusp h)
+               (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0)))
+      (sb-ext:cancel-finalization ctx)
+      (with-shim (%eps-tls-context-free h))))
+  nil)
+
+;;; Making one
+
+(defun version-code (version)
+  (ecase version
+    ((nil :tls) +tls-version-default+)
+    (:tls-v1.2 +tls-version-1-2+)
+    (:tls-v1.3 +tls-version-1-3+)))
+
+(defun make-tls-context (&key (method :tls) (role :client) (verify (eq role :client))
+                              ca-file ca-path cert-file key-file ciphers ciphersuites
+                              max-version)
+  "Make a TLS context for ROLE, :CLIENT (the default) or :SERVER.
+METHOD sets the lowest protocol version accepted: :TLS (TLS 1.2 or newer,
+the default), :TLS-V1.2 or :TLS-V1.3; MAX-VERSION (NIL, :TLS-V1.2 or
+:TLS-V1.3) caps the highest.
+VERIFY (true by default for clients) makes a client refuse a server whose
+certificate does not lead to a trusted CA or does not name the host given to
+the connection; the trust is CA-FILE (a PEM file of CA certificates),
+CA-PATH (a directory hashed by `openssl rehash`), or the system's default
+CAs when neither is given.  VERIFY NIL turns all checking off: anyone can
+then impersonate the server.  Servers do not verify clients (VERIFY must be
+NIL for them).
+CERT-FILE and KEY-FILE load the certificate chain and the unencrypted
+private key (PEM), checked to match; a server needs both (here or with
+TLS-LOAD-CERT-FILE and TLS-LOAD-KEY-FILE).  CIPHERS is the TLS 1.2 cipher
+list, CIPHERSUITES the TLS 1.3 suites, in OpenSSL's syntax.
+Returns a TLS-CONTEXT; free it with TLS-CONTEXT-FREE, or use
+WITH-TLS-CONTEXT.  Signals a TLS-ERROR on failure (+EBADPEM+ for a missing
+or malformed file, +EKEYMISMATCH+ for a key that does not match)."
+  (check-type method (member :tls :tls-v1.2 :tls-v1.3))
+  (check-type max-version (member nil :tls :tls-v1.2 :tls-v1.3))
+  (check-type role (member :client :server))
+  (check-type ca-file (or null string pathname))
+  (check-type ca-path (or null string pathname))
+  (check-type cert-file (or null string pathname))
+  (check-type key-file (or null string pathname))
+  (check-type ciphers (or null string))
+  (check-type ciphersuites (or null string))
+  (let* ((verify (and verify t))
+         (h (shim-call 'make-tls-context
+                       (%eps-tls-context-new (if (eq role :client)
+                                                 +tls-role-client+
+                                                 +tls-role-server+)
+                                             (version-code method)
+                                             (version-code max-version))))
+         (ctx (%make-tls-context h role verify))
+         (ok nil))
+    (sb-ext:finalize ctx (lambda () (with-shim (%eps-tls-context-free h))) :dont-save t)
+    (unwind-protect
+         (progn
+           (when (or verify (eq role :client))
+             (shim-call 'make-tls-context
+                        (%eps-tls-context-set-verify
+                         h (if verify +tls-verify-peer+ +tls-verify-none+))))
+           (when ca-file
+             (shim-call 'make-tls-context
+                        (%eps-tls-context-load-ca-file h (file-argument ca-file))))
+           (when ca-path
+             (shim-call 'make-tls-context
+                        (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
+           (when (and verify (not ca-file) (not ca-path))
+             (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
+           (when ciphers
+             (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
+           (when ciphersuites
+             (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
+           (when cert-file (tls-load-cert-file ctx cert-file))
+           (when key-file (tls-load-key-file ctx key-file))
+           (setf ok t)
+           ctx)
+      (unless ok (tls-context-free ctx)))))
+
+(defmacro with-tls-context ((ctx &rest options
+                             &key method role verify ca-file ca-path cert-file key-file
+                               ciphers ciphersuites max-version)
+                            &body body)
+  "Bind CTX to a new TLS context made by MAKE-TLS-CONTEXT with OPTIONS, run
+BODY, and free the context on every exit.  Returns BODY's values.
+
+  (with-tls-context (ctx :role :server :cert-file \"server.pem\" :key-file \"server.key\")
+    ...)"
+  (declare (ignore method role verify ca-file ca-path cert-file key-file
+                   ciphers ciphersuites max-version))
+  `(let ((,ctx (make-tls-context ,@options)))
+     (unwind-protect (progn ,@body)
+       (tls-context-free ,ctx))))
+
+(defun tls-load-cert-file (ctx path)
+  "Load the certificate chain (the leaf first, then intermediates) from the
+PEM file PATH into the TLS context CTX.  If a key is loaded already, it must
+match.  Returns CTX.  Signals a TLS-ERROR: +EBADPEM+ when the file is
+missing or holds no certificate, +EKEYMISMATCH+ when the loaded key does not
+match (CTX is then unchanged)."
+  (check-type ctx tls-context)
+  (let ((file (file-argument path)))
+    (shim-call 'tls-load-cert-file
+               (%eps-tls-context-use-certificate-file
+                (context-handle ctx 'tls-load-cert-file) file)))
+  ctx)
+
+(defun tls-load-key-file (ctx path)
+  "Load the unencrypted private key from the PEM file PATH into the TLS
+context CTX.  If a certificate is loaded already, the key must match it.
+Returns CTX.  Signals a TLS-ERROR: +EBADPEM+ when the file is missing,
+encrypted or holds no key, +EKEYMISMATCH+ when it does not match the
+certificate (CTX is then unchanged)."
+  (check-type ctx tls-context)
+  (let ((file (file-argument path)))
+    (shim-call 'tls-load-key-file
+               (%eps-tls-context-use-private-key-file
+                (context-handle ctx 'tls-load-key-file) file)))
+  ctx)

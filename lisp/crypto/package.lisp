@@ -1,0 +1,66 @@
+;;;; package.lisp - epsilon.crypto: TLS over OpenSSL 3.
+
+(epsilon.linux.runtime:define-public-package #:epsilon.crypto
+  (:import-from #:epsilon.linux.runtime
+                #:signal-epsilon-error #:last-error-detail #:deadline
+                #:wait-until-ready #:monotonic-us #:+pollin+ #:+pollout+)
+  (:import-from #:epsilon.linux.bindings
+                #:%eps-tls-context-new #:%eps-tls-context-free
+                #:%eps-tls-context-use-certificate-file
+                #:%eps-tls-context-use-private-key-file
+                #:%eps-tls-context-use-default-verify-paths
+                #:%eps-tls-context-load-ca-file #:%eps-tls-context-load-ca-dir
+                #:%eps-tls-context-set-verify #:%eps-tls-context-set-cipher-list
+                #:%eps-tls-context-set-ciphersuites
+                #:%eps-tls-connection-new #:%eps-tls-connection-free
+                #:%eps-tls-connection-set-nonblocking
+                #:%eps-tls-connection-set-hostname
+                #:%eps-tls-connection-handshake #:%eps-tls-connection-read
+                #:%eps-tls-connection-write #:%eps-tls-connection-pending
+                #:%eps-tls-connection-shutdown
+                #:%eps-tls-connection-verify-result
+                #:%eps-tls-connection-verify-result-string
+                #:%eps-tls-connection-version
+                #:%eps-fd-nonblocking-p #:%eps-fd-poll
+                #:+tls-role-client+ #:+tls-role-server+
+                #:+tls-version-default+ #:+tls-version-1-2+ #:+tls-version-1-3+
+                #:+tls-verify-none+ #:+tls-verify-peer+)
+  (:documentation
+   "TLS over OpenSSL 3 on the sockets of epsilon.net.core (or any connected
+stream socket fd).  A TLS-CONTEXT holds the settings shared by many
+connections (role, protocol versions, certificate and key, trust,
+verification, ciphers); a TLS-CONNECTION runs TLS over one socket fd, which
+stays with its owner.  Secure by default: TLS 1.2 at least, and clients
+verify the server's certificate and name (:VERIFY NIL turns that off and
+lets anyone impersonate the server).  On a blocking fd every operation waits
+for readiness in Lisp, bounded by its :TIMEOUT; on a non-blocking fd it
+returns NIL when it would block.  Failures are conditions under TLS-ERROR.")
+  ;; Contexts
+  (:export #:tls-context
+           #:tls-context-p
+           #:make-tls-context
+           #:with-tls-context
+           #:tls-context-free
+           #:tls-load-cert-file
+           #:tls-load-key-file)
+  ;; Connections
+  (:export #:tls-connection
+           #:tls-connection-p
+           #:tls-connection-fd
+           #:make-tls-connection
+           #:with-tls-connection
+           #:tls-connection-free
+           #:tls-handshake
+           #:tls-send
+           #:tls-recv
+           #:tls-recv-into
+           #:tls-pending
+           #:tls-shutdown)
+  ;; The original epsilon's names
+  (:export #:tls-connect
+           #:tls-accept
+           #:tls-read
+           #:tls-write
+           #:tls-close
+           #:load-cert-file
+           #:load-key-file))

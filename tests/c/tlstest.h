@@ -1,0 +1,56 @@
+/*
+ * tlstest.h - helpers shared by the TLS test suites (tlstest.c).
+ */
+#ifndef EPSILON_TLSTEST_H
+#define EPSILON_TLSTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define POLL_MS 5000
+#define MAX_STEPS 10000
+
+/* The certificate directory (EPS_TLS_CERTS), filled by tls_test_setup. */
+extern const char *certdir;
+
+/* Run make-certs.sh into EPS_TLS_CERTS; 0, or -1 after a message. */
+int tls_test_setup(void);
+
+struct baseline {
+	int64_t handles;
+	int fds;
+};
+
+/* One side of a connection under test. */
+struct side {
+	int fd;
+	int64_t conn;
+	int32_t rc; /* handshake result */
+	int done;
+	char detail[1024]; /* the detail of a failed handshake */
+};
+
+const char *cert(const char *name);
+int count_fds(void);
+struct baseline baseline(void);
+void check_baseline(struct baseline b);
+void tcp_pair(int *client, int *server);
+int64_t server_ctx_v(const char *name, int32_t minv, int32_t maxv);
+int64_t server_ctx(const char *name);
+int64_t client_ctx_v(const char *ca, int32_t minv, int32_t maxv);
+int64_t client_ctx(const char *ca);
+void open_side(struct side *s, int64_t ctx, int fd, const char *hostname);
+void close_side(struct side *s);
+short want_events(int32_t rc);
+void pump_handshakes(struct side *c, struct side *s);
+void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
+void write_all(struct side *x, const uint8_t *buf, size_t len);
+void read_exact(struct side *x, uint8_t *buf, size_t len);
+int64_t read_settled(struct side *x, uint8_t *buf, size_t len);
+void detail(char *buf, size_t len);
+pid_t spawn(char *const argv[], int *to_child, int *from_child);
+int read_until(int fd, char *buf, size_t cap, const char *needle);
+void reap(pid_t pid, int from);
+
+#endif
