@@ -10,6 +10,8 @@
 ;;;; pipelining: every complete request head in the buffer is answered, in
 ;;;; order). Request bodies are not supported (the benchmarks send none).
 ;;;; Prints `PORT <n>` once listening; SIGINT or SIGTERM exits with status 0.
+;;;; SIGUSR1 prints `CONSED <n>` (sb-ext:get-bytes-consed): the harness's
+;;;; hook for bytes consed per request.
 
 (require :sb-bsd-sockets)
 
@@ -174,6 +176,11 @@ Returns NIL when the connection must be closed."
     (socket-bind listener (host-ent-address (get-host-by-name host)) port)
     (socket-listen listener 4096)
     (setf (non-blocking-mode listener) t)
+    (sb-sys:enable-interrupt sb-unix:sigusr1
+                             (lambda (&rest args)
+                               (declare (ignore args))
+                               (format t "CONSED ~D~%" (sb-ext:get-bytes-consed))
+                               (finish-output)))
     (format t "PORT ~D~%" (nth-value 1 (socket-name listener)))
     (finish-output)
     (sb-sys:add-fd-handler (socket-file-descriptor listener) :input
