@@ -22,6 +22,11 @@ bindings:
 	@bash scripts/build.sh build
 	ninja -C build regen-bindings
 
+# The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
+# set them here, or in the environment. Unset: those rows say "pending".
+# LISP_HTTP_SERVER_CMD ?= sbcl --script examples/http-server.lisp
+export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BULK_RECV_CMD
+
 # Every benchmark row (bench/README.md): the table goes to
 # bench/results/latest.md, the chart to bench/results/latest.png.
 # The Lisp server plugs in with LISP_HTTP_SERVER_CMD=... (see bench/run.sh).
