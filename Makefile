@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench bench-ffi repl bindings check-valgrind clean
+.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -22,10 +22,36 @@ bindings:
 	@bash scripts/build.sh build
 	ninja -C build regen-bindings
 
+# The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
+# set them here, or in the environment. Unset: those rows say "pending".
+# LISP_HTTP_SERVER_CMD ?= sbcl --script examples/http-server.lisp
+export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BULK_RECV_CMD
+
+# Every benchmark row (bench/README.md): the table goes to
+# bench/results/latest.md, the chart to bench/results/latest.png.
+# The Lisp server plugs in with LISP_HTTP_SERVER_CMD=... (see bench/run.sh).
 bench:
 	@bash scripts/install-deps.sh --bench
 	@bash scripts/build.sh build
-	@sbcl --script bench/ffi/bench.lisp
+	@bash bench/run.sh ffi http tls c10k
+
+# HTTP keep-alive (-c100, -c1000), pipelined, two threads vs one.
+bench-http:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@bash bench/run.sh http
+
+# HTTPS keep-alive, TLS handshakes/s, bulk 1 GiB over TCP and TLS.
+bench-tls:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@bash bench/run.sh tls
+
+# 10,000 concurrent keep-alive connections, server memory per connection.
+bench-c10k:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@bash bench/run.sh c10k
 
 # ns per call through defshared, define-alien-routine, shared-call, CFFI.
 bench-ffi:

@@ -33,7 +33,7 @@ run() {
 
 # meson test hides a test's output unless asked: --verbose prints Check's
 # summary line for every suite.
-ctests() { meson test -C "$1" --suite c --suite abi --verbose --num-processes 2 --print-errorlogs; }
+ctests() { meson test -C "$1" --suite c --suite abi --suite bench --verbose --num-processes 2 --print-errorlogs; }
 
 run "build" bash scripts/build.sh build || { echo "build failed"; exit 1; }
 run "c suites (build)" ctests build

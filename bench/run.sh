@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# bench/run.sh [PART...] - run benchmark parts, then write one table of
+# ratios (bench/results/latest.md) and a chart (bench/results/latest.png).
+# Parts: ffi http tls c10k (default: all four). See bench/README.md.
+#
+# Every figure is measured in this run: the baseline of each row is the
+# first subject measured in it, and every ratio is against that baseline.
+# The server runs on core $BENCH_SERVER_CORE, the load generator on core
+# $BENCH_LOAD_CORE (taskset), each measurement $BENCH_RUNS times,
+# interleaved (run 1 of every subject, then run 2, ...).
+#
+# Environment:
+#   LISP_HTTP_SERVER_CMD   the Lisp server (issue 8): a command that takes
+#                          the options of ref-http-server (--host H --port 0
+#                          [--tls-cert PEM --tls-key PEM] [--threads N]),
+#                          prints `PORT <n>` on stdout when listening and
+#                          exits on SIGINT. Unset: the Lisp rows are "pending".
+#   LISP_HTTP_SERVER_CONSED=1  the Lisp server answers SIGUSR1 with a line
+#                          `CONSED <bytes>` (sb-ext:get-bytes-consed) on stdout
+#   LISP_TLS_CLIENT_CMD    Lisp handshake loop: `CMD --host H --port P --seconds S`
+#                          prints `HANDSHAKES <n> SECONDS <x>`
+#   LISP_BULK_RECV_CMD     Lisp bulk receiver: the CLI of `bulk recv`
+#   BENCH_SELF             1: also measure the C reference against itself
+#                          (default: 1 when LISP_HTTP_SERVER_CMD is unset)
+#   BENCH_DURATION (5)  BENCH_WARMUP (1)  BENCH_RUNS (3)  BENCH_C10K (10000)
+#   BENCH_BULK_BYTES (1G)  BENCH_SERVER_CORE (0)  BENCH_LOAD_CORE (1)
+#   BENCH_BUILD (build)  BENCH_OUT (bench/results)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BENCH_BUILD:-$ROOT/build}
+OUTDIR=${BENCH_OUT:-$ROOT/bench/results}
+D=${BENCH_DURATION:-5}
+WARM=${BENCH_WARMUP:-1}
+RUNS=${BENCH_RUNS:-3}
+SCORE=${BENCH_SERVER_CORE:-0}
+LCORE=${BENCH_LOAD_CORE:-1}
+C10K_N=${BENCH_C10K:-10000}
+BULK_BYTES=${BENCH_BULK_BYTES:-1G}
+LISP_SERVER=${LISP_HTTP_SERVER_CMD:-}
+LISP_CONSED=${LISP_HTTP_SERVER_CONSED:-0}
+LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD:-}
+LISP_BULK_RECV=${LISP_BULK_RECV_CMD:-}
+if [ -z "${BENCH_SELF:-}" ]; then
+  if [ -n "$LISP_SERVER" ]; then BENCH_SELF=0; else BENCH_SELF=1; fi
+fi
+PENDING="pending (issue 8)"
+
+C_SERVER="$BUILD/bench/c/ref-http-server"
+C10K_CLIENT="$BUILD/bench/c/c10k-client"
+BULK="$BUILD/bench/c/bulk"
+BSD_SERVER="sbcl --script $ROOT/bench/peers/bsd-sockets-server.lisp"
+CLPLUS_CLIENT="sbcl --script $ROOT/bench/peers/clplus-tls-client.lisp"
+RESPONSE="$ROOT/bench/response.txt"
+CERTS="$BUILD/bench-certs"
+
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(ffi http tls c10k)
+for p in "${parts[@]}"; do
+  case $p in ffi | http | tls | c10k) ;; *) log "run.sh: unknown part $p (ffi http tls c10k)"; exit 2 ;; esac
+done
+for f in "$C_SERVER" "$C10K_CLIENT" "$BULK"; do
+  [ -x "$f" ] || { log "run.sh: $f is missing: build first (make bench builds)"; exit 1; }
+done
+for t in wrk taskset openssl gnuplot sbcl; do
+  command -v "$t" >/dev/null || { log "run.sh: $t is missing (scripts/install-deps.sh --bench)"; exit 1; }
+done
+
+WORK=$(mktemp -d)
+RAW=$WORK/raw.tsv
+SUBJECTS=$WORK/subjects.tsv
+: >"$RAW"
+: >"$SUBJECTS"
+SERVER_PID=
+cleanup() { stop_server 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+T_START=$(date +%s)
+
+subject() { printf '%s\t%s\n' "$1" "$2" >>"$SUBJECTS"; }
+subject c "C reference (baseline)"
+subject c-self "C reference (again, as the subject)"
+subject lisp "Lisp: epsilon server (issue 8)"
+subject bsd "peer: sb-bsd-sockets + serve-event"
+subject lisp-client "Lisp: TLS client loop (epsilon.crypto)"
+subject lisp-recv "Lisp: receiver (epsilon.net.core / epsilon.crypto)"
+
+# The HTTP server subjects: KEY|COMMAND|CONSED-HOOK
+http_subjects() {
+  echo "c|$C_SERVER|0"
+  [ "$BENCH_SELF" = 1 ] && echo "c-self|$C_SERVER|0"
+  [ -n "$LISP_SERVER" ] && echo "lisp|$LISP_SERVER|$LISP_CONSED"
+  [ "${1:-}" = tls ] || echo "bsd|$BSD_SERVER|1"
+}
+
+pending_lisp() { # ROW: the Lisp subject of ROW is not measurable yet
+  [ -z "$LISP_SERVER" ] && record "$1" lisp pending "$PENDING"
+}
+
+# measure_wrk ROW KEY CMD CONSED SCHEME SERVER-CORE LOAD-CORE "SERVER-ARGS" WRK-ARGS...
+measure_wrk() {
+  local row=$1 key=$2 cmd=$3 consed=$4 scheme=$5 score=$6 lcore=$7 sargs=$8
+  shift 8
+  # shellcheck disable=SC2086
+  start_server "$score" "$cmd" --host 127.0.0.1 --port 0 $sargs || { record "$row" "$key" failed "server did not start"; return; }
+  local url="$scheme://127.0.0.1:$PORT/" pin=()
+  [ -n "$lcore" ] && pin=(taskset -c "$lcore")
+  "${pin[@]}" wrk "$@" -d"${WARM}s" --timeout 10s "$url" >/dev/null 2>&1
+  local b0 b1 c0 c1 out
+  [ "$consed" = 1 ] && b0=$(consed_bytes)
+  c0=$(cpu_ticks "$SERVER_PID")
+  out=$("${pin[@]}" wrk "$@" -d"${D}s" --timeout 10s "$url" 2>&1)
+  c1=$(cpu_ticks "$SERVER_PID")
+  [ "$consed" = 1 ] && b1=$(consed_bytes)
+  stop_server
+  local reqs rps errs
+  reqs=$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' <<<"$out")
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  errs=$(awk '/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx/ { n += $NF } END { print n + 0 }' <<<"$out")
+  if [ -z "$reqs" ] || [ "${reqs:-0}" -eq 0 ]; then
+    log "  $row $key: wrk measured nothing:"; sed 's/^/    /' <<<"$out" >&2
+    record "$row" "$key" failed "wrk measured nothing"
+    return
+  fi
+  local cpu
+  cpu=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
+  record "$row" "$key" rps "$rps"
+  record "$row" "$key" cpu_us "$cpu"
+  [ "$errs" -gt 0 ] && record "$row" "$key" errors "$errs"
+  local extra=""
+  if [ -n "${b0:-}" ] && [ -n "${b1:-}" ]; then
+    local per
+    per=$(awk -v a="$b0" -v b="$b1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')
+    record "$row" "$key" consed "$per"
+    extra=", $per bytes consed/req"
+  fi
+  log "  $row $key: $rps req/s, $cpu us CPU/req$extra$([ "$errs" -gt 0 ] && echo ", $errs errors")"
+}
+
+part_http() {
+  log "== http: keep-alive -c100 and -c1000, pipelined (depth 16), two threads vs one"
+  local r s key cmd consed
+  for row in http-c100 http-c1000 http-pipe16 threads; do pending_lisp "$row"; done
+  for ((r = 1; r <= RUNS; r++)); do
+    log "-- http run $r/$RUNS"
+    while IFS='|' read -r key cmd consed; do
+      measure_wrk http-c100 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100
+      measure_wrk http-c1000 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c1000
+      measure_wrk http-pipe16 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100 -s "$ROOT/bench/pipeline.lua"
+    done < <(http_subjects)
+    # Two threads: nothing pinned; wrk competes for the same two cores.
+    measure_wrk threads c1 "$C_SERVER" 0 http "" "" "--threads 1" -t2 -c100
+    measure_wrk threads c2 "$C_SERVER" 0 http "" "" "--threads 2" -t2 -c100
+    if [ -n "$LISP_SERVER" ]; then
+      measure_wrk threads lisp1 "$LISP_SERVER" 0 http "" "" "--threads 1" -t2 -c100
+      measure_wrk threads lisp2 "$LISP_SERVER" 0 http "" "" "--threads 2" -t2 -c100
+    fi
+  done
+  subject c1 "C reference, 1 thread (baseline)"
+  subject c2 "C reference, 2 threads"
+  subject lisp1 "Lisp, 1 thread (issue 8)"
+  subject lisp2 "Lisp, 2 threads (issue 8)"
+}
+
+# measure_handshakes KEY CLIENT: against a fresh openssl s_server on SCORE.
+measure_handshakes() {
+  local key=$1 client=$2
+  : >"$WORK/server.out"
+  taskset -c "$SCORE" openssl s_server -www -no-CApath -no-CAfile -no-CAstore \
+    -cert "$CERTS/server.pem" -key "$CERTS/server.key" -accept 127.0.0.1:0 \
+    >"$WORK/server.out" 2>"$WORK/server.err" &
+  SERVER_PID=$!
+  local line port
+  line=$(wait_line "$WORK/server.out" '^ACCEPT ' 10) || { record tls-hs "$key" failed "s_server did not start"; stop_server; return; }
+  port=${line##*:}
+  local c0 c1 t0 t1 out n secs
+  c0=$(cpu_ticks "$SERVER_PID")
+  t0=$(date +%s.%N)
+  if [ "$client" = s_time ]; then
+    out=$(taskset -c "$LCORE" openssl s_time -connect "127.0.0.1:$port" -new -time "$D" 2>&1)
+    t1=$(date +%s.%N)
+    n=$(sed -n 's/^\([0-9][0-9]*\) connections in [0-9.]* real seconds.*/\1/p' <<<"$out" | tail -1)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+  else
+    # shellcheck disable=SC2086
+    out=$(taskset -c "$LCORE" $client --host 127.0.0.1 --port "$port" --seconds "$D" 2>&1)
+    n=$(sed -n 's/^HANDSHAKES \([0-9]*\) SECONDS .*/\1/p' <<<"$out")
+    secs=$(sed -n 's/^HANDSHAKES [0-9]* SECONDS \([0-9.]*\).*/\1/p' <<<"$out")
+  fi
+  c1=$(cpu_ticks "$SERVER_PID")
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=
+  if [ -z "$n" ] || [ "$n" -eq 0 ]; then
+    log "  tls-hs $key: no handshakes:"; sed 's/^/    /' <<<"$out" >&2
+    record tls-hs "$key" failed "no handshakes"
+    return
+  fi
+  local hs cpu
+  hs=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.1f", n / s }')
+  cpu=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+  record tls-hs "$key" hs "$hs"
+  record tls-hs "$key" hs_cpu_us "$cpu"
+  log "  tls-hs $key: $hs handshakes/s, server $cpu us CPU/handshake"
+}
+
+# measure_bulk ROW KEY RECV-CMD TLS(0|1): the receiver (subject) on SCORE,
+# the C sender on LCORE.
+measure_bulk() {
+  local row=$1 key=$2 cmd=$3 tls=$4 rargs=() sargs=()
+  if [ "$tls" = 1 ]; then
+    rargs=(--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key")
+    sargs=(--tls)
+  fi
+  start_server "$SCORE" "$ROOT/bench/childcpu.sh $cmd" --host 127.0.0.1 --port 0 "${rargs[@]}" ||
+    { record "$row" "$key" failed "receiver did not start"; return; }
+  local sout
+  sout=$(taskset -c "$LCORE" "$BULK" send --host 127.0.0.1 --port "$PORT" --bytes "$BULK_BYTES" "${sargs[@]}" 2>&1)
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=
+  local line ticks bytes secs
+  line=$(grep -m1 '^BYTES ' "$WORK/server.out")
+  ticks=$(sed -n 's/^CHILDTICKS //p' "$WORK/server.out")
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    log "  $row $key: the transfer failed (receiver status $rc):"
+    sed 's/^/    recv: /' "$WORK/server.err" >&2
+    sed 's/^/    send: /' <<<"$sout" >&2
+    record "$row" "$key" failed "transfer failed"
+    return
+  fi
+  read -r _ bytes _ secs _ _ <<<"$line"
+  local mibps cpu
+  mibps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / 1048576 / s }')
+  cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v b="$bytes" 'BEGIN { printf "%.1f", t * 1000 / hz / (b / 1073741824) }')
+  record "$row" "$key" mibps "$mibps"
+  record "$row" "$key" cpu_ms_gib "$cpu"
+  log "  $row $key: $mibps MiB/s, receiver $cpu ms CPU/GiB"
+}
+
+part_tls() {
+  log "== tls: HTTPS keep-alive, handshakes/s, bulk TCP and TLS"
+  sh "$ROOT/tests/data/make-certs.sh" "$CERTS" || { log "run.sh: certificates failed"; return 1; }
+  pending_lisp https-c100
+  [ -z "$LISP_TLS_CLIENT" ] && record tls-hs lisp-client pending "pending (LISP_TLS_CLIENT_CMD)"
+  # Compile cl+ssl now (once per machine), not inside a measurement.
+  sbcl --noinform --non-interactive --eval '(require :asdf)' \
+    --eval '(handler-bind ((warning (function muffle-warning))) (asdf:load-system "cl+ssl"))' >/dev/null 2>&1 ||
+    log "run.sh: cl+ssl does not load: its row will fail"
+  [ -z "$LISP_BULK_RECV" ] && record bulk-tcp lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
+  [ -z "$LISP_BULK_RECV" ] && record bulk-tls lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
+  local r key cmd consed
+  for ((r = 1; r <= RUNS; r++)); do
+    log "-- tls run $r/$RUNS"
+    while IFS='|' read -r key cmd consed; do
+      measure_wrk https-c100 "$key" "$cmd" "$consed" https "$SCORE" "$LCORE" \
+        "--tls-cert $CERTS/server.pem --tls-key $CERTS/server.key" -t1 -c100
+    done < <(http_subjects tls)
+    measure_handshakes s_time s_time
+    [ "$BENCH_SELF" = 1 ] && measure_handshakes s_time-self s_time
+    [ -n "$LISP_TLS_CLIENT" ] && measure_handshakes lisp-client "$LISP_TLS_CLIENT"
+    measure_handshakes clplus "$CLPLUS_CLIENT"
+    for tls in 0 1; do
+      local row=bulk-tcp
+      [ $tls = 1 ] && row=bulk-tls
+      measure_bulk $row c "$BULK recv" $tls
+      [ "$BENCH_SELF" = 1 ] && measure_bulk $row c-self "$BULK recv" $tls
+      [ -n "$LISP_BULK_RECV" ] && measure_bulk $row lisp-recv "$LISP_BULK_RECV" $tls
+    done
+  done
+  subject s_time "openssl s_time -new (baseline)"
+  subject s_time-self "openssl s_time -new (again, as the subject)"
+  subject clplus "peer: cl+ssl client loop"
+}
+
+# measure_c10k KEY CMD CONSED
+measure_c10k() {
+  local key=$1 cmd=$2 consed=$3
+  start_server "$SCORE" "$cmd" --host 127.0.0.1 --port 0 || { record c10k "$key" failed "server did not start"; return; }
+  local idle b0 b1 loaded line
+  [ "$consed" = 1 ] && b0=$(consed_bytes)
+  idle=$(rss_kib "$SERVER_PID")
+  taskset -c "$LCORE" "$C10K_CLIENT" --host 127.0.0.1 --port "$PORT" -n "$C10K_N" \
+    --timeout 60 --hold --expect "$RESPONSE" >"$WORK/c10k.out" 2>"$WORK/c10k.err" &
+  local cpid=$!
+  line=$(wait_line "$WORK/c10k.out" '^OK ' 90)
+  loaded=$(rss_kib "$SERVER_PID")
+  [ "$consed" = 1 ] && b1=$(consed_bytes)
+  kill -TERM "$cpid" 2>/dev/null
+  wait "$cpid" 2>/dev/null
+  stop_server
+  if [ -z "$line" ]; then
+    log "  c10k $key: no result from c10k-client"; sed 's/^/    /' "$WORK/c10k.err" >&2
+    record c10k "$key" failed "no result"
+    return
+  fi
+  local ok fail secs per
+  read -r _ ok _ fail _ secs <<<"$line"
+  per=$(awk -v a="$idle" -v b="$loaded" -v n="$ok" 'BEGIN { printf "%.0f", n ? (b - a) * 1024 / n : 0 }')
+  record c10k "$key" ok "$ok"
+  record c10k "$key" fail "$fail"
+  record c10k "$key" secs "$secs"
+  record c10k "$key" rss_conn "$per"
+  local extra=""
+  if [ -n "${b0:-}" ] && [ -n "${b1:-}" ] && [ "$ok" -gt 0 ]; then
+    local c
+    c=$(awk -v a="$b0" -v b="$b1" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / n }')
+    record c10k "$key" consed "$c"
+    extra=", $c bytes consed/connection"
+  fi
+  [ "$fail" -gt 0 ] && sed 's/^/    /' "$WORK/c10k.err" >&2
+  log "  c10k $key: OK $ok FAIL $fail in ${secs}s, server RSS +$per bytes/connection (idle ${idle} KiB, loaded ${loaded} KiB)$extra"
+}
+
+part_c10k() {
+  log "== c10k: $C10K_N concurrent keep-alive connections, one request each"
+  pending_lisp c10k
+  local r key cmd consed
+  for ((r = 1; r <= RUNS; r++)); do
+    log "-- c10k run $r/$RUNS"
+    while IFS='|' read -r key cmd consed; do
+      measure_c10k "$key" "$cmd" "$consed"
+    done < <(http_subjects)
+  done
+}
+
+part_ffi() {
+  log "== ffi: ns per trivial call (bench/ffi/bench.lisp)"
+  local out
+  if ! out=$(sbcl --script "$ROOT/bench/ffi/bench.lisp" 2>&1); then
+    sed 's/^/  /' <<<"$out" >&2
+    record ffi base failed "bench/ffi/bench.lisp failed"
+    return
+  fi
+  sed 's/^/  /' <<<"$out" >&2
+  # The table after the `path ns/call ratio` header: label (28 columns), ns, ratio.
+  awk '/^path +ns\/call +ratio/ { on = 1; next } on && NF == 0 { on = 0 }
+       on { label = substr($0, 1, 28); sub(/ +$/, "", label); print label "\t" $(NF - 1) }' <<<"$out" |
+    while IFS=$'\t' read -r label ns; do
+      record ffi "$label" ns "$ns"
+      subject "$label" "$label"
+    done
+}
+
+for p in "${parts[@]}"; do
+  "part_$p"
+done
+
+mkdir -p "$OUTDIR"
+T_END=$(date +%s)
+bash "$ROOT/bench/report.sh" "$RAW" "$SUBJECTS" "$OUTDIR" "$((T_END - T_START))" "${parts[*]}"
