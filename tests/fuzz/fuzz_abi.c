@@ -818,7 +818,8 @@ static void op_counter(struct fz *f)
 	}
 	case 1: {
 		static const uint64_t values[] = {1, 0, UINT64_MAX, UINT64_MAX - 1, 1ull << 63};
-		r = eps_eventfd_write(pick_fd(f), (x & 1) ? fz_u64(f) : values[(x >> 1) % 5]);
+		uint64_t value = (x & 1) ? fz_u64(f) : values[(x >> 1) % 5];
+		r = eps_eventfd_write(pick_fd(f), value);
 		break;
 	}
 	case 2:
@@ -881,7 +882,9 @@ static void op_tls_context(struct fz *f)
 	case 0: {
 		static const int32_t versions[] = {0, EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3, 0x0302, -1};
 		int32_t role = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(fz_u8(f) & 1);
-		r = eps_tls_context_new(role, versions[fz_pick(f, 5)], versions[fz_pick(f, 5)]);
+		int32_t min = versions[fz_pick(f, 5)];
+		int32_t max = versions[fz_pick(f, 5)];
+		r = eps_tls_context_new(role, min, max);
 		FZ_CHECK_CODE(r);
 		if (r > 0)
 			track_new(r, EPS_HANDLE_TLS_CONTEXT);
@@ -1033,8 +1036,9 @@ static void op_resolve(struct fz *f)
 		const char *s = (fz_u8(f) & 1) ? NULL : fz_string(f, service, sizeof service);
 		int32_t flags = (int32_t)(fz_u16(f) & 0x43f);
 		/* Never a DNS query, whatever the input says. */
-		r = eps_getaddrinfo(h, s, (int32_t)(fz_u8(f) % 12), (int32_t)(fz_u8(f) % 4), 0,
-				    flags | EPS_AI_NUMERICHOST);
+		int32_t family = (int32_t)(fz_u8(f) % 12);
+		int32_t socktype = (int32_t)(fz_u8(f) % 4);
+		r = eps_getaddrinfo(h, s, family, socktype, 0, flags | EPS_AI_NUMERICHOST);
 		FZ_CHECK_CODE(r);
 		if (r > 0)
 			track_new(r, EPS_HANDLE_ADDRINFO);
@@ -1057,8 +1061,8 @@ static void op_resolve(struct fz *f)
 	uint8_t *out = (fz_u8(f) & 15) == 0 ? NULL : addrbuf;
 	if (which == 3) {
 		int32_t info[3];
-		r = eps_addrinfo_get(list, (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) % 4, out, cap,
-				     (fz_u8(f) & 1) ? info : NULL);
+		int32_t index = (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) % 4;
+		r = eps_addrinfo_get(list, index, out, cap, (fz_u8(f) & 1) ? info : NULL);
 		if (r >= 0)
 			FZ_CHECK((size_t)r <= cap, "address of %lld in %zu", (long long)r, cap);
 	} else {
