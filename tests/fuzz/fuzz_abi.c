@@ -53,7 +53,7 @@ static int pool_n;
 
 static struct sockaddr_in listen_addr, udp_addr;
 static int32_t listener = -1;
-static char tmpdir[64], cert_path[96], key_path[96], garbage_path[96];
+static char tmpdir[64], cert_path[96], key_path[96], garbage_path[96], fifo_path[96];
 
 static struct member *pool_add(int fd, int owned, enum kind kind)
 {
@@ -866,9 +866,10 @@ static void op_errors(struct fz *f)
 
 static const char *pick_path(struct fz *f)
 {
-	const char *paths[] = {NULL, "", "/nonexistent/epsilon", cert_path, key_path,
-			       garbage_path, tmpdir, "/dev/null"};
-	return paths[fz_pick(f, 8)];
+	/* A FIFO nobody writes to: opening one for reading waits for a writer. */
+	const char *paths[] = {NULL,	     "",     "/nonexistent/epsilon", cert_path, key_path,
+			       garbage_path, tmpdir, "/dev/null",	     fifo_path};
+	return paths[fz_pick(f, 9)];
 }
 
 static void op_tls_context(struct fz *f)
@@ -1083,6 +1084,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(cert_path, sizeof cert_path, "%s/cert.pem", tmpdir);
 	snprintf(key_path, sizeof key_path, "%s/key.pem", tmpdir);
 	snprintf(garbage_path, sizeof garbage_path, "%s/garbage.pem", tmpdir);
+	snprintf(fifo_path, sizeof fifo_path, "%s/fifo.pem", tmpdir);
+	FZ_CHECK(mkfifo(fifo_path, 0600) == 0, "mkfifo");
 	const char *files[][2] = {{cert_path, fz_cert_pem},
 				  {key_path, fz_key_pem},
 				  {garbage_path, "-----BEGIN CERTIFICATE-----\nAAAA\n"}};
@@ -1107,6 +1110,7 @@ __attribute__((destructor)) static void remove_files(void)
 	(void)unlink(cert_path);
 	(void)unlink(key_path);
 	(void)unlink(garbage_path);
+	(void)unlink(fifo_path);
 	(void)rmdir(tmpdir);
 }
 
