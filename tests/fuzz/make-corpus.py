@@ -5,19 +5,23 @@ A developer tool (make test never runs it; its output is checked in).  Each
 seed is a meaningful call sequence, encoded the way the target's decoder
 (tests/fuzz/fuzz_*.c) reads its input: keep the encoders below in step
 with the decoders.  The TLS seeds are first flights of real clients,
-captured from `openssl s_client` over loopback.
+captured from `openssl s_client` over loopback, and whole sessions (the
+handshake, a request, close_notify) recorded by the fuzz target itself
+(EPS_FUZZ_RECORD, see fuzz_tls_server.c): those need build-fuzz/ built
+first (`bash scripts/build.sh build-fuzz`).
 
 usage: tests/fuzz/make-corpus.py   (from anywhere; rewrites the corpora)
 """
 import hashlib
 import os
-import shutil
 import socket
 import struct
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, 'corpus')
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TLS_TARGET = os.path.join(ROOT, 'build-fuzz', 'tests', 'fuzz', 'fuzz_tls_server')
 
 
 def u8(v):
@@ -360,11 +364,29 @@ def tls_seeds():
     write(t, 'oversized_record', u8(0) + steps(record(22, b'\x01' + b'\x00' * 18000)[:16384]))
     write(t, 'empty_records', u8(0) + steps(record(22, b''), record(22, b''), record(22, b'')))
     write(t, 'empty', b'')
+    # Whole sessions, replayable because the target's random numbers are
+    # its own: the server answers these bytes with the same handshake.
+    if not os.access(TLS_TARGET, os.X_OK):
+        raise SystemExit('make-corpus: build build-fuzz first (%s)' % TLS_TARGET)
+    for name, version in (('session_tls13', None), ('session_tls12', '1.2')):
+        path = os.path.join(OUT, t, name)
+        env = dict(os.environ, EPS_FUZZ_RECORD=path)
+        if version:
+            env['EPS_FUZZ_RECORD_VERSION'] = version
+        subprocess.run([TLS_TARGET], env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        with open(path, 'rb') as f:
+            session = f.read()
+        # The same session ended abruptly instead of by a half-close.
+        write(t, name + '_abrupt', b'\x00' + session[1:])
 
 
 def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
+    # Inputs that once found a bug (regress_*) stay; the rest is remade.
+    for d, _, files in os.walk(OUT):
+        for name in files:
+            if not name.startswith('regress_'):
+                os.unlink(os.path.join(d, name))
     addr_seeds()
     abi_seeds()
     tls_seeds()
