@@ -73,7 +73,7 @@ static struct member *pool_find(int fd)
 
 static int fd_kind_of(enum kind k)
 {
-	return k == K_EPOLL ? EPS__FD_EPOLL
+	return k == K_EPOLL	? EPS__FD_EPOLL
 	       : k == K_EVENTFD ? EPS__FD_EVENTFD
 	       : k == K_TIMERFD ? EPS__FD_TIMERFD
 				: EPS__FD_OTHER;
@@ -102,7 +102,8 @@ static void pool_build(void)
 {
 	int32_t sv[2];
 	pool_n = 0;
-	FZ_CHECK(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0, sv) == 0, "sp");
+	FZ_CHECK(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0, sv) == 0,
+		 "sp");
 	pool_add(sv[0], 1, K_SOCKET);
 	pool_add(sv[1], 1, K_SOCKET);
 	FZ_CHECK(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_DGRAM | EPS_SOCK_NONBLOCK, 0, sv) == 0, "sp");
@@ -113,7 +114,8 @@ static void pool_build(void)
 	FZ_CHECK(udp >= 0, "udp");
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	FZ_CHECK(eps_bind(udp, (uint8_t *)&a, sizeof a) == 0, "bind udp");
-	FZ_CHECK(eps_getsockname(udp, (uint8_t *)&udp_addr, sizeof udp_addr) == sizeof udp_addr, "n");
+	FZ_CHECK(eps_getsockname(udp, (uint8_t *)&udp_addr, sizeof udp_addr) == sizeof udp_addr,
+		 "n");
 	pool_add(udp, 1, K_SOCKET);
 
 	listener = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
@@ -170,19 +172,20 @@ static void pool_check(void)
 		}
 		int fl = fcntl(m->fd, F_GETFL);
 		FZ_CHECK(fl >= 0, "pool descriptor %d is not open", m->fd);
-		FZ_CHECK(fcntl(m->fd, F_GETFD) & FD_CLOEXEC, "descriptor %d not close-on-exec", m->fd);
+		FZ_CHECK(fcntl(m->fd, F_GETFD) & FD_CLOEXEC, "descriptor %d not close-on-exec",
+			 m->fd);
 		if (!m->owned) {
 			FZ_CHECK(eps__fd_state(m->fd) == -EPS_EBADF, "pipe %d in the table", m->fd);
 			continue;
 		}
 		owned++;
 		int nb = (fl & O_NONBLOCK) != 0;
-		FZ_CHECK(eps__fd_state(m->fd) == nb, "descriptor %d: table says %d, kernel %d", m->fd,
-			 eps__fd_state(m->fd), nb);
+		FZ_CHECK(eps__fd_state(m->fd) == nb, "descriptor %d: table says %d, kernel %d",
+			 m->fd, eps__fd_state(m->fd), nb);
 		/* Only an epoll instance may be blocking: a wait never reads it. */
 		FZ_CHECK(nb || m->kind == K_EPOLL, "descriptor %d blocking", m->fd);
-		FZ_CHECK(eps__fd_kind(m->fd) == fd_kind_of(m->kind), "descriptor %d of kind %d", m->fd,
-			 eps__fd_kind(m->fd));
+		FZ_CHECK(eps__fd_kind(m->fd) == fd_kind_of(m->kind), "descriptor %d of kind %d",
+			 m->fd, eps__fd_kind(m->fd));
 	}
 	FZ_CHECK(eps_fds_open() == owned, "eps_fds_open() %lld, the pool owns %lld",
 		 (long long)eps_fds_open(), (long long)owned);
@@ -218,8 +221,8 @@ static int32_t pick_fd(struct fz *f)
 			return m->fd;
 		return -1;
 	}
-	static const int32_t forged[] = {-1, -2, INT32_MIN, 1 << 20, (1 << 22) - 1, 1 << 22,
-					 INT32_MAX, 19999, 20000, 4 << 20};
+	static const int32_t forged[] = {-1,	  -2,	     INT32_MIN, 1 << 20, (1 << 22) - 1,
+					 1 << 22, INT32_MAX, 19999,	20000,	 4 << 20};
 	return forged[sel % (sizeof forged / sizeof forged[0])];
 }
 
@@ -257,7 +260,8 @@ static void track_new(int64_t h, int32_t type)
 	FZ_CHECK(h > 0 && h < (INT64_C(1) << 62), "handle %lld", (long long)h);
 	FZ_CHECK(track_find(h) == NULL, "handle %lld handed out twice", (long long)h);
 	void *obj;
-	FZ_CHECK(eps__handle_acquire(h, (uint32_t)type, &obj) == 0, "a new handle does not resolve");
+	FZ_CHECK(eps__handle_acquire(h, (uint32_t)type, &obj) == 0,
+		 "a new handle does not resolve");
 	eps__handle_release(h);
 	if (handles_n == TRACK_MAX) {
 		/* Full: forget the oldest dead ones first. */
@@ -268,7 +272,7 @@ static void track_new(int64_t h, int32_t type)
 		handles_n = j;
 	}
 	if (handles_n == TRACK_MAX) {
-		int32_t r = type == EPS_HANDLE_TLS_CONTEXT	  ? eps_tls_context_free(h)
+		int32_t r = type == EPS_HANDLE_TLS_CONTEXT	? eps_tls_context_free(h)
 			    : type == EPS_HANDLE_TLS_CONNECTION ? eps_tls_connection_free(h)
 								: eps_addrinfo_free(h);
 		FZ_CHECK(r == 0, "free a new handle");
@@ -515,7 +519,8 @@ static void op_poll(struct fz *f)
 static void op_socket(struct fz *f)
 {
 	static const int32_t domains[] = {EPS_AF_UNIX, EPS_AF_INET, EPS_AF_INET6, 0, 44, 1000};
-	static const int32_t types[] = {EPS_SOCK_STREAM, EPS_SOCK_DGRAM, EPS_SOCK_SEQPACKET, 0, 4, 99};
+	static const int32_t types[] = {
+	    EPS_SOCK_STREAM, EPS_SOCK_DGRAM, EPS_SOCK_SEQPACKET, 0, 4, 99};
 	int32_t domain = domains[fz_pick(f, 6)];
 	int32_t type = types[fz_pick(f, 6)] | EPS_SOCK_NONBLOCK;
 	uint8_t x = fz_u8(f);
@@ -550,7 +555,7 @@ static void op_bind_connect(struct fz *f)
 	size_t len;
 	uint8_t which = fz_u8(f) % 3;
 	const uint8_t *addr = pick_addr(f, &len);
-	int32_t r = which == 0 ? eps_bind(fd, addr, len)
+	int32_t r = which == 0	 ? eps_bind(fd, addr, len)
 		    : which == 1 ? eps_connect(fd, addr, len)
 				 : eps_listen(fd, (fz_u8(f) & 1) ? fz_i32(f) : 16);
 	FZ_CHECK_CODE(r);
@@ -596,10 +601,11 @@ static void op_send(struct fz *f)
 {
 	int32_t fd = pick_fd(f);
 	uint8_t fsel = fz_u8(f) & 3;
-	int32_t flags = fsel == 0   ? fz_i32(f)
-			: fsel == 1 ? 0
-				    : (int32_t)(fz_u16(f) & (EPS_MSG_DONTWAIT | EPS_MSG_MORE | EPS_MSG_OOB |
-							     EPS_MSG_EOR | EPS_MSG_NOSIGNAL));
+	int32_t flags = fsel == 0 ? fz_i32(f)
+			: fsel == 1
+			    ? 0
+			    : (int32_t)(fz_u16(f) & (EPS_MSG_DONTWAIT | EPS_MSG_MORE | EPS_MSG_OOB |
+						     EPS_MSG_EOR | EPS_MSG_NOSIGNAL));
 	uint8_t which = fz_u8(f) % 3;
 	size_t len;
 	int64_t r;
@@ -638,10 +644,11 @@ static void op_send(struct fz *f)
 static void op_recv(struct fz *f)
 {
 	int32_t fd = pick_fd(f);
-	int32_t flags = (fz_u8(f) & 7) == 0 ? fz_i32(f)
-					    : (int32_t)(fz_u16(f) & (EPS_MSG_DONTWAIT | EPS_MSG_PEEK |
-								      EPS_MSG_WAITALL | EPS_MSG_TRUNC |
-								      EPS_MSG_OOB));
+	int32_t flags =
+	    (fz_u8(f) & 7) == 0
+		? fz_i32(f)
+		: (int32_t)(fz_u16(f) & (EPS_MSG_DONTWAIT | EPS_MSG_PEEK | EPS_MSG_WAITALL |
+					 EPS_MSG_TRUNC | EPS_MSG_OOB));
 	size_t len;
 	uint8_t *buf = pick_out(f, &len);
 	int64_t r;
@@ -688,7 +695,7 @@ static void op_misc_socket(struct fz *f)
 static void op_sockopt(struct fz *f)
 {
 	int32_t fd = pick_fd(f);
-	static const int32_t levels[] = {EPS_SOL_SOCKET, EPS_SOL_SOCKET, EPS_IPPROTO_TCP,
+	static const int32_t levels[] = {EPS_SOL_SOCKET, EPS_SOL_SOCKET,   EPS_IPPROTO_TCP,
 					 EPS_IPPROTO_IP, EPS_IPPROTO_IPV6, EPS_IPPROTO_UDP};
 	uint8_t x = fz_u8(f);
 	int32_t level = (x & 7) < 6 ? levels[x & 7] : fz_i32(f);
@@ -753,7 +760,8 @@ static void op_epoll(struct fz *f)
 {
 	uint8_t which = fz_u8(f) % 3;
 	if (which == 0) {
-		int32_t flags = (fz_u8(f) & 3) == 0 ? fz_i32(f) : EPS_EPOLL_CLOEXEC * (fz_u8(f) & 1);
+		int32_t flags =
+		    (fz_u8(f) & 3) == 0 ? fz_i32(f) : EPS_EPOLL_CLOEXEC * (fz_u8(f) & 1);
 		int32_t r = eps_epoll_create(flags);
 		FZ_CHECK_CODE(r);
 		if (r >= 0)
@@ -810,7 +818,8 @@ static void op_counter(struct fz *f)
 	uint8_t x = fz_u8(f);
 	switch (which) {
 	case 0: {
-		int32_t flags = (x & 3) == 0 ? fz_i32(f) : (int32_t)((x >> 2) & 1) | EPS_EFD_NONBLOCK;
+		int32_t flags =
+		    (x & 3) == 0 ? fz_i32(f) : (int32_t)((x >> 2) & 1) | EPS_EFD_NONBLOCK;
 		r = eps_eventfd_create((x & 0x80) ? fz_u32(f) : 0, flags);
 		if (r >= 0)
 			adopt(r, K_EVENTFD);
@@ -826,9 +835,10 @@ static void op_counter(struct fz *f)
 		r = eps_eventfd_read(pick_fd(f), (x & 15) == 0 ? NULL : &v);
 		break;
 	case 3: {
-		static const int32_t clocks[] = {EPS_CLOCK_MONOTONIC, EPS_CLOCK_REALTIME,
-						 EPS_CLOCK_BOOTTIME, 2, -1, 11};
-		int32_t flags = (x & 3) == 0 ? fz_i32(f) : EPS_TFD_NONBLOCK | (x & 4 ? EPS_TFD_CLOEXEC : 0);
+		static const int32_t clocks[] = {
+		    EPS_CLOCK_MONOTONIC, EPS_CLOCK_REALTIME, EPS_CLOCK_BOOTTIME, 2, -1, 11};
+		int32_t flags =
+		    (x & 3) == 0 ? fz_i32(f) : EPS_TFD_NONBLOCK | (x & 4 ? EPS_TFD_CLOEXEC : 0);
 		r = eps_timerfd_create(clocks[(x >> 3) % 6], flags);
 		if (r >= 0)
 			adopt(r, K_TIMERFD);
@@ -867,8 +877,9 @@ static void op_errors(struct fz *f)
 static const char *pick_path(struct fz *f)
 {
 	/* A FIFO nobody writes to: opening one for reading waits for a writer. */
-	const char *paths[] = {NULL,	     "",     "/nonexistent/epsilon", cert_path, key_path,
-			       garbage_path, tmpdir, "/dev/null",	     fifo_path};
+	const char *paths[] = {NULL,	  "",	       "/nonexistent/epsilon",
+			       cert_path, key_path,    garbage_path,
+			       tmpdir,	  "/dev/null", fifo_path};
 	return paths[fz_pick(f, 9)];
 }
 
@@ -891,7 +902,8 @@ static void op_tls_context(struct fz *f)
 	char text[256];
 	switch (which) {
 	case 0: {
-		static const int32_t versions[] = {0, EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3, 0x0302, -1};
+		static const int32_t versions[] = {0, EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3,
+						   0x0302, -1};
 		int32_t role = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(fz_u8(f) & 1);
 		int32_t min = versions[fz_pick(f, 5)];
 		int32_t max = versions[fz_pick(f, 5)];
@@ -948,10 +960,12 @@ static void op_tls_context(struct fz *f)
 		r = eps_tls_context_set_verify(ctx, (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) & 1);
 		break;
 	case 7:
-		r = eps_tls_context_set_cipher_list(ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		r = eps_tls_context_set_cipher_list(
+		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
 		break;
 	case 8:
-		r = eps_tls_context_set_ciphersuites(ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		r = eps_tls_context_set_ciphersuites(
+		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
 		break;
 	case 9:
 		/* SSL_CERT_FILE and SSL_CERT_DIR name our small files (see below). */
@@ -963,7 +977,8 @@ static void op_tls_context(struct fz *f)
 		r = eps_tls_connection_new(ctx, fd);
 		handle_result(ctx, EPS_HANDLE_TLS_CONTEXT, r, 0);
 		if (r > 0) {
-			FZ_CHECK(live_of(ctx, EPS_HANDLE_TLS_CONTEXT), "connection from a dead context");
+			FZ_CHECK(live_of(ctx, EPS_HANDLE_TLS_CONTEXT),
+				 "connection from a dead context");
 			track_new(r, EPS_HANDLE_TLS_CONNECTION);
 		}
 		return;
@@ -989,7 +1004,8 @@ static void op_tls_connection(struct fz *f)
 		r = eps_tls_connection_set_nonblocking(conn, fz_i32(f));
 		break;
 	case 2:
-		r = eps_tls_connection_set_hostname(conn, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, name, sizeof name));
+		r = eps_tls_connection_set_hostname(
+		    conn, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, name, sizeof name));
 		strict = 0;
 		break;
 	case 3:
@@ -1038,10 +1054,12 @@ static void op_resolve(struct fz *f)
 	uint8_t which = fz_u8(f) % 5;
 	int64_t r;
 	if (which == 0) {
-		static const char *hosts[] = {"127.0.0.1", "::1", "0.0.0.0", "fe80::1%1", "1.2.3.4",
-					      "::ffff:127.0.0.1", "localhost", NULL};
+		static const char *hosts[] = {"127.0.0.1", "::1",     "0.0.0.0",
+					      "fe80::1%1", "1.2.3.4", "::ffff:127.0.0.1",
+					      "localhost", NULL};
 		char host[64], service[32];
-		const char *h = (fz_u8(f) & 1) ? hosts[fz_pick(f, 8)] : fz_string(f, host, sizeof host);
+		const char *h =
+		    (fz_u8(f) & 1) ? hosts[fz_pick(f, 8)] : fz_string(f, host, sizeof host);
 		const char *s = (fz_u8(f) & 1) ? NULL : fz_string(f, service, sizeof service);
 		int32_t flags = (int32_t)(fz_u16(f) & 0x43f);
 		/* Never a DNS query, whatever the input says. */
@@ -1196,7 +1214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		void *obj;
 		int r = eps__handle_acquire(handles[i].h, (uint32_t)handles[i].type, &obj);
 		if (handles[i].live) {
-			FZ_CHECK(r == 0, "live handle %llx does not resolve", (unsigned long long)handles[i].h);
+			FZ_CHECK(r == 0, "live handle %llx does not resolve",
+				 (unsigned long long)handles[i].h);
 			eps__handle_release(handles[i].h);
 		} else {
 			FZ_CHECK(r == -EPS_EBADHANDLE, "freed handle %llx resolves",
@@ -1213,9 +1232,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			if ((pass == 0) != (t->type == EPS_HANDLE_TLS_CONNECTION))
 				continue;
-			int32_t r = t->type == EPS_HANDLE_TLS_CONTEXT	? eps_tls_context_free(t->h)
-				    : t->type == EPS_HANDLE_TLS_CONNECTION ? eps_tls_connection_free(t->h)
-									    : eps_addrinfo_free(t->h);
+			int32_t r = t->type == EPS_HANDLE_TLS_CONTEXT ? eps_tls_context_free(t->h)
+				    : t->type == EPS_HANDLE_TLS_CONNECTION
+					? eps_tls_connection_free(t->h)
+					: eps_addrinfo_free(t->h);
 			FZ_CHECK(r == 0, "freeing a live handle: %s", eps_errname(r));
 			t->live = 0;
 		}
@@ -1230,7 +1250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!live_of(client_ctx, EPS_HANDLE_TLS_CONTEXT)) {
 		client_ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0);
 		FZ_CHECK(client_ctx > 0, "client context");
-		FZ_CHECK(eps_tls_context_set_verify(client_ctx, EPS_TLS_VERIFY_NONE) == 0, "verify");
+		FZ_CHECK(eps_tls_context_set_verify(client_ctx, EPS_TLS_VERIFY_NONE) == 0,
+			 "verify");
 	}
 	FZ_CHECK(eps_handles_live(EPS_HANDLE_ANY) == expect, "handles live %lld, expected %lld",
 		 (long long)eps_handles_live(EPS_HANDLE_ANY), (long long)expect);

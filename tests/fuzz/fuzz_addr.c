@@ -103,8 +103,8 @@ static void read_address(const uint8_t *addr, size_t len, struct fz *f)
 		struct sockaddr_in6 a, b;
 		memcpy(&a, addr, sizeof a);
 		memcpy(&b, again, sizeof b);
-		FZ_CHECK(memcmp(&a.sin6_addr, &b.sin6_addr, 16) == 0 && a.sin6_port == b.sin6_port &&
-			     a.sin6_scope_id == b.sin6_scope_id,
+		FZ_CHECK(memcmp(&a.sin6_addr, &b.sin6_addr, 16) == 0 &&
+			     a.sin6_port == b.sin6_port && a.sin6_scope_id == b.sin6_scope_id,
 			 "%s does not round-trip", (const char *)text);
 	}
 	if (n >= 0 && family == AF_INET) {
@@ -141,15 +141,15 @@ static void build_address(struct fz *f, int which)
 	const uint8_t *path;
 	switch (which) {
 	case 0:
-		n = eps_addr_inet((fz_u8(f) & 15) == 0 ? NULL : fz_string(f, host, sizeof host), port,
-				  a, cap);
+		n = eps_addr_inet((fz_u8(f) & 15) == 0 ? NULL : fz_string(f, host, sizeof host),
+				  port, a, cap);
 		if (n >= 0)
 			FZ_CHECK(n == (int32_t)sizeof(struct sockaddr_in), "inet length %d", n);
 		break;
 	case 1: {
 		uint32_t scope = (fz_u8(f) & 3) == 0 ? fz_u32(f) : 0;
-		n = eps_addr_inet6((fz_u8(f) & 15) == 0 ? NULL : fz_string(f, host, sizeof host), port,
-				   scope, a, cap);
+		n = eps_addr_inet6((fz_u8(f) & 15) == 0 ? NULL : fz_string(f, host, sizeof host),
+				   port, scope, a, cap);
 		if (n >= 0)
 			FZ_CHECK(n == (int32_t)sizeof(struct sockaddr_in6), "inet6 length %d", n);
 		break;
@@ -176,17 +176,21 @@ static void build_address(struct fz *f, int which)
 			int32_t m = eps_addr_format(addr, (size_t)n, text, sizeof text);
 			FZ_CHECK(m == (int32_t)plen + 1 && text[0] == '@', "abstract name: %d", m);
 			for (size_t i = 0; i < plen; i++)
-				FZ_CHECK(text[i + 1] == (path[i] ? path[i] : '@'), "abstract byte %zu", i);
+				FZ_CHECK(text[i + 1] == (path[i] ? path[i] : '@'),
+					 "abstract byte %zu", i);
 		}
 		break;
 	}
 	if (n < 0) {
 		FZ_CHECK_CODE(n);
-		FZ_CHECK(untouched(addr, real_cap), "address written on failure (%s)", eps_errname(n));
+		FZ_CHECK(untouched(addr, real_cap), "address written on failure (%s)",
+			 eps_errname(n));
 		return;
 	}
 	FZ_CHECK(a != NULL && (size_t)n <= real_cap, "length %d for capacity %zu", n, cap);
-	FZ_CHECK(eps_addr_family(addr, (size_t)n) == (which == 0 ? AF_INET : which == 1 ? AF_INET6 : AF_UNIX),
+	FZ_CHECK(eps_addr_family(addr, (size_t)n) == (which == 0   ? AF_INET
+						      : which == 1 ? AF_INET6
+								   : AF_UNIX),
 		 "family of a built address");
 	if (which <= 1)
 		FZ_CHECK(eps_addr_port(addr, (size_t)n) == port, "port of a built address");
@@ -240,7 +244,8 @@ static void raw_address(struct fz *f)
 
 static void resolve(struct fz *f)
 {
-	static const int32_t families[] = {EPS_AF_UNSPEC, EPS_AF_INET, EPS_AF_INET6, EPS_AF_UNIX, 12345};
+	static const int32_t families[] = {EPS_AF_UNSPEC, EPS_AF_INET, EPS_AF_INET6, EPS_AF_UNIX,
+					   12345};
 	static const int32_t types[] = {0, EPS_SOCK_STREAM, EPS_SOCK_DGRAM, EPS_SOCK_SEQPACKET, 3};
 	char host[80], service[40];
 	const char *h = (fz_u8(f) & 7) == 0 ? NULL : fz_string(f, host, sizeof host);
@@ -258,14 +263,16 @@ static void resolve(struct fz *f)
 	int64_t list = eps_getaddrinfo(h, s, family, socktype, protocol, flags);
 	FZ_CHECK_CODE(list);
 	if (list < 0) {
-		FZ_CHECK(eps_handles_live(EPS_HANDLE_ADDRINFO) == h0, "a failed resolve left a handle");
+		FZ_CHECK(eps_handles_live(EPS_HANDLE_ADDRINFO) == h0,
+			 "a failed resolve left a handle");
 		return;
 	}
 	int32_t count = eps_addrinfo_count(list);
 	FZ_CHECK(count >= 1, "count %d", count);
 	int rounds = 1 + (fz_u8(f) & 3);
 	for (int i = 0; i < rounds; i++) {
-		int32_t index = (fz_u8(f) & 3) == 0 ? fz_i32(f) : (int32_t)fz_pick(f, (uint32_t)count + 1);
+		int32_t index =
+		    (fz_u8(f) & 3) == 0 ? fz_i32(f) : (int32_t)fz_pick(f, (uint32_t)count + 1);
 		uint8_t addr[BUF];
 		int32_t info[3] = {-7, -7, -7};
 		int null_addr;
@@ -281,7 +288,8 @@ static void resolve(struct fz *f)
 		if (n >= 0) {
 			read_address(addr, (size_t)n, f);
 			if (info[0] != -7)
-				FZ_CHECK(info[0] == eps_addr_family(addr, (size_t)n), "info family");
+				FZ_CHECK(info[0] == eps_addr_family(addr, (size_t)n),
+					 "info family");
 		} else {
 			FZ_CHECK(info[0] == -7, "info written on failure");
 		}

@@ -105,7 +105,8 @@ static void attempt(int64_t conn, uint8_t flags)
 		size_t len = (flags & 0x40) ? 1 : sizeof buf;
 		r = eps_tls_connection_read(conn, buf, len);
 		if (trace)
-			fprintf(stderr, "read %lld %s\n", (long long)r, r < 0 ? eps_errname((int32_t)r) : "");
+			fprintf(stderr, "read %lld %s\n", (long long)r,
+				r < 0 ? eps_errname((int32_t)r) : "");
 		FZ_CHECK_CODE(r);
 		FZ_CHECK(r <= (int64_t)len, "read %lld of %zu", (long long)r, len);
 		if (r > 0) {
@@ -117,14 +118,16 @@ static void attempt(int64_t conn, uint8_t flags)
 		static const uint8_t reply[] = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
 		r = eps_tls_connection_write(conn, reply, sizeof reply - 1);
 		if (trace)
-			fprintf(stderr, "write %lld %s\n", (long long)r, r < 0 ? eps_errname((int32_t)r) : "");
+			fprintf(stderr, "write %lld %s\n", (long long)r,
+				r < 0 ? eps_errname((int32_t)r) : "");
 		FZ_CHECK_CODE(r);
 		FZ_CHECK(r <= (int64_t)sizeof reply - 1, "write %lld", (long long)r);
 	}
 	if (flags & 8) {
 		r = eps_tls_connection_shutdown(conn);
 		if (trace)
-			fprintf(stderr, "shutdown %lld %s\n", (long long)r, r < 0 ? eps_errname((int32_t)r) : "");
+			fprintf(stderr, "shutdown %lld %s\n", (long long)r,
+				r < 0 ? eps_errname((int32_t)r) : "");
 		FZ_CHECK_CODE(r);
 		FZ_CHECK(r <= 3, "shutdown state %lld", (long long)r);
 	}
@@ -302,7 +305,8 @@ static void record(const char *path)
 			int64_t m = eps_recv(sv[1], chunk, sizeof chunk, EPS_MSG_DONTWAIT);
 			if (m <= 0)
 				break;
-			FZ_CHECK(send(link[0], chunk, (size_t)m, MSG_NOSIGNAL) == m, "relay to the client");
+			FZ_CHECK(send(link[0], chunk, (size_t)m, MSG_NOSIGNAL) == m,
+				 "relay to the client");
 		}
 	}
 	FZ_CHECK(fclose(out) == 0, "close the seed");

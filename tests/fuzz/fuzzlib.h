@@ -125,23 +125,23 @@ static inline int32_t fz_i32(struct fz *f)
 }
 
 /* An invariant of the library: a violation is a bug, reported as a crash. */
-#define FZ_CHECK(cond, ...)                                                   \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: invariant failed: %s: ", __FILE__, \
-				__LINE__, #cond);                             \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-			abort();                                              \
-		}                                                             \
+#define FZ_CHECK(cond, ...)                                                                  \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			fprintf(stderr, "%s:%d: invariant failed: %s: ", __FILE__, __LINE__, \
+				#cond);                                                      \
+			fprintf(stderr, __VA_ARGS__);                                        \
+			fputc('\n', stderr);                                                 \
+			abort();                                                             \
+		}                                                                            \
 	} while (0)
 
 /* A result that is a success or a negative code the library knows. */
-#define FZ_CHECK_CODE(r)                                                      \
-	do {                                                                  \
-		int64_t fz_r_ = (r);                                          \
+#define FZ_CHECK_CODE(r)                                                                     \
+	do {                                                                                 \
+		int64_t fz_r_ = (r);                                                         \
 		FZ_CHECK(fz_r_ >= 0 || strcmp(eps_errname((int32_t)fz_r_), "EUNKNOWN") != 0, \
-			 "%s returned %lld, not a known code", #r, (long long)fz_r_); \
+			 "%s returned %lld, not a known code", #r, (long long)fz_r_);        \
 	} while (0)
 
 /*
@@ -177,7 +177,7 @@ static inline int64_t fz_server_context(void)
 	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_SERVER, 0, 0);
 	FZ_CHECK(ctx > 0, "eps_tls_context_new: %s", eps_errname((int32_t)ctx));
 	int32_t r = eps_tls_context_use_certificate_pem(ctx, (const uint8_t *)fz_cert_pem,
-							 sizeof fz_cert_pem - 1);
+							sizeof fz_cert_pem - 1);
 	FZ_CHECK(r == 0, "certificate: %s", eps_errname(r));
 	r = eps_tls_context_use_private_key_pem(ctx, (const uint8_t *)fz_key_pem,
 						sizeof fz_key_pem - 1);
