@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind clean
+.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -63,6 +63,12 @@ check-valgrind:
 	@bash scripts/install-deps.sh
 	@bash scripts/build.sh build
 	meson test -C build --suite c --setup valgrind --print-errorlogs
+
+# libFuzzer targets in build-fuzz/ (clang), each run SECONDS (default 60).
+SECONDS ?= 60
+fuzz:
+	@bash scripts/install-deps.sh
+	@bash scripts/fuzz.sh $(SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -181,7 +181,11 @@ void eps__tls_context_leave(int64_t ctx, struct tls_context *c)
  */
 int32_t eps__tls_read_pem_file(const char *path, uint8_t **out, size_t *out_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * O_NONBLOCK: opening a FIFO (or a tty) for reading would wait for a
+	 * writer, forever; with it the open returns and fstat refuses it.
+	 */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		eps__set_detail("cannot open %s: %s", path, strerror(errno));
 		return -EPS_EBADPEM;
@@ -448,8 +452,13 @@ EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
+	struct stat st;
 	if (access(path, R_OK) != 0) {
 		eps__set_detail("cannot read %s: %s", path, strerror(errno));
+		r = -EPS_EBADPEM;
+	} else if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		/* OpenSSL would open a FIFO and wait for a writer, forever. */
+		eps__set_detail("%s is not a regular file", path);
 		r = -EPS_EBADPEM;
 	} else if (!SSL_CTX_load_verify_locations(c->ctx, path, NULL)) {
 		r = eps__tls_fail(EPS_EBADPEM, path);

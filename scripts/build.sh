@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configure (once) and build one build tree.
-# usage: scripts/build.sh [build|build-asan]
+# usage: scripts/build.sh [build|build-asan|build-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=${1:-build}
@@ -9,6 +9,9 @@ export CC=${CC:-gcc}
 case "$tree" in
   build) opts=() ;;
   build-asan) opts=(-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all -Db_lundef=false) ;;
+  # libFuzzer targets: clang, whatever CC says (gcc has no -fsanitize=fuzzer);
+  # meson.build adds the sanitizers when -Dfuzz=true.
+  build-fuzz) export CC=clang; opts=(-Dfuzz=true -Dtests=false -Db_lundef=false) ;;
   *) echo "build.sh: unknown tree $tree" >&2; exit 2 ;;
 esac
 if [ ! -f "$tree/build.ninja" ]; then

@@ -42,6 +42,11 @@ if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
+# Every libFuzzer target for 20 s from its seed corpus (a scratch copy):
+# a crash, leak, hang or sanitizer report fails the step.
+if run "build-fuzz" bash scripts/build.sh build-fuzz; then
+  run "fuzz (20s per target)" bash scripts/fuzz.sh 20
+fi
 
 t_end=$(date +%s.%N)
 echo

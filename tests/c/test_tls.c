@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -771,6 +772,37 @@ START_TEST(context_arguments_are_checked)
 }
 END_TEST
 
+/*
+ * Found by fuzz_abi: a FIFO nobody writes to made the file loaders wait in
+ * open(2) forever.  A path that is not a regular file is refused at once.
+ */
+START_TEST(fifo_paths_are_refused_without_waiting)
+{
+	struct baseline base = baseline();
+	char dir[] = "/tmp/epsilon-tls-fifo.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char fifo[64];
+	snprintf(fifo, sizeof fifo, "%s/fifo.pem", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_SERVER, 0, 0);
+	ck_assert_int_gt(ctx, 0);
+	/* A hang kills the test (SIGALRM's default action) instead of the suite. */
+	alarm(20);
+	ck_assert_code(eps_tls_context_use_certificate_file(ctx, fifo), EPS_EBADPEM);
+	ck_assert_code(eps_tls_context_use_private_key_file(ctx, fifo), EPS_EBADPEM);
+	ck_assert_code(eps_tls_context_load_ca_file(ctx, fifo), EPS_EBADPEM);
+	char d[256];
+	detail(d, sizeof d);
+	ck_assert_msg(strstr(d, "regular file") != NULL, "detail: %s", d);
+	ck_assert_code(eps_tls_context_load_ca_file(ctx, "/dev/null"), EPS_EBADPEM);
+	alarm(0);
+	ck_assert_ok(eps_tls_context_free(ctx));
+	ck_assert_int_eq(unlink(fifo), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	check_baseline(base);
+}
+END_TEST
+
 START_TEST(stale_and_wrong_handles_are_refused)
 {
 	struct baseline base = baseline();
@@ -1031,6 +1063,7 @@ static Suite *tls_suite(void)
 
 	TCase *bad = tcase_create("bad input");
 	tcase_add_test(bad, context_arguments_are_checked);
+	tcase_add_test(bad, fifo_paths_are_refused_without_waiting);
 	tcase_add_test(bad, stale_and_wrong_handles_are_refused);
 	tcase_add_test(bad, connection_arguments_are_checked);
 	suite_add_tcase(s, bad);
