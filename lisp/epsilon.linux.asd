@@ -22,7 +22,11 @@
                 :serial t
                 :components ((:file "package")
                              (:file "context")
+                             (:file "options")
                              (:file "connection")
+                             (:file "session")
+                             (:file "info")
+                             (:file "stream")
                              (:file "aliases"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
