@@ -42,5 +42,7 @@
                (:file "tls-helpers")
                (:file "suite-tls")
                (:file "suite-tls-interop")
+               (:file "suite-tls2")
+               (:file "suite-tls2-interop")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

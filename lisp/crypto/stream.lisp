@@ -181,19 +181,24 @@ sequence (one byte consumed)."
         (return-from decode-char (code-char b0)))
       (let ((n (utf-8-length b0)))
         (loop while (and (< (- in-end in-pos) n) (fill-input s)))
-        (let ((code (and (> n 1) (<= n (- in-end in-pos))
-                         (loop with code = (logand b0 (ash #xFF (- (1+ n))))
-                               for i from 1 below n
-                               for b = (aref in (+ in-pos i))
-                               unless (= (logand b #xC0) #x80) return nil
-                                 do (setf code (logior (ash code 6) (logand b #x3F)))
-                               finally (return code)))))
+        ;; BAD counts the bytes a malformed sequence consumes: the lead and
+        ;; the continuation bytes that follow it (one replacement for a
+        ;; truncated sequence, as SBCL's decoder and READ-LINE do).
+        (let* ((bad 1)
+               (code (and (> n 1)
+                          (loop with code = (logand b0 (ash #xFF (- (1+ n))))
+                                for i from 1 below n
+                                for b = (if (< (+ in-pos i) in-end) (aref in (+ in-pos i)) 0)
+                                unless (= (logand b #xC0) #x80)
+                                  do (setf bad i) (return nil)
+                                do (setf code (logior (ash code 6) (logand b #x3F)))
+                                finally (return code)))))
           (if (and code
                    (>= code (aref #(0 0 #x80 #x800 #x10000) n))
                    (< code #x110000)
                    (not (<= #xD800 code #xDFFF)))
               (progn (incf in-pos n) (setf last-char-size n) (code-char code))
-              (progn (incf in-pos) (setf last-char-size 1) (code-char #xFFFD))))))))
+              (progn (incf in-pos bad) (setf last-char-size bad) (code-char #xFFFD))))))))
 
 (defmethod sb-gray:stream-read-char ((s tls-stream))
   (with-slots (in-pos in-end) s
