@@ -32,7 +32,8 @@
    (out :initform (make-array +stream-buffer-size+ :element-type '(unsigned-byte 8))
         :type octets)
    (out-end :initform 0 :type fixnum)
-   (column :initform 0 :type (or null fixnum)))
+   (column :initform 0 :type (or null fixnum))
+   (handshaken :initform nil))
   (:documentation
    "A bivalent Gray stream over a TLS connection, made by MAKE-TLS-STREAM:
 READ-BYTE, WRITE-BYTE, READ-CHAR, READ-LINE, WRITE-STRING, READ-SEQUENCE,
@@ -107,6 +108,22 @@ BODY did not return normally).  Returns BODY's values."
 
 ;;; Input
 
+(defun ensure-handshake (s)
+  "Complete the handshake of S's connection before its first read or
+write, waiting for the direction it asks for (a non-blocking fd returns
+instead of waiting)."
+  (unless (slot-value s 'handshaken)
+    (let* ((conn (slot-value s 'connection))
+           (timeout (slot-value s 'timeout))
+           (deadline (deadline timeout)))
+      (loop
+        (multiple-value-bind (done direction) (tls-handshake conn :timeout timeout)
+          (when done (return))
+          (wait-until-ready (tls-connection-fd conn)
+                            (if (eq direction :read) +pollin+ +pollout+)
+                            deadline 'tls-handshake 'tls-error))))
+    (setf (slot-value s 'handshaken) t)))
+
 (defun stream-receive (s start end no-hang)
   "Read decrypted bytes of the stream S's connection into its input buffer
 between START and END.  Returns the count (> 0), 0 at the peer's
@@ -140,6 +157,7 @@ close_notify, or NIL when NO-HANG and nothing is there now."
 T when bytes were added, NIL at the end of the input, :WOULD-BLOCK when
 NO-HANG and nothing is there."
   (check-open s 'read)
+  (ensure-handshake s)
   (with-slots (in in-pos in-end) s
     (declare (type octets in) (type fixnum in-pos in-end))
     (when (plusp in-pos)
@@ -312,6 +330,7 @@ sequence (one byte consumed)."
     (declare (type octets out) (type fixnum out-end))
     (when (plusp out-end)
       (check-open s 'write)
+      (ensure-handshake s)
       (let ((pos 0)
             (deadline (deadline timeout)))
         (declare (type fixnum pos))

@@ -6,7 +6,8 @@
 (in-package #:epsilon.linux.tests)
 
 (eval-when (:compile-toplevel :load-toplevel :execute)
-  (require :sb-posix))
+  (require :sb-posix)
+  (require :sb-introspect))
 
 (def-suite tls2 :in epsilon-linux
   :description "epsilon.crypto part 2: ALPN, SNI, mTLS, sessions, information, streams.")
@@ -600,6 +601,36 @@ length, until QUIT."
                  clients)
           "~S" clients))
     (is (equal '(:sent :sent) results))))
+
+;;; Streams over a non-blocking fd wait all the same
+(tls-test stream-over-a-nonblocking-fd
+  (multiple-value-bind (client results)
+      (with-server (port :cert-file (cert "server.pem") :key-file (cert "server.key")) ()
+          #'line-server
+        (with-fd (fd (connect-to port :nonblocking t))
+          (epsilon.crypto:with-tls-context (ctx :ca-file (cert "ca.pem"))
+            (epsilon.crypto:with-tls-connection (c ctx fd :hostname "localhost" :timeout 30)
+              (epsilon.crypto:with-tls-stream (s c)
+                (let ((big (make-string 100000 :initial-element #\z)))
+                  (prog1 (list (progn (write-line "one" s) (force-output s) (read-line s))
+                               (progn (write-line big s) (force-output s)
+                                      (length (read-line s))))
+                    (write-line "quit" s)
+                    (finish-output s))))))))
+    (is (equal '("ONE 3" 100007) client))
+    (is (equal '(2) results))))
+
+(tls-test crypto-exports-are-documented
+  (do-external-symbols (s :epsilon.crypto)
+    (when (eq (symbol-package s) (find-package :epsilon.crypto))
+      (is (or (documentation s 'function) (documentation s 'type)
+              (documentation s 'variable))
+          "~S has no documentation" s)))
+  (is (equal '(epsilon.crypto::conn &key epsilon.crypto::external-format
+               epsilon.crypto::element-type epsilon.crypto::close-connection
+               epsilon.crypto::timeout)
+             (mapcar (lambda (x) (if (consp x) (car x) x))
+                     (sb-introspect:function-lambda-list #'epsilon.crypto:make-tls-stream)))))
 
 ;;; Bad input and wrong states
 
