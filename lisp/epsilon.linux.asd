@@ -31,7 +31,11 @@
                 :serial t
                 :components ((:file "package")
                              (:file "context")
+                             (:file "options")
                              (:file "connection")
+                             (:file "session")
+                             (:file "info")
+                             (:file "stream")
                              (:file "aliases"))))
   :in-order-to ((test-op (test-op "epsilon.linux/tests"))))
 
@@ -48,5 +52,7 @@
                (:file "suite-tls")
                (:file "suite-tls-interop")
                (:file "suite-net")
+               (:file "suite-tls2")
+               (:file "suite-tls2-interop")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -85,7 +85,7 @@ refused certificate carries the verification reason in its detail."
       (subseq host 1 (1- (length host)))
       host))
 
-(defun make-tls-connection (ctx fd &key hostname role timeout)
+(defun make-tls-connection (ctx fd &key hostname role timeout session)
   "Make a TLS connection over FD, a connected stream socket, with the
 settings of the TLS context CTX.  ROLE, when given, must be CTX's role
 (:CLIENT or :SERVER).  HOSTNAME (a client's expected server: a DNS name,
@@ -93,13 +93,16 @@ sent as SNI, or an IP literal such as \"127.0.0.1\" or \"[::1]\") is
 required when CTX verifies; pass :VERIFY NIL to the context to do without.
 TIMEOUT (seconds, NIL for none) is the default :TIMEOUT of the operations on
 the connection.  The handshake runs at the first TLS-HANDSHAKE, TLS-SEND or
-TLS-RECV.  Returns a TLS-CONNECTION; free it with TLS-CONNECTION-FREE, or use
+TLS-RECV.  SESSION (a client's TLS-SESSION, taken from an earlier connection
+to the same server with TLS-SESSION) is offered for resumption: see
+TLS-SESSION-REUSED-P.  Returns a TLS-CONNECTION; free it with TLS-CONNECTION-FREE, or use
 WITH-TLS-CONNECTION.  FD is never closed by this package."
   (check-type ctx tls-context)
   (check-type fd (integer 0 #.(1- (expt 2 31))))
   (check-type hostname (or null string))
   (check-type role (member nil :client :server))
   (check-type timeout (or null (real 0)))
+  (check-session-argument session)
   (let ((ctx-role (tls-context-role ctx)))
     (when (and role (not (eq role ctx-role)))
       (tls-usage-error 'make-tls-connection
@@ -125,6 +128,8 @@ or make the context with :verify nil (insecure)"))
              (when hostname
                (shim-call 'make-tls-connection
                           (%eps-tls-connection-set-hostname h (strip-brackets hostname))))
+             (when session
+               (offer-session conn session))
              (setf ok t)
              conn)
         (unless ok (tls-connection-free conn))))))
@@ -143,14 +148,14 @@ when the handshake completed, then free CONN.  Never signals."
     (error () nil))
   nil)
 
-(defmacro with-tls-connection ((conn ctx fd &key hostname role timeout) &body body)
+(defmacro with-tls-connection ((conn ctx fd &key hostname role timeout session) &body body)
   "Bind CONN to a TLS connection over FD made with the context CTX (see
-MAKE-TLS-CONNECTION for HOSTNAME, ROLE and TIMEOUT), and run BODY.  On every
+MAKE-TLS-CONNECTION for HOSTNAME, ROLE, TIMEOUT and SESSION), and run BODY.  On every
 exit, close_notify is sent (once, without waiting, and only after a
 completed handshake), the connection is freed, and nothing is signalled;
 FD stays open: its owner closes it."
   `(let ((,conn (make-tls-connection ,ctx ,fd :hostname ,hostname :role ,role
-                                              :timeout ,timeout)))
+                                              :timeout ,timeout :session ,session)))
      (unwind-protect (progn ,@body)
        (release-tls-connection ,conn))))
 

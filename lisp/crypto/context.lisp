@@ -78,73 +78,130 @@ made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
     (:tls-v1.2 +tls-version-1-2+)
     (:tls-v1.3 +tls-version-1-3+)))
 
+(defun verify-mode (role verify)
+  "The C verification mode for ROLE and the :VERIFY option VERIFY."
+  (if (eq role :client)
+      (if verify +tls-verify-peer+ +tls-verify-none+)
+      (ecase verify
+        ((nil) +tls-verify-none+)
+        (:request +tls-verify-peer+)
+        ((t :require) (logior +tls-verify-peer+ +tls-verify-fail-if-no-peer-cert+)))))
+
 (defun make-tls-context (&key (method :tls) (role :client) (verify (eq role :client))
                               ca-file ca-path cert-file key-file ciphers ciphersuites
-                              max-version)
+                              max-version alpn alpn-mismatch sni-certificates
+                              (session-cache nil session-cache-p)
+                              (session-tickets nil session-tickets-p)
+                              keylog-file)
   "Make a TLS context for ROLE, :CLIENT (the default) or :SERVER.
 METHOD sets the lowest protocol version accepted: :TLS (TLS 1.2 or newer,
 the default), :TLS-V1.2 or :TLS-V1.3; MAX-VERSION (NIL, :TLS-V1.2 or
 :TLS-V1.3) caps the highest.
-VERIFY (true by default for clients) makes a client refuse a server whose
+VERIFY on a client (true by default) makes it refuse a server whose
 certificate does not lead to a trusted CA or does not name the host given to
-the connection; the trust is CA-FILE (a PEM file of CA certificates),
-CA-PATH (a directory hashed by `openssl rehash`), or the system's default
-CAs when neither is given.  VERIFY NIL turns all checking off: anyone can
-then impersonate the server.  Servers do not verify clients (VERIFY must be
-NIL for them).
+the connection; VERIFY NIL turns all checking off: anyone can then
+impersonate the server.  VERIFY on a server (NIL by default: no client
+certificate is asked for) is :REQUEST (ask for a client certificate; a
+client may send none, but one it sends must verify) or :REQUIRE (or T:
+mutual TLS, a client without a valid certificate fails the handshake); read
+the client's certificate with TLS-PEER-CERTIFICATE.  The trust is CA-FILE (a
+PEM file of CA certificates; on a server also the CA names sent to the
+client in the certificate request), CA-PATH (a directory hashed by `openssl
+rehash`), or the system's default CAs when neither is given.
 CERT-FILE and KEY-FILE load the certificate chain and the unencrypted
-private key (PEM), checked to match; a server needs both (here or with
-TLS-LOAD-CERT-FILE and TLS-LOAD-KEY-FILE).  CIPHERS is the TLS 1.2 cipher
-list, CIPHERSUITES the TLS 1.3 suites, in OpenSSL's syntax.
+private key (PEM), checked to match; a server needs both (here, with
+TLS-LOAD-CERT-FILE and TLS-LOAD-KEY-FILE, or as SNI-CERTIFICATES).  A client
+context with both presents them to servers that ask (mutual TLS).  CIPHERS
+is the TLS 1.2 cipher list, CIPHERSUITES the TLS 1.3 suites, in OpenSSL's
+syntax.
+ALPN is a list of protocol names (strings of 1 to 255 bytes without a
+comma: (\"h2\" \"http/1.1\")) in order of preference: a client offers them,
+a server selects the first of its own list that the client offered.
+ALPN-MISMATCH (servers only) is what happens when a client offers protocols
+and none is in the list: :FAIL (the default; the handshake fails on both
+sides) or :PROCEED (no protocol is selected).
+SNI-CERTIFICATES (servers only) is a list of (CERT-FILE KEY-FILE &KEY NAME)
+entries, each passed to TLS-CONTEXT-ADD-CERTIFICATE.
+SESSION-CACHE (servers only) and SESSION-TICKETS turn the server's session
+cache and session tickets on or off (both on by default); see TLS-SESSION.
+KEYLOG-FILE (a path, or :ENV for the value of the SSLKEYLOGFILE environment
+variable when it is set and not empty) appends the handshake secrets to
+that file (mode 0600) in the format Wireshark reads: for debugging only,
+whoever reads the file can decrypt the captured traffic.  Off unless asked.
 Returns a TLS-CONTEXT; free it with TLS-CONTEXT-FREE, or use
 WITH-TLS-CONTEXT.  Signals a TLS-ERROR on failure (+EBADPEM+ for a missing
-or malformed file, +EKEYMISMATCH+ for a key that does not match)."
+or malformed file, +EKEYMISMATCH+ for a key that does not match, +EINVAL+
+for an option the role does not take)."
   (check-type method (member :tls :tls-v1.2 :tls-v1.3))
   (check-type max-version (member nil :tls :tls-v1.2 :tls-v1.3))
   (check-type role (member :client :server))
+  (when (eq role :server)
+    (check-type verify (member nil t :request :require)))
   (check-type ca-file (or null string pathname))
   (check-type ca-path (or null string pathname))
   (check-type cert-file (or null string pathname))
   (check-type key-file (or null string pathname))
   (check-type ciphers (or null string))
   (check-type ciphersuites (or null string))
-  (let* ((verify (and verify t))
-         (h (shim-call 'make-tls-context
-                       (%eps-tls-context-new (if (eq role :client)
-                                                 +tls-role-client+
-                                                 +tls-role-server+)
-                                             (version-code method)
-                                             (version-code max-version))))
-         (ctx (%make-tls-context h role verify))
-         (ok nil))
-    (sb-ext:finalize ctx (lambda () (with-shim (%eps-tls-context-free h))) :dont-save t)
-    (unwind-protect
-         (progn
-           (when (or verify (eq role :client))
-             (shim-call 'make-tls-context
-                        (%eps-tls-context-set-verify
-                         h (if verify +tls-verify-peer+ +tls-verify-none+))))
-           (when ca-file
-             (shim-call 'make-tls-context
-                        (%eps-tls-context-load-ca-file h (file-argument ca-file))))
-           (when ca-path
-             (shim-call 'make-tls-context
-                        (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
-           (when (and verify (not ca-file) (not ca-path))
-             (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
-           (when ciphers
-             (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
-           (when ciphersuites
-             (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
-           (when cert-file (tls-load-cert-file ctx cert-file))
-           (when key-file (tls-load-key-file ctx key-file))
-           (setf ok t)
-           ctx)
-      (unless ok (tls-context-free ctx)))))
+  (let ((alpn-text (and alpn (alpn-list-string alpn)))
+        (keylog (keylog-path keylog-file)))
+    (check-type alpn-mismatch (member nil :fail :proceed))
+    (check-sni-certificates sni-certificates)
+    (let* ((verify (if (eq role :client) (and verify t) (if (eq verify t) :require verify)))
+           (h (shim-call 'make-tls-context
+                         (%eps-tls-context-new (if (eq role :client)
+                                                   +tls-role-client+
+                                                   +tls-role-server+)
+                                               (version-code method)
+                                               (version-code max-version))))
+           (ctx (%make-tls-context h role verify))
+           (ok nil))
+      (sb-ext:finalize ctx (lambda () (with-shim (%eps-tls-context-free h))) :dont-save t)
+      (unwind-protect
+           (progn
+             (when (or verify (eq role :client))
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-verify h (verify-mode role verify))))
+             (when ca-file
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-load-ca-file h (file-argument ca-file))))
+             (when ca-path
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
+             (when (and verify (not ca-file) (not ca-path))
+               (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
+             (when ciphers
+               (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
+             (when ciphersuites
+               (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
+             (when cert-file (tls-load-cert-file ctx cert-file))
+             (when key-file (tls-load-key-file ctx key-file))
+             (when alpn-text
+               (shim-call 'make-tls-context (%eps-tls-context-set-alpn-protocols h alpn-text)))
+             (when alpn-mismatch
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-alpn-mismatch
+                           h (if (eq alpn-mismatch :fail)
+                                 +tls-alpn-mismatch-fail+
+                                 +tls-alpn-mismatch-proceed+))))
+             (dolist (entry sni-certificates)
+               (apply #'tls-context-add-certificate ctx entry))
+             (when session-cache-p
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-session-cache h (if session-cache 1 0))))
+             (when session-tickets-p
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-session-tickets h (if session-tickets 1 0))))
+             (when keylog
+               (shim-call 'make-tls-context (%eps-tls-context-set-keylog-file h keylog)))
+             (setf ok t)
+             ctx)
+        (unless ok (tls-context-free ctx))))))
 
 (defmacro with-tls-context ((ctx &rest options
                              &key method role verify ca-file ca-path cert-file key-file
-                               ciphers ciphersuites max-version)
+                               ciphers ciphersuites max-version alpn alpn-mismatch
+                               sni-certificates session-cache session-tickets keylog-file)
                             &body body)
   "Bind CTX to a new TLS context made by MAKE-TLS-CONTEXT with OPTIONS, run
 BODY, and free the context on every exit.  Returns BODY's values.
@@ -152,7 +209,8 @@ BODY, and free the context on every exit.  Returns BODY's values.
   (with-tls-context (ctx :role :server :cert-file \"server.pem\" :key-file \"server.key\")
     ...)"
   (declare (ignore method role verify ca-file ca-path cert-file key-file
-                   ciphers ciphersuites max-version))
+                   ciphers ciphersuites max-version alpn alpn-mismatch
+                   sni-certificates session-cache session-tickets keylog-file))
   `(let ((,ctx (make-tls-context ,@options)))
      (unwind-protect (progn ,@body)
        (tls-context-free ,ctx))))
