@@ -48,5 +48,6 @@
                (:file "suite-tls")
                (:file "suite-tls-interop")
                (:file "suite-net")
-               (:file "suite-docs"))
+               (:file "suite-docs")
+               (:file "suite-conformance"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
