@@ -53,6 +53,18 @@ packages; return NIL or the condition that was signalled."
 
 ;;; The failures of every ```lisp block of FILES, as "file:line: condition"
 ;;; strings, LINE being the block's first line.
+(defun illustration-blocks (path)
+  "The ```lisp illustration blocks of PATH: (line first-line-of-block
+preceding-text), the preceding text being the 4 lines before the fence."
+  (let ((lines (with-open-file (in path :external-format :utf-8)
+                 (loop for line = (read-line in nil) while line collect line))))
+    (loop for (line . rest) on lines
+          for n from 1
+          when (string= (string-trim " " line) "```lisp illustration")
+            collect (list n (or (first rest) "")
+                          (format nil "~{~A~^ ~}"
+                                  (subseq lines (max 0 (- n 5)) (1- n)))))))
+
 (defun docs-failures (files)
   (loop for file in files
         nconc (loop for (line . text) in (lisp-blocks file)
@@ -69,6 +81,16 @@ packages; return NIL or the condition that was signalled."
     (is (plusp (docs-block-count files)))
     (dolist (failure (docs-failures files))
       (fail "~A" failure))))
+
+(test docs-illustrations-say-why
+  "A block that is not run says so, and why: in its first comment line or in
+the text just before it (\"not run\", \"cannot run\")."
+  (dolist (file (directory (merge-pathnames "*.md" (docs-directory))))
+    (loop for (line first before) in (illustration-blocks file)
+          do (is (or (and (search ";;" first) (search "run" first))
+                     (search "not run" before) (search "cannot run" before))
+                 "~A:~D: an illustration block that does not say why it is not run"
+                 (file-namestring file) line))))
 
 (test docs-broken-block-is-reported-at-its-line
   "A broken block in a Markdown file is reported with the file and the line
