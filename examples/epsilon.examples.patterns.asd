@@ -1,0 +1,18 @@
+;;;; epsilon.examples.patterns.asd - the package documentation's smaller
+;;;; examples that need no server: a connection pool, asynchronous
+;;;; operations on an epoll loop, monitor-epoll-performance, and a TLS
+;;;; client.  (Meant to become a module of epsilon.examples.)
+
+(defsystem "epsilon.examples.patterns"
+  :description "The package documentation's connection pool, async operations, epoll monitor and TLS client."
+  :license "MIT"
+  :version "0.1.0"
+  :depends-on ("epsilon.linux")
+  :serial t
+  :components ((:module "patterns"
+                :serial t
+                :components ((:file "package")
+                             (:file "pool")
+                             (:file "async")
+                             (:file "monitor")
+                             (:file "tls-client")))))
