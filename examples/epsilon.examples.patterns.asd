@@ -16,3 +16,13 @@
                              (:file "async")
                              (:file "monitor")
                              (:file "tls-client")))))
+
+;;; Its tests join the root suite of epsilon.linux/tests; tests/lisp/run.lisp
+;;; loads them.  Kept out of epsilon.linux/tests so that loading that system
+;;; alone (as the SIGPIPE child of suite-tls does, with only lisp/ known to
+;;; ASDF) needs nothing from examples/.
+(defsystem "epsilon.examples.patterns/tests"
+  :description "Tests of epsilon.examples.patterns against real peers on loopback."
+  :depends-on ("epsilon.examples.patterns" "epsilon.linux/tests")
+  :pathname "../tests/lisp/"
+  :components ((:file "suite-examples-patterns")))

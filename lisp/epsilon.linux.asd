@@ -37,7 +37,7 @@
 
 (defsystem "epsilon.linux/tests"
   :description "FiveAM suites of epsilon.linux."
-  :depends-on ("epsilon.linux" "epsilon.examples.patterns" "fiveam")
+  :depends-on ("epsilon.linux" "fiveam")
   :pathname "../tests/lisp/"
   :serial t
   :components ((:file "package")
@@ -49,6 +49,5 @@
                (:file "suite-tls-interop")
                (:file "suite-net")
                (:file "suite-docs")
-               (:file "suite-conformance")
-               (:file "suite-examples-patterns"))
+               (:file "suite-conformance"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
