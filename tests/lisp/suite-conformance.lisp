@@ -118,6 +118,21 @@ ordinary lambda list."
              (:optional (incf optional))))))
     (values required (if rest nil (+ required optional)))))
 
+(defun positional-names (lambda-list)
+  "The names of the required and &optional parameters of LAMBDA-LIST, in
+order, as lowercase strings."
+  (loop for x in lambda-list
+        until (member x '(&rest &body &key &aux))
+        unless (eq x '&optional)
+          collect (string-downcase (symbol-name (if (consp x) (first x) x)))))
+
+(defun same-parameter-p (documented actual)
+  "True when ACTUAL names the DOCUMENTED parameter: the same name, or a
+parameter that takes either, such as EVENTS-OR-MAX for EVENTS."
+  (or (string= documented actual)
+      (search (format nil "~A-or-" documented) actual)
+      (search (format nil "-or-~A" documented) actual)))
+
 (defun accepts-count-p (lambda-list count)
   (multiple-value-bind (required max) (lambda-list-arity lambda-list)
     (and (<= required count) (or (null max) (<= count max)))))
@@ -156,7 +171,15 @@ ordinary lambda list."
                         line name documented actual required)
                     (is (accepts-count-p actual (+ required optional))
                         "line ~D: ~A ~A: ~S does not accept the ~D optional arguments"
-                        line name documented actual optional)))
+                        line name documented actual optional)
+                    ;; In order: the documented names are the parameters'
+                    ;; names, as far as the function has positional ones.
+                    (let ((want (positional-names
+                                 (let ((*package* (find-package '#:epsilon.linux.tests)))
+                                   (read-from-string documented))))
+                          (have (positional-names actual)))
+                      (is (every #'same-parameter-p want have)
+                          "line ~D: ~A documents ~A, has ~S" line name documented actual))))
                  (t (fail "line ~D: ~A is exported from ~A but is not a function or macro"
                           line name package)))))))
 
