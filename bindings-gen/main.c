@@ -2,12 +2,15 @@
  * bindings-gen - emit the Lisp declarations of libepsilon-linux from its
  * public headers.
  *
- *   bindings-gen --source-root DIR --out-dir DIR HEADER...
+ *   bindings-gen --source-root DIR --out-dir DIR [--docs-out FILE]
+ *                [--errors-out FILE] HEADER...
  *
  * Each HEADER is a path relative to the source root
  * (csrc/include/epsilon/fd.h); it is parsed with -I<source root>/csrc/include
  * and becomes <out-dir>/<basename>.lisp; <out-dir>/package.lisp exports
- * every name emitted.  All headers are checked before anything is written:
+ * every name emitted.  --docs-out writes the C API reference (Markdown) of
+ * all the headers, --errors-out the table of their X-macro error codes.
+ * All headers are checked before anything is written:
  * on any refusal nothing is written or replaced and the exit status is 1.
  * Files are written to a temporary name in the output directory and renamed,
  * and left untouched when their content is already right.
@@ -24,11 +27,14 @@
 
 static void usage(FILE *to)
 {
-	fputs("usage: bindings-gen --source-root DIR --out-dir DIR HEADER...\n"
+	fputs("usage: bindings-gen --source-root DIR --out-dir DIR [--docs-out FILE]\n"
+	      "                    [--errors-out FILE] HEADER...\n"
 	      "  HEADER: a public header, relative to the source root\n"
 	      "          (csrc/include/epsilon/fd.h); writes OUT-DIR/fd.lisp and\n"
 	      "          OUT-DIR/package.lisp.  Exit 1 on any refusal, with\n"
-	      "          nothing written.\n",
+	      "          nothing written.\n"
+	      "  --docs-out FILE: also write the C API reference (Markdown).\n"
+	      "  --errors-out FILE: also write the table of error codes (Markdown).\n",
 	      to);
 }
 
@@ -100,6 +106,9 @@ static int same_content(const char *path, const char *text)
 	return same;
 }
 
+/* Write TEXT to PATH (DIR/NAME) through a temporary file and a rename. */
+static int write_path(const char *path, const char *text);
+
 /* Write TEXT to DIR/NAME through a temporary file and a rename. */
 static int write_file(const char *dir, const char *name, const char *text)
 {
@@ -136,9 +145,26 @@ out:
 	return rc;
 }
 
+static int write_path(const char *path, const char *text)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int rc;
+	if (!slash)
+		return write_file(".", path, text);
+	dir = gen_xmalloc((size_t)(slash - path) + 2);
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	if (slash == path)
+		strcpy(dir, "/");
+	rc = write_file(dir, slash + 1, text);
+	free(dir);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	const char *root = NULL, *out = NULL;
+	const char *root = NULL, *out = NULL, *docs_out = NULL, *errors_out = NULL;
 	char **paths;
 	size_t n = 0, errors = 0;
 	struct gen_header *hs;
@@ -150,6 +176,10 @@ int main(int argc, char **argv)
 			root = argv[++i];
 		} else if (strcmp(argv[i], "--out-dir") == 0 && i + 1 < argc) {
 			out = argv[++i];
+		} else if (strcmp(argv[i], "--docs-out") == 0 && i + 1 < argc) {
+			docs_out = argv[++i];
+		} else if (strcmp(argv[i], "--errors-out") == 0 && i + 1 < argc) {
+			errors_out = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			free(paths);
@@ -222,6 +252,18 @@ int main(int argc, char **argv)
 		if (write_file(out, "package.lisp", text) != 0)
 			rc = 1;
 		free(text);
+		if (rc == 0 && docs_out) {
+			text = gen_emit_api_md(hs, n, from);
+			if (write_path(docs_out, text) != 0)
+				rc = 1;
+			free(text);
+		}
+		if (rc == 0 && errors_out) {
+			text = gen_emit_errors_md(hs, n, from);
+			if (write_path(errors_out, text) != 0)
+				rc = 1;
+			free(text);
+		}
 		free(from);
 	}
 done:

@@ -233,6 +233,8 @@ static void add_enumerators(struct walk *w, CXCursor e)
 	CXType it = clang_getEnumDeclIntegerType(e);
 	int is_signed = is_signed_kind(clang_getCanonicalType(it).kind);
 	struct cursor_list kids = {NULL, 0};
+	char *group = clang_Cursor_isAnonymous(e) ? NULL : take_string(clang_getCursorSpelling(e));
+	char *group_doc = raw_comment(e);
 
 	clang_visitChildren(e, collect, &kids);
 	for (size_t i = 0; i < kids.n; i++) {
@@ -249,6 +251,8 @@ static void add_enumerators(struct walk *w, CXCursor e)
 		k->line = line;
 		k->literal_ok = 1;
 		k->doc = raw_comment(c);
+		k->group = group ? gen_xstrdup(group) : NULL;
+		k->group_doc = group_doc ? gen_xstrdup(group_doc) : NULL;
 		if (is_signed) {
 			long long v = clang_getEnumConstantDeclValue(c);
 			k->negative = v < 0;
@@ -258,6 +262,8 @@ static void add_enumerators(struct walk *w, CXCursor e)
 		}
 	}
 	free(kids.v);
+	free(group);
+	free(group_doc);
 }
 
 /* One integer literal token, with an optional u/l suffix, as C reads it. */
@@ -337,6 +343,101 @@ static char *macro_doc(struct walk *w, unsigned name_off, unsigned end_off)
 	return NULL;
 }
 
+/* The text of a C string literal token ("a \"b\"") without quotes or escapes. */
+static char *unquote(const char *lit)
+{
+	size_t n = strlen(lit);
+	char *d = gen_xmalloc(n + 1), *o = d;
+	if (n < 2 || lit[0] != '"' || lit[n - 1] != '"') {
+		free(d);
+		return NULL;
+	}
+	for (size_t i = 1; i + 1 < n; i++) {
+		if (lit[i] == '\\' && i + 2 < n) {
+			char e = lit[++i];
+			*o++ = e == 'n' ? '\n' : e == 't' ? '\t' : e;
+		} else {
+			*o++ = lit[i];
+		}
+	}
+	*o = 0;
+	return d;
+}
+
+static int token_is(CXTranslationUnit tu, CXToken t, enum CXTokenKind kind, const char *text)
+{
+	char *s;
+	int yes;
+	if (clang_getTokenKind(t) != kind)
+		return 0;
+	if (!text)
+		return 1;
+	s = take_string(clang_getTokenSpelling(tu, t));
+	yes = strcmp(s, text) == 0;
+	free(s);
+	return yes;
+}
+
+/*
+ * An X-macro code table: NAME ( P ) followed only by P ( IDENT , INTEGER ,
+ * STRING ) groups.  Anything else (EPS__ENUMERATOR, a table of two-argument
+ * entries) is not a code table and is left alone.
+ */
+static void add_code_table(struct walk *w, const char *macro, CXToken *t, unsigned n, unsigned line)
+{
+	struct gen_header *h = w->h;
+	size_t first = h->ncodes;
+	char *param;
+	unsigned i;
+	if (n < 4 + 8 || !token_is(w->tu, t[1], CXToken_Punctuation, "(") ||
+	    clang_getTokenKind(t[2]) != CXToken_Identifier ||
+	    !token_is(w->tu, t[3], CXToken_Punctuation, ")"))
+		return;
+	param = take_string(clang_getTokenSpelling(w->tu, t[2]));
+	for (i = 4; i + 8 <= n; i += 8) {
+		struct gen_code *code;
+		char *lit, *msg;
+		uint64_t value;
+		if (!token_is(w->tu, t[i], CXToken_Identifier, param) ||
+		    !token_is(w->tu, t[i + 1], CXToken_Punctuation, "(") ||
+		    clang_getTokenKind(t[i + 2]) != CXToken_Identifier ||
+		    !token_is(w->tu, t[i + 3], CXToken_Punctuation, ",") ||
+		    clang_getTokenKind(t[i + 4]) != CXToken_Literal ||
+		    !token_is(w->tu, t[i + 5], CXToken_Punctuation, ",") ||
+		    clang_getTokenKind(t[i + 6]) != CXToken_Literal ||
+		    !token_is(w->tu, t[i + 7], CXToken_Punctuation, ")"))
+			break;
+		lit = take_string(clang_getTokenSpelling(w->tu, t[i + 4]));
+		if (!parse_integer_literal(lit, &value)) {
+			free(lit);
+			break;
+		}
+		free(lit);
+		lit = take_string(clang_getTokenSpelling(w->tu, t[i + 6]));
+		msg = unquote(lit);
+		free(lit);
+		if (!msg)
+			break;
+		h->codes = gen_xrealloc(h->codes, (h->ncodes + 1) * sizeof *h->codes);
+		code = &h->codes[h->ncodes++];
+		code->table = gen_xstrdup(macro);
+		code->name = take_string(clang_getTokenSpelling(w->tu, t[i + 2]));
+		code->value = value;
+		code->message = msg;
+		code->line = line;
+	}
+	if (i != n) {
+		/* Not a code table after all: forget what was taken. */
+		for (size_t j = first; j < h->ncodes; j++) {
+			free(h->codes[j].table);
+			free(h->codes[j].name);
+			free(h->codes[j].message);
+		}
+		h->ncodes = first;
+	}
+	free(param);
+}
+
 static void add_macro(struct walk *w, CXCursor c, unsigned line, unsigned name_off)
 {
 	char *name = take_string(clang_getCursorSpelling(c));
@@ -346,11 +447,19 @@ static void add_macro(struct walk *w, CXCursor c, unsigned line, unsigned name_o
 	CXSourceRange ext = clang_getCursorExtent(c);
 	unsigned end_off = name_off;
 
-	/* Only the EPS_ namespace is public; EPS__ is internal machinery. */
+	/* Only the EPS_ namespace is public; EPS__ is internal machinery,
+	 * except that its code tables carry the messages of the error codes. */
+	if (strncmp(name, "EPS__", 5) == 0 && clang_Cursor_isMacroFunctionLike(c)) {
+		clang_tokenize(w->tu, ext, &toks, &ntoks);
+		add_code_table(w, name, toks, ntoks, line);
+		clang_disposeTokens(w->tu, toks, ntoks);
+	}
 	if (strncmp(name, "EPS_", 4) != 0 || strncmp(name, "EPS__", 5) == 0) {
 		free(name);
 		return;
 	}
+	toks = NULL;
+	ntoks = 0;
 	k = new_constant(w->h);
 	k->kind = GEN_CONST_MACRO;
 	k->name = name;
@@ -500,7 +609,15 @@ void gen_model_free(struct gen_header *h)
 	for (size_t i = 0; i < h->nconstants; i++) {
 		free(h->constants[i].name);
 		free(h->constants[i].doc);
+		free(h->constants[i].group);
+		free(h->constants[i].group_doc);
 	}
+	for (size_t i = 0; i < h->ncodes; i++) {
+		free(h->codes[i].table);
+		free(h->codes[i].name);
+		free(h->codes[i].message);
+	}
+	free(h->codes);
 	for (size_t i = 0; i < h->ndiags; i++) {
 		free(h->diags[i].file);
 		free(h->diags[i].message);

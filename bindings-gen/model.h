@@ -58,7 +58,24 @@ struct gen_constant {
 	int literal_ok;	   /* macro: body is one integer literal */
 	int function_like; /* macro: has a parameter list */
 	char *doc;	   /* raw comment text, NULL when none */
+	char *group;	   /* enumerator: its enum's name ("eps_error"), or
+			      NULL for an anonymous enum or a macro */
+	char *group_doc;   /* enumerator: its enum's raw doc comment, or NULL */
 	unsigned line;
+};
+
+/*
+ * One entry of an X-macro code table: a function-like EPS__ macro of one
+ * parameter X whose body is only X(NAME, integer, "message") calls, like
+ * EPS__ERRNO_CODES in errors.h.  The message is read from the macro's
+ * tokens: after preprocessing it is gone.
+ */
+struct gen_code {
+	char *table; /* the table macro: "EPS__ERRNO_CODES" */
+	char *name;  /* "ECONNREFUSED" (the enumerator is EPS_ + name) */
+	uint64_t value;
+	char *message; /* the C string literal's text, unescaped */
+	unsigned line; /* the line of the table's #define */
 };
 
 /* One diagnostic libclang reported while parsing. */
@@ -74,6 +91,8 @@ struct gen_header {
 	size_t nconstants;
 	struct gen_function *functions; /* header order */
 	size_t nfunctions;
+	struct gen_code *codes; /* X-macro code tables, header order */
+	size_t ncodes;
 	struct gen_diag *diags; /* parse errors */
 	size_t ndiags;
 };
@@ -106,6 +125,12 @@ char *gen_doc_text(const char *raw);
 /* The Lisp names: "%eps-foo", "+foo+" (malloc'd). */
 char *gen_function_lisp_name(const char *c_name);
 char *gen_constant_lisp_name(const char *c_name);
+
+/* emit_md.c: Markdown.  The C API reference of the N headers (every
+ * constant with its value, every function's prototype and doc block), and
+ * the table of error codes of their X-macro code tables. */
+char *gen_emit_api_md(const struct gen_header *hs, size_t n, const char *from);
+char *gen_emit_errors_md(const struct gen_header *hs, size_t n, const char *from);
 
 /* util */
 void *gen_xmalloc(size_t n);

@@ -54,5 +54,6 @@
                (:file "suite-net")
                (:file "suite-tls2")
                (:file "suite-tls2-interop")
-               (:file "suite-docs"))
+               (:file "suite-docs")
+               (:file "suite-conformance"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

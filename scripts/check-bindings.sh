@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fail when the checked-in lisp/generated/ differs from a fresh generation.
+# Fail when the checked-in lisp/generated/, docs/c-api.md or
+# docs/error-codes.md differ from a fresh generation.
 # usage: scripts/check-bindings.sh [BUILD-DIR]   (default: build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ if [ ! -x "$gen" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-bash scripts/gen-bindings.sh "$gen" "$tmp/generated" || {
+bash scripts/gen-bindings.sh "$gen" "$tmp/generated" "$tmp/docs" || {
   echo "check-bindings: the generator refused the public headers (see above)" >&2
   exit 1
 }
@@ -18,4 +19,10 @@ if ! diff -ru lisp/generated "$tmp/generated"; then
   echo "lisp/generated is stale: run make bindings" >&2
   exit 1
 fi
-echo "lisp/generated is fresh"
+for f in c-api.md error-codes.md; do
+  if ! diff -u "docs/$f" "$tmp/docs/$f"; then
+    echo "docs/$f is stale: run make bindings" >&2
+    exit 1
+  fi
+done
+echo "lisp/generated, docs/c-api.md and docs/error-codes.md are fresh"

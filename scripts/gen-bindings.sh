@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Generate the Lisp declarations of every public header into OUTDIR.
-# usage: scripts/gen-bindings.sh BINDINGS-GEN OUTDIR
+# Generate the Lisp declarations of every public header into OUTDIR, and,
+# when DOCSDIR is given, the generated references DOCSDIR/c-api.md and
+# DOCSDIR/error-codes.md.
+# usage: scripts/gen-bindings.sh BINDINGS-GEN OUTDIR [DOCSDIR]
 # The one list of headers: csrc/include/epsilon/*.h except the umbrella.
 # OUTDIR holds generated files only: a .lisp left from a header that no
 # longer exists is removed.
@@ -16,7 +18,13 @@ for h in csrc/include/epsilon/*.h; do
   headers+=("$h")
   keep+=("$(basename "$h" .h).lisp")
 done
-"$gen" --source-root . --out-dir "$out" "${headers[@]}"
+docs=()
+if [ -n "${3:-}" ]; then
+  mkdir -p "$3"
+  d=$(realpath "$3")
+  docs=(--docs-out "$d/c-api.md" --errors-out "$d/error-codes.md")
+fi
+"$gen" --source-root . --out-dir "$out" "${docs[@]}" "${headers[@]}"
 for f in "$out"/*.lisp; do
   [ -e "$f" ] || continue
   case " ${keep[*]} " in

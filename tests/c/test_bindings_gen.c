@@ -94,8 +94,10 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-/* Run the generator on the NULL-terminated HEADERS into OUT. */
-static struct run run_gen(const char *out, const char *const *headers)
+/* Run the generator with the NULL-terminated EXTRA options (or NULL) on
+ * the NULL-terminated HEADERS into OUT. */
+static struct run run_gen_opts(const char *out, const char *const *extra,
+			       const char *const *headers)
 {
 	const char *gen = env_or_fail("BINDINGS_GEN");
 	const char *root = env_or_fail("EPS_SOURCE_ROOT");
@@ -111,6 +113,10 @@ static struct run run_gen(const char *out, const char *const *headers)
 	argv[argc++] = root;
 	argv[argc++] = "--out-dir";
 	argv[argc++] = out;
+	for (size_t i = 0; extra && extra[i]; i++) {
+		ck_assert_int_lt(argc, 31);
+		argv[argc++] = extra[i];
+	}
 	for (size_t i = 0; headers[i]; i++) {
 		ck_assert_int_lt(argc, 31);
 		argv[argc++] = headers[i];
@@ -131,6 +137,11 @@ static struct run run_gen(const char *out, const char *const *headers)
 	ck_assert_ptr_nonnull(r.err);
 	unlink(errpath);
 	return r;
+}
+
+static struct run run_gen(const char *out, const char *const *headers)
+{
+	return run_gen_opts(out, NULL, headers);
 }
 
 static struct run run_one(const char *out, const char *header)
@@ -166,6 +177,64 @@ START_TEST(good_header_matches_golden_lisp)
 	assert_golden(out, "good.lisp", "good.lisp");
 	assert_golden(out, "package.lisp", "good-package.lisp");
 	ck_assert_int_eq(count_entries(out), 2);
+	free(r.err);
+	remove_dir(out);
+}
+END_TEST
+
+/* --docs-out: the C API reference, every constant and function of good.h. */
+START_TEST(good_header_matches_golden_markdown)
+{
+	char *out = make_temp_dir();
+	char docs[4096];
+	const char *headers[] = {FIXTURES "good.h", NULL};
+	const char *extra[] = {"--docs-out", docs, NULL};
+	struct run r;
+	snprintf(docs, sizeof docs, "%s/good.md", out);
+	r = run_gen_opts(out, extra, headers);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.err, "");
+	assert_golden(out, "good.md", "good.md");
+	assert_golden(out, "good.lisp", "good.lisp");
+	ck_assert_int_eq(count_entries(out), 3);
+	free(r.err);
+	remove_dir(out);
+}
+END_TEST
+
+/* --errors-out: the X-macro code tables with their messages, read from the
+ * macro's tokens; tables of another shape are not code tables. */
+START_TEST(code_tables_match_golden_markdown)
+{
+	char *out = make_temp_dir();
+	char errors[4096];
+	const char *headers[] = {FIXTURES "codes.h", NULL};
+	const char *extra[] = {"--errors-out", errors, NULL};
+	struct run r;
+	snprintf(errors, sizeof errors, "%s/codes-errors.md", out);
+	r = run_gen_opts(out, extra, headers);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.err, "");
+	assert_golden(out, "codes-errors.md", "codes-errors.md");
+	ck_assert_int_eq(count_entries(out), 3);
+	free(r.err);
+	remove_dir(out);
+}
+END_TEST
+
+/* A refused header writes no Markdown either. */
+START_TEST(refusal_writes_no_markdown)
+{
+	char *out = make_temp_dir();
+	char docs[4096], errors[4096];
+	const char *headers[] = {FIXTURES "good.h", FIXTURES "bad_type.h", NULL};
+	const char *extra[] = {"--docs-out", docs, "--errors-out", errors, NULL};
+	struct run r;
+	snprintf(docs, sizeof docs, "%s/api.md", out);
+	snprintf(errors, sizeof errors, "%s/errors.md", out);
+	r = run_gen_opts(out, extra, headers);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(count_entries(out), 0);
 	free(r.err);
 	remove_dir(out);
 }
@@ -506,6 +575,9 @@ static Suite *bindings_gen_suite(void)
 	tcase_set_timeout(cli, 60);
 	tcase_add_test(golden, good_header_matches_golden_lisp);
 	tcase_add_test(golden, output_has_no_carriage_returns_or_tabs);
+	tcase_add_test(golden, good_header_matches_golden_markdown);
+	tcase_add_test(golden, code_tables_match_golden_markdown);
+	tcase_add_test(golden, refusal_writes_no_markdown);
 	tcase_add_test(golden, included_declarations_are_not_emitted);
 	tcase_add_test(golden, stale_output_is_replaced);
 	suite_add_tcase(s, golden);

@@ -6,8 +6,10 @@
                                                      :defaults *load-truename*))))
   (asdf:initialize-source-registry
    `(:source-registry (:tree ,(merge-pathnames "lisp/" root))
+                      (:tree ,(merge-pathnames "examples/" root))
                       :inherit-configuration)))
 (handler-bind ((warning #'muffle-warning))
-  (asdf:load-system "epsilon.linux/tests"))
+  (asdf:load-system "epsilon.linux/tests")
+  (asdf:load-system "epsilon.examples.patterns/tests"))
 (sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)
              :abort nil)
