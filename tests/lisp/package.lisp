@@ -11,7 +11,11 @@
 (defun run-suites ()
   "Run every suite, print the summary line `Lisp: N passed, N failed` and
 return true when nothing failed."
-  (let* ((results (let ((*print-names* t)) (run 'epsilon-linux)))
+  (unless (symbol-value (find-symbol "*BASELINE*" '#:epsilon.linux.tests))
+    (funcall (find-symbol "RECORD-BASELINE" '#:epsilon.linux.tests)))
+  (let* ((results (let ((*print-names* t))
+                    ;; The leak suite last: it checks what all others left.
+                    (append (run 'epsilon-linux) (run (find-symbol "LEAKS" '#:epsilon.linux.tests)))))
          (passed (count-if (lambda (r) (typep r 'fiveam::test-passed)) results))
          (failed (count-if (lambda (r) (typep r '(or fiveam::test-failure
                                                     fiveam::unexpected-test-failure)))

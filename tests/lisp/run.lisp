@@ -9,5 +9,6 @@
                       :inherit-configuration)))
 (handler-bind ((warning #'muffle-warning))
   (asdf:load-system "epsilon.linux/tests"))
+(uiop:symbol-call :epsilon.linux.tests :record-baseline) ; before any suite
 (sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)
              :abort nil)
