@@ -51,5 +51,6 @@
                (:file "suite-docs")
                (:file "suite-misuse")
                (:file "suite-concurrency")
+               (:file "suite-faults")
                (:file "suite-leaks"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
