@@ -15,8 +15,7 @@
 
 (5am:in-suite concurrency)
 
-(defun counts ()
-  (list (epsilon.linux:open-fd-count) (epsilon.linux:open-handle-count)))
+(defun counts () (epsilon.linux.tests:settled-counts))
 
 (defmacro concurrency-test (name &body body)
   "A test whose body must leave the library's fd and handle counts as it

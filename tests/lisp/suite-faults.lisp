@@ -17,8 +17,7 @@
 
 (5am:in-suite faults)
 
-(defun counts ()
-  (list (epsilon.linux:open-fd-count) (epsilon.linux:open-handle-count)))
+(defun counts () (epsilon.linux.tests:settled-counts))
 
 (defun octets (n &optional (byte 0))
   (make-array n :element-type '(unsigned-byte 8) :initial-element byte))

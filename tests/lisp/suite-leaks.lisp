@@ -37,13 +37,6 @@ less the one the listing itself uses)."
   "Record the counts the leak suite compares with.  Call before any suite."
   (setf *baseline* (leak-snapshot)))
 
-(defun collect-garbage ()
-  "A full GC, then the finalizers it queued (objects a test dropped are
-freed by them: that is no leak)."
-  (sb-ext:gc :full t)
-  (when (fboundp 'sb-impl::run-pending-finalizers)
-    (funcall 'sb-impl::run-pending-finalizers)))
-
 (defun same-counts-p (now base)
   (and (= (getf now :library-fds) (getf base :library-fds))
        (= (getf now :process-fds) (getf base :process-fds))
