@@ -103,9 +103,14 @@ the +E...+ constants (+ECONNREFUSED+, +ETIMEDOUT+, ...)."
   "Return the positive error code of CONDITION, a TLS-ERROR."
   (epsilon-error-code condition))
 
+(defun epsilon-error-class-p (symbol)
+  (and (find-class symbol nil) (subtypep symbol 'epsilon-error)))
+
 (defun class-for-code (code class)
   "The most specific condition class for positive CODE raised in the
 subsystem whose root is CLASS."
+  (check-type code integer)
+  (check-type class (and symbol (satisfies epsilon-error-class-p)))
   (cond ((= code +ecertverify+) 'tls-verification-error)
         ((= code +ehostmismatch+) 'tls-hostname-mismatch)
         ((= code +eunexpectedeof+) 'tls-unexpected-eof)

@@ -73,11 +73,22 @@ the caller for as long as the address is used."
     (null (sb-sys:int-sap 0))
     (pointer-vector (sb-sys:vector-sap x))))
 
+(defun nul-free-p (string)
+  (not (find (code-char 0) string)))
+
+(deftype string-without-nul ()
+  "A string C can receive whole: a NUL inside it would end it early there
+(\"127.0.0.1<NUL>junk\" would pass as \"127.0.0.1\", a host name checked
+against a certificate would be cut short), so it holds none."
+  '(and string (satisfies nul-free-p)))
+
 (defun string-octets (string)
-  "STRING as a fresh NUL-terminated UTF-8 octet vector; NIL for NIL."
+  "STRING as a fresh NUL-terminated UTF-8 octet vector; NIL for NIL.  A
+string holding a NUL is a TYPE-ERROR: C would see only its start."
   (etypecase string
     (null nil)
-    (string (sb-ext:string-to-octets string :external-format :utf-8 :null-terminate t))))
+    (string-without-nul
+     (sb-ext:string-to-octets string :external-format :utf-8 :null-terminate t))))
 
 (declaim (inline octets-sap))
 (defun octets-sap (octets)
@@ -143,8 +154,8 @@ the arguments need, plus the forms passed to C."
            (push `(pointer-sap ,var) passed))
           (:string
            (let ((octets (gensym (format nil "~A-OCTETS" var))))
-             (push `(unless (typep ,var '(or string null))
-                      (arg-type-error ,var '(or string null) ',name ',var))
+             (push `(unless (typep ,var '(or string-without-nul null))
+                      (arg-type-error ,var '(or string-without-nul null) ',name ',var))
                    checks)
              (push (let ((var var))
                      (lambda (form)

@@ -11,5 +11,6 @@
 (handler-bind ((warning #'muffle-warning))
   (asdf:load-system "epsilon.linux/tests")
   (asdf:load-system "epsilon.examples.patterns/tests"))
+(uiop:symbol-call :epsilon.linux.tests :record-baseline) ; before any suite
 (sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)
              :abort nil)

@@ -87,6 +87,17 @@
   (is (<= 0 (b:%eps-last-error-detail nil 0)))
   (is (= (- b:+einval+) (b:%eps-last-error-detail nil 5))))
 
+(test strings-holding-nul-are-type-errors
+  ;; C would see only the part before the NUL: "127.0.0.1<NUL>junk" would
+  ;; pass as a valid address, a host name checked against a certificate
+  ;; would be cut short.
+  (let ((s (format nil "ab~Ccd" (code-char 0))))
+    (signals type-error (%strlen s))
+    (signals type-error (shared-call "strlen" :size '(:string) s))
+    (signals type-error (apply #'shared-call "strlen" :size '(:string) (list s)))
+    (is (= 4 (apply #'shared-call "strlen" :size '(:string) (list "abcd"))))
+    (is (= 4 (%strlen "abcd")))))
+
 (test defshared-rejects-wrong-types-before-the-call
   (dolist (bad (list (expt 2 31) (- -1 (expt 2 31)) "1" 1.0 nil))
     (signals type-error (b:%eps-ffi-noop bad)))

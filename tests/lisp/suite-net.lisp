@@ -279,8 +279,8 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
 
 (net-test accept-timeout
   (with-server-socket (listener :host "127.0.0.1")
-    ;; Measured on the clock the timeouts count on (GET-INTERNAL-REAL-TIME
-    ;; ticks in 4 ms steps here).
+    ;; Measured on the clock the deadline is on: GET-INTERNAL-REAL-TIME is
+    ;; coarse here (it read 248 ms for a 250 ms wait).
     (let ((start (epsilon.linux.runtime:monotonic-us)))
       (handler-case (progn (socket-accept listener :timeout 0.2) (fail "accepted nothing"))
         (socket-timeout (e)
@@ -289,6 +289,7 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
 
 (net-test blocking-recv-times-out-no-earlier-than-asked
   (with-pair (a b)
+    ;; Measured on the clock the deadline is on (see ACCEPT-TIMEOUT).
     (let ((start (epsilon.linux.runtime:monotonic-us)))
       (handler-case (progn (socket-recv a 10 0 :timeout 0.25) (fail "received nothing"))
         (socket-timeout (e)
