@@ -6,6 +6,7 @@
                                                      :defaults *load-truename*))))
   (asdf:initialize-source-registry
    `(:source-registry (:tree ,(merge-pathnames "lisp/" root))
+                      (:tree ,(merge-pathnames "examples/" root))
                       :inherit-configuration)))
 (handler-bind ((warning #'muffle-warning))
   (asdf:load-system "epsilon.linux/tests"))
