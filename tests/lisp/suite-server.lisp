@@ -457,3 +457,75 @@ server closes it."
                 "~A" stats)))
         (is (search "Hello, World!" (exchange port (req "GET / HTTP/1.1~Host: a~Connection: close~~")))))
       (is (eql 0 (stop-main main))))))
+
+;;; Backpressure and TLS, in this process
+
+(server-test loop-resumes-writes-on-epollout
+  ;; 100,000 pipelined requests (7.8 MB of responses, more than the socket buffers hold) sent by a thread
+  ;; while this one reads slowly at first: the server fills the socket,
+  ;; keeps the rest pending, stops reading above its high-water mark, and
+  ;; resumes on EPOLLOUT.  Every response arrives, in order.
+  (with-running-server (server)
+    (with-client-socket (fd :host "127.0.0.1" :port (server-port server) :timeout 30)
+      (let* ((n 100000)
+             (one (req "GET / HTTP/1.1~Host: a~~"))
+             (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
+                           (loop repeat 100 collect one)))
+             (sender (sb-thread:make-thread
+                      (lambda ()
+                        (dotimes (i (/ n 100) t)
+                          (socket-send fd batch :timeout 30)))))
+             (expected (epsilon.examples.server:hello-response))
+             (buffer (make-array 65536 :element-type '(unsigned-byte 8)))
+             (total 0)
+             (wrong 0))
+        (sleep 1)                       ; let the server hit the full socket
+        (is (plusp (epsilon.examples.server::conn-out-len
+                    (svref (epsilon.examples.server::server-conns server)
+                           (loop for c across (epsilon.examples.server::server-conns server)
+                                 when (and c (epsilon.examples.server::conn-open c))
+                                   return (epsilon.examples.server::conn-fd c)))))
+            "output pending while the client does not read")
+        (loop while (< total (* n +hello-length+))
+              do (let ((k (socket-recv-into fd buffer :timeout 30)))
+                   (when (zerop k) (return))
+                   (dotimes (i k)
+                     (unless (= (aref buffer i) (aref expected (mod (+ total i) +hello-length+)))
+                       (incf wrong)))
+                   (incf total k)))
+        (is (eq t (sb-thread:join-thread sender :default nil :timeout 30)))
+        (is (= (* n +hello-length+) total))
+        (is (zerop wrong))
+        (is (= n (getf (server-stats server) :requests)))))))
+
+(server-test loop-serves-tls-with-pipelining
+  (with-running-server (server :port nil :tls-port 0
+                               :cert-file (epsilon.linux.tests::cert "server.pem")
+                               :key-file (epsilon.linux.tests::cert "server.key"))
+    (epsilon.crypto:with-tls-context (ctx :ca-file (epsilon.linux.tests::cert "ca.pem"))
+      (with-client-socket (fd :host "127.0.0.1"
+                              :port (epsilon.examples.server:server-tls-port server) :timeout 10)
+        (epsilon.crypto:with-tls-connection (tls ctx fd :hostname "localhost" :timeout 10)
+          (epsilon.crypto:tls-handshake tls)
+          (let ((requests (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
+                                 (loop for i below 1000
+                                       collect (req (if (evenp i)
+                                                        "GET / HTTP/1.1~Host: a~~"
+                                                        "GET /nope HTTP/1.1~Host: a~~")))))
+                (got (make-array 0 :element-type '(unsigned-byte 8) :adjustable t :fill-pointer 0))
+                (size (* 500 (+ +hello-length+
+                                (length (svref epsilon.examples.server::*responses* 2))))))
+            (let ((sender (sb-thread:make-thread
+                           (lambda () (epsilon.crypto:tls-send tls requests)))))
+              (loop while (< (length got) size)
+                    do (let ((v (epsilon.crypto:tls-recv tls 65536)))
+                         (when (zerop (length v)) (return))
+                         (loop for b across v do (vector-push-extend b got))))
+              (sb-thread:join-thread sender :default nil :timeout 30))
+            (let ((all (text (coerce got '(simple-array (unsigned-byte 8) (*))))))
+              (is (= size (length all)))
+              (is (= 500 (count-substrings "HTTP/1.1 200" all)))
+              (is (= 500 (count-substrings "HTTP/1.1 404" all)))
+              (is (eql 0 (search "HTTP/1.1 200" all)))
+              (is (= (+ +hello-length+ 0) (search "HTTP/1.1 404" all))))))))
+    (is (= 1000 (getf (server-stats server) :requests)))))
