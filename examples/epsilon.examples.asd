@@ -13,3 +13,11 @@
                              (:file "http")
                              (:file "loop")
                              (:file "main")))))
+
+(defsystem "epsilon.examples/tests"
+  :description "The server's FiveAM suite, a child of the root suite of epsilon.linux/tests
+(tests/lisp/run.lisp loads this system, so `make test` runs it with the others)."
+  :depends-on ("epsilon.examples" "epsilon.linux/tests" "fiveam")
+  :pathname "../tests/lisp/"
+  :components ((:file "suite-server"))
+  :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

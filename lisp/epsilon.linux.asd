@@ -37,7 +37,7 @@
 
 (defsystem "epsilon.linux/tests"
   :description "FiveAM suites of epsilon.linux."
-  :depends-on ("epsilon.linux" "epsilon.examples" "fiveam")
+  :depends-on ("epsilon.linux" "fiveam")
   :pathname "../tests/lisp/"
   :serial t
   :components ((:file "package")
@@ -48,6 +48,5 @@
                (:file "suite-tls")
                (:file "suite-tls-interop")
                (:file "suite-net")
-               (:file "suite-server")
                (:file "suite-docs"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

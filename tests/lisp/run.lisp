@@ -9,6 +9,7 @@
                       (:tree ,(merge-pathnames "examples/" root))
                       :inherit-configuration)))
 (handler-bind ((warning #'muffle-warning))
-  (asdf:load-system "epsilon.linux/tests"))
+  ;; epsilon.linux/tests, and the server suite of examples/ with it.
+  (asdf:load-system "epsilon.examples/tests"))
 (sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)
              :abort nil)
