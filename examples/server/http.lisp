@@ -74,12 +74,26 @@ with like.")
           (error-response 505 "HTTP Version Not Supported" :close t))
   "The precomputed responses, by response index.")
 
+(defun with-keep-alive (response)
+  "RESPONSE with `Connection: keep-alive` after its status line: what an
+HTTP/1.0 client that asked to keep the connection must see."
+  (when response
+    (let ((eol (+ 2 (search #.(octets "~") response))))
+      (concatenate 'octets (subseq response 0 eol) (octets "Connection: keep-alive~")
+                   (subseq response eol)))))
+
+(defparameter *keep-alive-responses* (map 'vector #'with-keep-alive *responses*)
+  "The precomputed responses for HTTP/1.0 keep-alive requests.")
+
 (defun head-length (response)
   "The length of RESPONSE's head (through the blank line): what HEAD gets."
   (+ 4 (search #.(octets "~~") response)))
 
 (defparameter *head-lengths*
   (map '(simple-array fixnum (*)) (lambda (r) (if r (head-length r) 0)) *responses*))
+
+(defparameter *keep-alive-head-lengths*
+  (map '(simple-array fixnum (*)) (lambda (r) (if r (head-length r) 0)) *keep-alive-responses*))
 
 ;;; Bytes
 
@@ -133,12 +147,13 @@ with like.")
 
 (defun parse-request (buf start head-end)
   "Parse the request head BUF[START,HEAD-END) (HEAD-END just past its
-CRLFCRLF, from FIND-HEAD-END).  Returns four values: the response index
+CRLFCRLF, from FIND-HEAD-END).  Returns five values: the response index
 (+R-HELLO+, +R-STATS+, +R-NOT-FOUND+, +R-METHOD-NOT-ALLOWED+, or an error
 one: +R-BAD-REQUEST+ (malformed), +R-NOT-IMPLEMENTED+ (Transfer-Encoding),
 +R-VERSION+ (not HTTP/1.x)); true for a HEAD request; true when the
-connection must close after the response; the length of the body to skip.
-Conses nothing."
+connection must close after the response; the length of the body to skip;
+true for an HTTP/1.0 request that asked to keep the connection (its response
+must say `Connection: keep-alive`).  Conses nothing."
   (declare (type octets buf) (type index start head-end) (optimize speed))
   (unless (and (<= head-end (length buf)) (<= (+ start 4) head-end))
     (error 'type-error :datum head-end :expected-type `(integer ,(+ start 4) ,(length buf))))
@@ -153,7 +168,7 @@ Conses nothing."
         (content-length -1))
     (declare (type index p last) (type fixnum route method hosts content-length))
     (macrolet ((bad (&optional (code '+r-bad-request+))
-                 `(return-from parse-request (values ,code nil t 0)))
+                 `(return-from parse-request (values ,code nil t 0 nil)))
                (at (i) `(aref buf ,i)))
       ;; Request line: METHOD SP target SP HTTP/1.x CRLF
       (let ((m0 p))
@@ -245,4 +260,5 @@ Conses nothing."
         (values route
                 (= method 1)
                 (or close (and http10 (not keep-alive)))
-                (max content-length 0))))))
+                (max content-length 0)
+                (and http10 keep-alive (not close)))))))

@@ -334,23 +334,31 @@ an error)."
           :shed (server-shed server)
           :errors (server-errors server))))
 
-(defun stats-response (server head-p)
+(defun stats-response (server head-p keep-alive)
   (let* ((body (format nil "~{~(~A~) ~A~%~}" (server-stats server)))
-         (bytes (octets (format nil "HTTP/1.1 200 OK~~Content-Type: text/plain~~Content-Length: ~D~~~~"
-                                (length body))
+         (bytes (octets (format nil "HTTP/1.1 200 OK~~~:[~;Connection: keep-alive~~~]Content-Type: text/plain~~Content-Length: ~D~~~~"
+                                keep-alive (length body))
                         (if head-p "" body))))
     bytes))
 
 ;;; Requests
 
-(defun respond (server conn id head-p)
+(defun respond (server conn id head-p keep-alive)
+  "Stage response ID (HEAD-P: its head only; KEEP-ALIVE: the HTTP/1.0
+keep-alive variant)."
   (declare (type fixnum id))
-  (if (= id +r-stats+)
-      (let ((bytes (stats-response server head-p)))
-        (stage server conn bytes (length bytes)))
-      (let ((bytes (svref *responses* id)))
-        (declare (type octets bytes))
-        (stage server conn bytes (if head-p (aref *head-lengths* id) (length bytes))))))
+  (cond ((= id +r-stats+)
+         (let ((bytes (stats-response server head-p keep-alive)))
+           (stage server conn bytes (length bytes))))
+        (keep-alive
+         (let ((bytes (svref *keep-alive-responses* id)))
+           (declare (type octets bytes))
+           (stage server conn bytes
+                  (if head-p (aref *keep-alive-head-lengths* id) (length bytes)))))
+        (t
+         (let ((bytes (svref *responses* id)))
+           (declare (type octets bytes))
+           (stage server conn bytes (if head-p (aref *head-lengths* id) (length bytes)))))))
 
 (defun process (server conn buf start end)
   "Answer every complete request in BUF[START,END), in order; return the
@@ -370,13 +378,14 @@ index of the first byte not consumed (an incomplete request)."
               (declare (type fixnum head-end))
               (when (minusp head-end)
                 (when (>= (- end p) +max-head+)
-                  (respond server conn +r-too-large+ nil)
+                  (respond server conn +r-too-large+ nil nil)
                   (setf (conn-close-after conn) t)
                   (return end))
                 (return p))
-              (multiple-value-bind (id head-p close length) (parse-request buf p head-end)
+              (multiple-value-bind (id head-p close length keep-alive)
+                  (parse-request buf p head-end)
                 (incf (server-requests server))
-                (respond server conn id head-p)
+                (respond server conn id head-p keep-alive)
                 (when close (setf (conn-close-after conn) t))
                 (setf (conn-body-left conn) length
                       p head-end))))))))

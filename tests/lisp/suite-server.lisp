@@ -43,7 +43,7 @@ after BODY as before."
     (let ((end (find-head-end buf 0 (length buf))))
       (if (minusp end)
           :incomplete
-          (multiple-value-list (parse-request buf 0 end))))))
+          (subseq (multiple-value-list (parse-request buf 0 end)) 0 4)))))
 
 (test (parser-accepts-requests :suite epsilon.linux.tests::server)
   ;; (response-index head-p close-p body-length): 0 /, 1 /stats, 2 404, 3 405
@@ -69,6 +69,15 @@ after BODY as before."
                ("GET / HTTP/1.1~Host: a~Connection: Keep-Alive, CLOSE~~" (0 nil t 0))
                ("GET / HTTP/1.1~Host: a~X-Empty:~X-Tab:	v	~~" (0 nil nil 0)))
         do (is (equal expected (parse request)) "~S" request)))
+
+(test (parser-says-when-http/1.0-keeps-alive :suite epsilon.linux.tests::server)
+  (flet ((keep-alive-p (text)
+           (let* ((buf (req text)) (end (find-head-end buf 0 (length buf))))
+             (nth-value 4 (parse-request buf 0 end)))))
+    (is (keep-alive-p "GET / HTTP/1.0~Connection: keep-alive~~"))
+    (is (not (keep-alive-p "GET / HTTP/1.0~~")))
+    (is (not (keep-alive-p "GET / HTTP/1.0~Connection: keep-alive, close~~")))
+    (is (not (keep-alive-p "GET / HTTP/1.1~Host: a~Connection: keep-alive~~")))))
 
 (test (parser-refuses-malformed-requests :suite epsilon.linux.tests::server)
   ;; 4: 400 Bad Request; 6: 501 (Transfer-Encoding); 7: 505.  All close.
@@ -117,7 +126,7 @@ after BODY as before."
   (let ((buf (req "xxGET / HTTP/1.1~Host: a~~GET /nope HTTP/1.1~Host: a~~")))
     (let ((first (find-head-end buf 2 (length buf))))
       (is (= 29 first))
-      (is (equal '(0 nil nil 0) (multiple-value-list (parse-request buf 2 first))))
+      (is (equal '(0 nil nil 0 nil) (multiple-value-list (parse-request buf 2 first))))
       (is (= (length buf) (find-head-end buf first (length buf))))
       (is (= -1 (find-head-end buf first (1- (length buf)))))))
   ;; Every split of a request: incomplete until the last byte.
@@ -190,13 +199,19 @@ always land at offset 0 (of BUFFER, then of SCRATCH), so nothing is consed."
             (socket-send fd r :start i :end (1+ i))
             (sleep 0.001))
           (is (= +hello-length+ (recv-exactly fd buffer scratch +hello-length+))))
+        ;; HTTP/1.0 with keep-alive: the response says so, the connection stays.
+        (socket-send fd (req "GET / HTTP/1.0~Connection: keep-alive~~"))
+        (let ((n (+ +hello-length+ 24)))
+          (is (= n (recv-exactly fd buffer scratch n)))
+          (is (search "Connection: keep-alive" (text (subseq buffer 0 n))))
+          (is (search "Hello, World!" (text (subseq buffer 0 n)))))
         ;; A body is skipped, the next request answered.
         (socket-send fd (req "POST / HTTP/1.1~Host: a~Content-Length: 10~~0123456789GET / HTTP/1.1~Host: a~~"))
         (let ((n (+ (length (svref epsilon.examples.server::*responses* 3)) +hello-length+)))
           (is (= n (recv-exactly fd buffer scratch n)))
           (is (search "405 Method Not Allowed" (text (subseq buffer 0 n))))
           (is (search "Hello, World!" (text (subseq buffer 0 n)))))))
-    (is (= 6 (getf (server-stats server) :requests)))))
+    (is (= 7 (getf (server-stats server) :requests)))))
 
 (server-test loop-answers-400-and-closes
   (with-running-server (server)
