@@ -319,7 +319,7 @@ pending, else after what is."
 tick; -1 when no request arrived in it), :AVERAGE-BYTES-CONSED-PER-REQUEST
 (since the server was made), :ACCEPTED, :IDLE-CLOSED, :SHED (connections
 closed at once for want of descriptors) and :ERRORS (connections closed on
-an error)."
+an error other than the peer going away)."
   (let ((requests (- (server-requests server) (server-start-requests server))))
     (list :connections (server-open-count server)
           :requests (server-requests server)
@@ -599,6 +599,12 @@ reported by the next wait, after the other events had their turn)."
 
 ;;; The loop
 
+(defun peer-gone-p (condition)
+  "True when CONDITION only says the peer went away (a reset, a closed
+pipe, TCP EOF in the middle of TLS): routine, not an error of ours."
+  (and (typep condition 'epsilon-error)
+       (member (epsilon-error-name condition) '(:econnreset :epipe :eunexpectedeof))))
+
 (defun run-server (server)
   "Run SERVER's event loop in this thread until STOP-SERVER.  Returns T."
   (let* ((epfd (server-epfd server))
@@ -627,9 +633,10 @@ reported by the next wait, after the other events had their turn)."
                       (let ((conn (svref conns fd)))
                         (when (and conn (conn-open conn))
                           (handler-case (conn-event server conn mask)
-                            (error ()
+                            (error (e)
                               (setf (server-olen server) 0)
-                              (incf (server-errors server))
+                              (unless (peer-gone-p e)
+                                (incf (server-errors server)))
                               (close-conn server conn))))))))))
     t))
 
