@@ -10,8 +10,9 @@ all:
 test:
 	@bash scripts/test.sh
 
+# make run [PORT=8080] [TLS_PORT=8443] [HOST=127.0.0.1]: port 0 picks one.
 run:
-	@bash scripts/run.sh
+	@PORT="$(PORT)" TLS_PORT="$(TLS_PORT)" HOST="$(HOST)" bash scripts/run.sh
 
 repl:
 	@bash scripts/repl.sh

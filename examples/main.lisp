@@ -1,16 +1,19 @@
-;;;; main.lisp - the main job of `make run`.
-;;;; For now: load the library from SBCL and show that it answers.
+;;;; main.lisp - the main job of `make run`: the epoll HTTP/HTTPS server of
+;;;; examples/server/ (system epsilon.examples).  See the head of
+;;;; examples/server/main.lisp for the environment and the options.
 
 (require :asdf)
 (let ((root (merge-pathnames "../" (make-pathname :name nil :type nil
                                                   :defaults *load-truename*))))
   (asdf:initialize-source-registry
-   `(:source-registry (:tree ,(merge-pathnames "lisp/" root)) :inherit-configuration)))
-(asdf:load-system "epsilon.linux")
-
-(format t "libepsilon-linux ~A (ABI ~{~D.~D~}) loaded from ~A~%"
-        (epsilon.linux:library-version)
-        (multiple-value-list (epsilon.linux:abi-version))
-        (epsilon.foreign:library-path))
-(format t "error ~D is ~A: ~A~%" 111
-        (epsilon.linux:error-name 111) (epsilon.linux:error-message 111))
+   `(:source-registry (:tree ,(merge-pathnames "lisp/" root))
+                      (:tree ,(merge-pathnames "examples/" root))
+                      :inherit-configuration))
+  ;; Compiling (the first run) says nothing on stdout, which carries the
+  ;; PORT lines for the benchmark harness and the tests.
+  (let ((*standard-output* (make-broadcast-stream)))
+    (handler-bind ((warning #'muffle-warning))
+      (asdf:load-system "epsilon.examples")))
+  (sb-ext:exit :code (uiop:symbol-call :epsilon.examples.server :main
+                                       :root (truename root))
+               :abort nil))

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh build
 exec sbcl --eval '(require :asdf)' \
-  --eval "(asdf:initialize-source-registry '(:source-registry (:tree \"$PWD/lisp/\") :inherit-configuration))" \
+  --eval "(asdf:initialize-source-registry '(:source-registry (:tree \"$PWD/lisp/\") (:tree \"$PWD/examples/\") :inherit-configuration))" \
   --eval '(asdf:load-system "epsilon.linux")'

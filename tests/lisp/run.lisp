@@ -9,7 +9,8 @@
                       (:tree ,(merge-pathnames "examples/" root))
                       :inherit-configuration)))
 (handler-bind ((warning #'muffle-warning))
-  (asdf:load-system "epsilon.linux/tests")
+  ;; epsilon.linux/tests, and the suites of examples/ with it.
+  (asdf:load-system "epsilon.examples/tests")
   (asdf:load-system "epsilon.examples.patterns/tests"))
 (uiop:symbol-call :epsilon.linux.tests :record-baseline) ; before any suite
 (sb-ext:exit :code (if (uiop:symbol-call :epsilon.linux.tests :run-suites) 0 1)

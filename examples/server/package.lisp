@@ -1,0 +1,35 @@
+;;;; package.lisp - epsilon.examples.server: the epoll HTTP/HTTPS server.
+
+(defpackage #:epsilon.examples.server
+  (:use #:cl #:epsilon.sys.epoll #:epsilon.net.core #:epsilon.crypto)
+  (:documentation
+   "An HTTP/1.1 and HTTPS server on one epoll loop per thread, over
+epsilon.sys.epoll, epsilon.net.core and epsilon.crypto: the main job of
+`make run`.  Edge-triggered reads until would-block or a short read, writes
+resumed on EPOLLOUT, TLS driven non-blocking in the same loop, keep-alive
+and pipelining, idle connections closed from one timerfd tick, EMFILE on
+accept handled with a spare descriptor.  Plain HTTP requests cons nothing in
+steady state; /stats shows the bytes consed per request.
+
+  (let ((server (make-server :port 0)))
+    (unwind-protect (run-server server)   ; until STOP-SERVER, from any thread
+      (close-server server)))")
+  ;; HTTP
+  (:export #:parse-request
+           #:find-head-end
+           #:+max-head+
+           #:hello-response)
+  ;; Servers
+  (:export #:server
+           #:make-server
+           #:run-server
+           #:stop-server
+           #:close-server
+           #:server-port
+           #:server-tls-port
+           #:server-stats
+           #:raise-fd-limit
+           #:fd-limit
+           #:install-stop-signals)
+  ;; The program of `make run`
+  (:export #:main))
