@@ -47,6 +47,7 @@
   :components ((:file "package")
                (:file "suite-core")
                (:file "suite-foreign")
+               (:file "suite-constants")
                (:file "suite-epoll")
                (:file "tls-helpers")
                (:file "suite-tls")
