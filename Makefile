@@ -25,7 +25,10 @@ bindings:
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".
-# LISP_HTTP_SERVER_CMD ?= sbcl --script examples/http-server.lisp
+LISP_HTTP_SERVER_CMD ?= sbcl --script examples/main.lisp
+LISP_HTTP_SERVER_CONSED ?= 1
+LISP_TLS_CLIENT_CMD ?= sbcl --script bench/lisp/tls-client.lisp
+LISP_BULK_RECV_CMD ?= sbcl --script bench/lisp/bulk-recv.lisp
 export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BULK_RECV_CMD
 
 # Every benchmark row (bench/README.md): the table goes to

@@ -27,6 +27,7 @@
 #   BENCH_BUILD (build)  BENCH_OUT (bench/results)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1  # the LISP_*_CMD defaults are relative to the root
 BUILD=${BENCH_BUILD:-$ROOT/build}
 OUTDIR=${BENCH_OUT:-$ROOT/bench/results}
 D=${BENCH_DURATION:-5}
