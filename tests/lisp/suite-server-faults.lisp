@@ -17,7 +17,7 @@
   (:use #:cl #:fiveam #:epsilon.net.core #:epsilon.crypto)
   (:import-from #:epsilon.linux.tests.server
                 #:start-main #:stop-main #:main-process #:main-port #:main-tls-port
-                #:main-cpu-ticks #:main-fd-count #:req #:text #:root #:read-to-eof
+                #:main-cpu-ticks #:main-fd-count #:req #:text #:root #:read-to-eof #:exchange
                 #:+hello-length+)
   (:import-from #:epsilon.linux.tests.faults #:client-hello #:octets))
 
@@ -101,6 +101,23 @@ Returns the octets received."
       (socket-close fd))
     (coerce got '(simple-array (unsigned-byte 8) (*)))))
 
+(defun server-stat (name)
+  "The counter NAME (a string: \"errors\", \"idle-closed\", ...) of the
+server's /stats page."
+  (let* ((page (exchange (main-port *main*) (req "GET /stats HTTP/1.1~Host: a~Connection: close~~")))
+         (p (search (format nil "~C~A " #\Newline name) page)))
+    (and p (parse-integer page :start (+ p (length name) 2) :junk-allowed t))))
+
+(defmacro without-errors-counted (&body body)
+  "BODY, then check the server counted no connection error: a peer that
+resets, half-closes or stalls is not the server's error."
+  (let ((before (gensym)))
+    `(let ((,before (server-stat "errors")))
+       (is (integerp ,before) "no errors counter on /stats")
+       ,@body
+       (is (eql ,before (server-stat "errors")) "/stats errors ~S before, ~S after"
+           ,before (server-stat "errors")))))
+
 (defun main-alive-p () (and *main* (sb-ext:process-alive-p (main-process *main*))))
 
 (defmacro server-fault-test (name &body body)
@@ -133,102 +150,108 @@ is alive and serves a normal request on both ports."
   (is (integerp (main-tls-port *main*))))
 
 (server-fault-test server-faults-peer-reset-mid-request
-  (dotimes (i 5)
-    (let ((fd (connect (main-port *main*))))
-      (socket-send fd (req "GET / HTTP/1.1~Host: a~X-Long: ") :timeout 10)
-      (socket-send fd (octets 2000 (char-code #\x)) :timeout 10)
-      (reset-close fd)))
-  ;; The same on the TLS port, after the handshake, in the middle of a record.
-  (dotimes (i 3)
-    (let ((fd (connect (main-tls-port *main*))))
-      (unwind-protect
-           (with-tls-context (ctx :ca-file (ca))
-             (with-tls-connection (c ctx fd :hostname "localhost" :timeout 10)
-               (tls-handshake c)
-               (tls-send c (req "GET / HTTP/1.1~Host: a~"))
-               ;; A record header announcing 16 KiB, and only part of it.
-               (socket-send fd (coerce #(23 3 3 64 0 1 2 3) '(vector (unsigned-byte 8))) :timeout 10)
-               (set-socket-option fd +sol-socket+ +so-linger+ 0)))
-        (socket-close fd)))))
+  (without-errors-counted
+    (dotimes (i 5)
+      (let ((fd (connect (main-port *main*))))
+        (socket-send fd (req "GET / HTTP/1.1~Host: a~X-Long: ") :timeout 10)
+        (socket-send fd (octets 2000 (char-code #\x)) :timeout 10)
+        (reset-close fd)))
+    ;; The same on the TLS port, after the handshake, in the middle of a record.
+    (dotimes (i 3)
+      (let ((fd (connect (main-tls-port *main*))))
+        (unwind-protect
+             (with-tls-context (ctx :ca-file (ca))
+               (with-tls-connection (c ctx fd :hostname "localhost" :timeout 10)
+                 (tls-handshake c)
+                 (tls-send c (req "GET / HTTP/1.1~Host: a~"))
+                 ;; A record header announcing 16 KiB, and only part of it.
+                 (socket-send fd (coerce #(23 3 3 64 0 1 2 3) '(vector (unsigned-byte 8))) :timeout 10)
+                 (set-socket-option fd +sol-socket+ +so-linger+ 0)))
+          (socket-close fd))))))
 
 (server-fault-test server-faults-peer-reset-mid-response
-  ;; 20,000 pipelined requests (1.5 MB of responses, more than the socket
-  ;; buffers hold): read a little of the answer, then reset.
-  (let* ((one (req "GET / HTTP/1.1~Host: a~~"))
-         (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
-                       (loop repeat 200 collect one))))
-    (dotimes (i 3)
-      (let ((fd (connect (main-port *main*))))
-        (dotimes (j 100) (socket-send fd batch :timeout 10))
-        (is (search "Hello, World!" (recv-n fd (* 10 +hello-length+))))
-        (reset-close fd)))))
+  (without-errors-counted
+    ;; 20,000 pipelined requests (1.5 MB of responses, more than the socket
+    ;; buffers hold): read a little of the answer, then reset.
+    (let* ((one (req "GET / HTTP/1.1~Host: a~~"))
+           (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
+                         (loop repeat 200 collect one))))
+      (dotimes (i 3)
+        (let ((fd (connect (main-port *main*))))
+          (dotimes (j 100) (socket-send fd batch :timeout 10))
+          (is (search "Hello, World!" (recv-n fd (* 10 +hello-length+))))
+          (reset-close fd))))))
 
 (server-fault-test server-faults-half-close-gets-the-response
-  (dolist (request '("GET / HTTP/1.1~Host: a~~"
-                     "GET / HTTP/1.1~Host: a~~GET /nope HTTP/1.1~Host: a~~"
-                     "GET / HTTP/1.0~~"))
-    (let ((fd (connect (main-port *main*))))
-      (unwind-protect
-           (progn
-             (socket-send fd (req request) :timeout 10)
-             (socket-shutdown fd :write)
-             ;; Every response, then the server's FIN.
-             (let ((all (read-to-eof fd)))
-               (is (eql 0 (search "HTTP/1.1 200 OK" all)) "~S: ~S" request all)
-               (is (search "Hello, World!" all))
-               (when (search "/nope" request)
-                 (is (search "HTTP/1.1 404" all) "~S" all))))
-        (socket-close fd)))))
+  (without-errors-counted
+    (dolist (request '("GET / HTTP/1.1~Host: a~~"
+                       "GET / HTTP/1.1~Host: a~~GET /nope HTTP/1.1~Host: a~~"
+                       "GET / HTTP/1.0~~"))
+      (let ((fd (connect (main-port *main*))))
+        (unwind-protect
+             (progn
+               (socket-send fd (req request) :timeout 10)
+               (socket-shutdown fd :write)
+               ;; Every response, then the server's FIN.
+               (let ((all (read-to-eof fd)))
+                 (is (eql 0 (search "HTTP/1.1 200 OK" all)) "~S: ~S" request all)
+                 (is (search "Hello, World!" all))
+                 (when (search "/nope" request)
+                   (is (search "HTTP/1.1 404" all) "~S" all))))
+          (socket-close fd))))))
 
 (server-fault-test server-faults-client-that-stops-reading
-  ;; Requests until the connection takes no more: the server's output backs
-  ;; up, it stops reading, and must wait for EPOLLOUT without spinning.
-  (let ((fd (connect (main-port *main*)))
-        (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
-                      (loop repeat 500 collect (req "GET / HTTP/1.1~Host: a~~")))))
-    (unwind-protect
-         (progn
-           (set-socket-nonblocking fd)
-           (let ((sent (loop repeat 5000
-                             for n = (socket-send fd batch +msg-dontwait+)
-                             while n sum n)))
-             (is (> sent (* 100 1024)) "only ~D bytes sent" sent))
-           (sleep 0.3)
-           (let ((before (main-cpu-ticks *main*)))
-             (sleep 1)
-             (is (< (- (main-cpu-ticks *main*) before) 20)
-                 "~D ticks of CPU in 1 s while a client does not read"
-                 (- (main-cpu-ticks *main*) before)))
-           (is (http-ok-p) "another client is served meanwhile")
-           (is (https-ok-p) "another TLS client is served meanwhile"))
-      (reset-close fd))))
+  (without-errors-counted
+    ;; Requests until the connection takes no more: the server's output backs
+    ;; up, it stops reading, and must wait for EPOLLOUT without spinning.
+    (let ((fd (connect (main-port *main*)))
+          (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
+                        (loop repeat 500 collect (req "GET / HTTP/1.1~Host: a~~")))))
+      (unwind-protect
+           (progn
+             (set-socket-nonblocking fd)
+             (let ((sent (loop repeat 5000
+                               for n = (socket-send fd batch +msg-dontwait+)
+                               while n sum n)))
+               (is (> sent (* 100 1024)) "only ~D bytes sent" sent))
+             (sleep 0.3)
+             (let ((before (main-cpu-ticks *main*)))
+               (sleep 1)
+               (is (< (- (main-cpu-ticks *main*) before) 20)
+                   "~D ticks of CPU in 1 s while a client does not read"
+                   (- (main-cpu-ticks *main*) before)))
+             (is (http-ok-p) "another client is served meanwhile")
+             (is (https-ok-p) "another TLS client is served meanwhile"))
+        (reset-close fd)))))
 
 (server-fault-test server-faults-slow-clients-and-the-idle-timeout
-  (let ((slow (loop repeat 3 collect (connect (main-port *main*))))
-        (stalled (connect (main-port *main*)))
-        (request (req "GET / HTTP/1.1~Host: a~~")))
-    (unwind-protect
-         (let ((trickle (sb-thread:make-thread
-                         (lambda ()
-                           (dotimes (i (length request) :done)
-                             (dolist (fd slow)
-                               (socket-send fd request :start i :end (1+ i) :timeout 5))
-                             (sleep 0.02)))
-                         :name "one byte at a time")))
-           (socket-send stalled (req "GET / HT") :timeout 5)
-           (let ((start (get-internal-real-time)))
-             ;; Others are served while the slow ones trickle.
-             (dotimes (i 5) (is (http-ok-p) "served during the trickle"))
-             (is (eq :done (sb-thread:join-thread trickle :default :timeout :timeout 30)))
-             (dolist (fd slow)
-               (is (search "Hello, World!" (recv-n fd +hello-length+ :timeout 5))))
-             ;; The stalled one is reaped by the idle timeout: EOF.
-             (is (zerop (length (socket-recv stalled 100 0 :timeout (+ 5 +idle-timeout+)))))
-             (let ((seconds (/ (- (get-internal-real-time) start) internal-time-units-per-second)))
-               (is (<= (1- +idle-timeout+) seconds (+ 3 +idle-timeout+))
-                   "stalled client closed after ~,2F s" seconds))))
-      (mapc #'socket-close slow)
-      (socket-close stalled))))
+  (without-errors-counted
+    (let ((idle-closed (server-stat "idle-closed"))
+        (slow (loop repeat 3 collect (connect (main-port *main*))))
+          (stalled (connect (main-port *main*)))
+          (request (req "GET / HTTP/1.1~Host: a~~")))
+      (unwind-protect
+           (let ((trickle (sb-thread:make-thread
+                           (lambda ()
+                             (dotimes (i (length request) :done)
+                               (dolist (fd slow)
+                                 (socket-send fd request :start i :end (1+ i) :timeout 5))
+                               (sleep 0.02)))
+                           :name "one byte at a time")))
+             (socket-send stalled (req "GET / HT") :timeout 5)
+             (let ((start (get-internal-real-time)))
+               ;; Others are served while the slow ones trickle.
+               (dotimes (i 5) (is (http-ok-p) "served during the trickle"))
+               (is (eq :done (sb-thread:join-thread trickle :default :timeout :timeout 30)))
+               (dolist (fd slow)
+                 (is (search "Hello, World!" (recv-n fd +hello-length+ :timeout 5))))
+               ;; The stalled one is reaped by the idle timeout: EOF.
+               (is (zerop (length (socket-recv stalled 100 0 :timeout (+ 5 +idle-timeout+)))))
+               (let ((seconds (/ (- (get-internal-real-time) start) internal-time-units-per-second)))
+                 (is (<= (1- +idle-timeout+) seconds (+ 3 +idle-timeout+))
+                     "stalled client closed after ~,2F s" seconds))))
+        (mapc #'socket-close slow)
+        (socket-close stalled)))))
 
 (server-fault-test server-faults-tls-truncated-handshake
   (let ((hello (client-hello (main-tls-port *main*))))
