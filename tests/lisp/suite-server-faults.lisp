@@ -136,8 +136,16 @@ is alive and serves a normal request on both ports."
              (is (https-ok-p) "HTTPS not served after ~A" ',name))
            (is (= fds (epsilon.linux:open-fd-count)) "client fd leak in ~A" ',name)))))
 
+(defun kill-main ()
+  "Kill a server left running (when the last test did not run)."
+  (let ((main *main*))
+    (setf *main* nil)
+    (when (and main (sb-ext:process-alive-p (main-process main)))
+      (sb-ext:process-kill (main-process main) 9))))
+
 (defun ensure-main ()
   (unless *main*
+    (pushnew 'kill-main sb-ext:*exit-hooks*)
     (setf *main* (start-main "PORT=0" "TLS_PORT=0"
                              (format nil "IDLE_TIMEOUT=~D" +idle-timeout+))
           *base-fds* (and (main-alive-p) (main-fd-count *main*)))))
