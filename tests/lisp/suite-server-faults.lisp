@@ -180,7 +180,8 @@ is alive and serves a normal request on both ports."
 (server-fault-test server-faults-peer-reset-mid-response
   (without-errors-counted
     ;; 20,000 pipelined requests (1.5 MB of responses, more than the socket
-    ;; buffers hold): read a little of the answer, then reset.
+    ;; buffers hold): read a little of the answer, then reset.  The sends
+    ;; are bounded by their :timeout, should the server stop reading first.
     (let* ((one (req "GET / HTTP/1.1~Host: a~~"))
            (batch (apply #'concatenate '(simple-array (unsigned-byte 8) (*))
                          (loop repeat 200 collect one))))
@@ -188,7 +189,20 @@ is alive and serves a normal request on both ports."
         (let ((fd (connect (main-port *main*))))
           (dotimes (j 100) (socket-send fd batch :timeout 10))
           (is (search "Hello, World!" (recv-n fd (* 10 +hello-length+))))
-          (reset-close fd))))))
+          (reset-close fd)))
+      ;; The same over TLS: the server's pending output is a TLS write that
+      ;; OpenSSL expects to be offered again, and never will be.
+      (dotimes (i 2)
+        (let ((fd (connect (main-tls-port *main*))))
+          (unwind-protect
+               (with-tls-context (ctx :ca-file (ca))
+                 (with-tls-connection (c ctx fd :hostname "localhost" :timeout 10)
+                   (tls-handshake c)
+                   (dotimes (j 50) (tls-send c batch))
+                   (let ((v (tls-recv c 4096)))
+                     (is (search "HTTP/1.1 200" (text v))))
+                   (set-socket-option fd +sol-socket+ +so-linger+ 0)))
+            (socket-close fd)))))))
 
 (server-fault-test server-faults-half-close-gets-the-response
   (without-errors-counted
