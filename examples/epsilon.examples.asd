@@ -19,5 +19,6 @@
 (tests/lisp/run.lisp loads this system, so `make test` runs it with the others)."
   :depends-on ("epsilon.examples" "epsilon.linux/tests" "fiveam")
   :pathname "../tests/lisp/"
-  :components ((:file "suite-server"))
+  :components ((:file "suite-server")
+               (:file "suite-server-faults"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
