@@ -12,6 +12,7 @@
                 :components ((:file "package")
                              (:file "http")
                              (:file "loop")
+                             (:file "patterns")
                              (:file "main")))))
 
 (defsystem "epsilon.examples/tests"
@@ -19,5 +20,6 @@
 (tests/lisp/run.lisp loads this system, so `make test` runs it with the others)."
   :depends-on ("epsilon.examples" "epsilon.linux/tests" "fiveam")
   :pathname "../tests/lisp/"
-  :components ((:file "suite-server"))
+  :components ((:file "suite-server")
+               (:file "suite-examples"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))
