@@ -13,6 +13,7 @@
                              (:file "http")
                              (:file "loop")
                              (:file "patterns")
+                             (:file "websocket")
                              (:file "main")))))
 
 (defsystem "epsilon.examples/tests"

@@ -117,6 +117,7 @@ thread or a signal handler) and close it with CLOSE-SERVER."
   ;; that handles the events of every connection instead (the package
   ;; documentation's examples plug in here: examples/server/patterns.lisp).
   (conn-handler nil :type (or null function))
+  (ws-table (make-hash-table) :type hash-table) ; websocket.lisp's connections
   (closed nil)
   ;; Counters
   (open-count 0 :type fixnum)

@@ -36,6 +36,8 @@ steady state; /stats shows the bytes consed per request.
            #:handle-client-read
            #:handle-client-write
            #:create-http-server
-           #:handle-http-event)
+           #:handle-http-event
+           #:create-websocket-server
+           #:websocket-accept)
   ;; The program of `make run`
   (:export #:main))
