@@ -5,6 +5,9 @@
 
 (in-package #:epsilon.linux.tests)
 
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (require :sb-introspect))
+
 (def-suite examples :in epsilon-linux
   :description "The documentation's epoll and HTTP server examples.")
 
@@ -262,3 +265,24 @@ stop the server and join the thread, whose value is returned second."
                                         #\Return #\Newline #\Return #\Newline #\Return #\Newline)))
         (let ((reply (text (let ((v (socket-recv fd 4096 0 :timeout 10))) v))))
           (is (eql 0 (search "HTTP/1.1 400" reply)) "~S" reply))))))
+
+(test (documented-names-and-lambda-lists :suite epsilon.linux.tests::examples)
+  "The names the package documentation's server examples show, exported
+from epsilon.examples.server with the documented required arguments (the
+keywords that stop them, or bind another host, come after)."
+  (loop for (name required) in '(("CREATE-EPOLL-SERVER" (port max-connections))
+                                 ("HANDLE-CLIENT-READ" (fd epfd))
+                                 ("HANDLE-CLIENT-WRITE" (fd epfd))
+                                 ("CREATE-HTTP-SERVER" (port))
+                                 ("HANDLE-HTTP-EVENT" (epfd event))
+                                 ("CREATE-WEBSOCKET-SERVER" (port)))
+        do (multiple-value-bind (symbol status) (find-symbol name "EPSILON.EXAMPLES.SERVER")
+             (is (eq :external status) "~A is not exported" name)
+             (is (fboundp symbol) "~A is not a function" name)
+             (is (documentation symbol 'function) "~A has no docstring" name)
+             (when (fboundp symbol)
+               (let ((ll (sb-introspect:function-lambda-list symbol)))
+                 (is (equal (mapcar #'string required)
+                            (mapcar #'string (subseq ll 0 (or (position-if (lambda (x) (member x lambda-list-keywords)) ll)
+                                                              (length ll)))))
+                     "~A: ~S" name ll))))))
