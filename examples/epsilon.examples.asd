@@ -12,6 +12,8 @@
                 :components ((:file "package")
                              (:file "http")
                              (:file "loop")
+                             (:file "patterns")
+                             (:file "websocket")
                              (:file "main")))))
 
 (defsystem "epsilon.examples/tests"
@@ -20,5 +22,6 @@
   :depends-on ("epsilon.examples" "epsilon.linux/tests" "fiveam")
   :pathname "../tests/lisp/"
   :components ((:file "suite-server")
-               (:file "suite-server-faults"))
+               (:file "suite-server-faults")
+               (:file "suite-examples"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -26,7 +26,8 @@ libepsilon-linux headers."
                              (:file "ffi")
                              (:file "epoll")
                              (:file "net")
-                             (:file "tls")))
+                             (:file "tls")
+                             (:file "digest")))
                ;; These call the generated %eps-ffi- functions.
                (:module "foreign-runtime"
                 :pathname "foreign/"

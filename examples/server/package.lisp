@@ -31,5 +31,13 @@ steady state; /stats shows the bytes consed per request.
            #:raise-fd-limit
            #:fd-limit
            #:install-stop-signals)
+  ;; The package documentation's server examples
+  (:export #:create-epoll-server
+           #:handle-client-read
+           #:handle-client-write
+           #:create-http-server
+           #:handle-http-event
+           #:create-websocket-server
+           #:websocket-accept)
   ;; The program of `make run`
   (:export #:main))

@@ -5,6 +5,10 @@
   (:import-from #:epsilon.foreign #:defshared)
   (:documentation "The generated declarations of libepsilon-linux: internal, never exported to users.")
   (:export
+   ;; csrc/include/epsilon/digest.h
+   #:+sha1-length+
+   #:%eps-sha1
+   #:%eps-base64-encode
    ;; csrc/include/epsilon/epoll.h
    #:+epollin+
    #:+epollpri+

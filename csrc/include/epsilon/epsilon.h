@@ -4,6 +4,7 @@
 #ifndef EPSILON_EPSILON_H
 #define EPSILON_EPSILON_H
 
+#include <epsilon/digest.h>
 #include <epsilon/epoll.h>
 #include <epsilon/errors.h>
 #include <epsilon/fd.h>
