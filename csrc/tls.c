@@ -119,7 +119,10 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	}
 	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 					SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* One record per call: the caller waits for readiness, not OpenSSL. */
+	/*
+	 * One record per call: the caller waits for readiness, not OpenSSL
+	 * (eps_tls_connection_set_nonblocking turns it back on where it is safe).
+	 */
 	SSL_CTX_clear_mode(c->ctx, SSL_MODE_AUTO_RETRY);
 	if (!SSL_CTX_set_min_proto_version(c->ctx, min_version) ||
 	    !SSL_CTX_set_max_proto_version(c->ctx, max_version)) {
@@ -713,6 +716,17 @@ EPS_EXPORT int32_t eps_tls_connection_set_nonblocking(int64_t conn, int32_t on)
 	struct tls_connection *t;
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	eps__tls_bio_set_dontwait(t->bio, on);
+	/*
+	 * Without AUTO_RETRY, SSL_read answers WANT_READ after a record with no
+	 * application data (a ticket) even when more is already in the socket,
+	 * and an edge-triggered caller would wait forever.  On a BIO that never
+	 * sleeps, AUTO_RETRY reads on until the socket says EAGAIN, so WANT_READ
+	 * is exact.  On a blocking socket it would sleep inside OpenSSL: off.
+	 */
+	if (on)
+		SSL_set_mode(t->ssl, SSL_MODE_AUTO_RETRY);
+	else
+		SSL_clear_mode(t->ssl, SSL_MODE_AUTO_RETRY);
 	eps__tls_connection_leave(conn, t);
 	return 0;
 }

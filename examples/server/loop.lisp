@@ -537,7 +537,7 @@ pauses until the next tick."
     (when (>= spare 0)
       (setf (server-spare server) -1)
       (ignore-errors (epoll-close spare))
-      (let ((fd (ignore-errors (socket-accept listener :nonblocking t))))
+      (let ((fd (ignore-errors (socket-accept listener :nonblocking t :address nil))))
         (when fd
           (ignore-errors (socket-close fd))
           (incf (server-shed server))))
@@ -564,7 +564,7 @@ pauses until the next tick."
   "Accept up to 64 connections (the listener is level-triggered: more are
 reported by the next wait, after the other events had their turn)."
   (loop repeat 64
-        do (let ((fd (handler-case (socket-accept listener :nonblocking t)
+        do (let ((fd (handler-case (socket-accept listener :nonblocking t :address nil)
                        (socket-error (e)
                          (if (member (epsilon-error-name e) '(:emfile :enfile))
                              :emfile

@@ -176,29 +176,27 @@ for it no later than DEADLINE (then signal TLS-TIMEOUT for OPERATION)."
 
 ;;; Readiness
 
-(declaim (inline fd-nonblocking-p ready-now-p))
+(declaim (inline fd-nonblocking-p))
 (defun fd-nonblocking-p (fd)
   "True when FD is one of the library's descriptors and is in O_NONBLOCK
 mode (asked from the library's table: no system call)."
   (= 1 (%eps-fd-nonblocking-p fd)))
 
-(defun ready-now-p (fd events)
-  (plusp (%eps-fd-poll fd events 0)))
-
 (defmacro with-want-retry ((conn result fd nonblocking deadline operation)
                            &key on-would-block)
   "The WANT_READ / WANT_WRITE branch of the retry loops: when RESULT asks
-for readiness, wait for it (blocking fd) or evaluate ON-WOULD-BLOCK when
-the fd is not ready now (non-blocking fd); any other negative RESULT is
-signalled."
+for readiness, wait for it (blocking fd) or evaluate ON-WOULD-BLOCK
+(non-blocking fd); any other negative RESULT is signalled.  Every
+connection is non-blocking in C (MAKE-TLS-CONNECTION), where a want means
+the socket itself would block: records without data (TLS 1.3 tickets) are
+consumed within the call, so no poll is needed to tell the two apart."
   (let ((events (gensym "EVENTS")))
     `(let ((,events (cond ((= ,result (- +etlswantread+)) +pollin+)
                           ((= ,result (- +etlswantwrite+)) +pollout+)
                           (t (tls-fail ,conn ,result ,operation)))))
-       (cond ((not ,nonblocking)
-              (wait-until-ready ,fd ,events ,deadline ,operation 'tls-error))
-             ((ready-now-p ,fd ,events))
-             (t ,on-would-block)))))
+       (if ,nonblocking
+           ,on-would-block
+           (wait-until-ready ,fd ,events ,deadline ,operation 'tls-error)))))
 
 ;;; The handshake
 
@@ -322,13 +320,8 @@ SIGPIPE)."
                             (- end start)))))))
             (when (>= r 0)
               (return r))
-            ;; A record without data (a TLS 1.3 ticket) leaves the decrypted
-            ;; buffer or the socket with more to read: go on before waiting.
-            (unless (and (or (= r (- +etlswantread+)) (= r (- +etlswantwrite+)))
-                         (plusp (with-shim (%eps-tls-connection-pending
-                                            (tls-connection-handle conn)))))
-              (with-want-retry (conn r fd nonblocking deadline 'tls-recv)
-                :on-would-block (return nil)))))))))
+            (with-want-retry (conn r fd nonblocking deadline 'tls-recv)
+              :on-would-block (return nil))))))))
 
 (defun tls-recv-into (conn buffer &key (start 0) end (timeout (tls-connection-timeout conn)))
   "Receive decrypted bytes from the TLS connection CONN into BUFFER, a

@@ -34,7 +34,7 @@
                 #:%eps-tls-connection-get-session #:%eps-tls-connection-set-session
                 #:%eps-tls-session-free #:%eps-tls-session-to-bytes
                 #:%eps-tls-session-from-bytes
-                #:%eps-fd-nonblocking-p #:%eps-fd-poll
+                #:%eps-fd-nonblocking-p
                 #:+tls-role-client+ #:+tls-role-server+
                 #:+tls-version-default+ #:+tls-version-1-2+ #:+tls-version-1-3+
                 #:+tls-verify-none+ #:+tls-verify-peer+

@@ -144,11 +144,9 @@ close_notify, or NIL when NO-HANG and nothing is there now."
           (cond ((>= r 0) (return r))
                 ((not (or (= r (- +etlswantread+)) (= r (- +etlswantwrite+))))
                  (tls-fail conn r 'read))
-                ;; A record without data (a TLS 1.3 ticket): go on at once.
-                ((plusp (with-shim (%eps-tls-connection-pending (tls-connection-handle conn)))))
-                (no-hang
-                 (unless (ready-now-p fd (if (= r (- +etlswantread+)) +pollin+ +pollout+))
-                   (return nil)))
+                ;; The connection is non-blocking in C, which reads past
+                ;; records without data (tickets): "want" means not now.
+                (no-hang (return nil))
                 (t (wait-until-ready fd (if (= r (- +etlswantread+)) +pollin+ +pollout+)
                                      deadline 'read 'tls-error))))))))
 

@@ -243,7 +243,11 @@ open.  Returns 0 or -EBADHANDLE (also on a second free).")
   :documentation "Make CONN's socket I/O non-blocking (ON non-zero) whatever the socket's
 own mode: every receive and send passes MSG_DONTWAIT, so a call that
 cannot go on returns -ETLSWANTREAD / -ETLSWANTWRITE instead of sleeping.
-ON zero follows the socket's mode again.  Returns 0 or -EBADHANDLE.")
+In this mode -ETLSWANTREAD means the socket had nothing more to read:
+records without application data (TLS 1.3 session tickets, key updates)
+are consumed within the call, so an edge-triggered loop can wait for
+EPOLLIN at once.  ON zero follows the socket's mode again.  Returns 0 or
+-EBADHANDLE.")
 
 (defshared %eps-tls-connection-set-hostname "eps_tls_connection_set_hostname" "libepsilon-linux" :int
   (conn :long)
@@ -272,8 +276,9 @@ connection failed earlier, -EBADHANDLE.")
   :documentation "Read up to LEN decrypted bytes from CONN into BUF (running the handshake
 first if needed).  Returns the number of bytes read (> 0); 0 when the
 peer closed the TLS session cleanly (close_notify); -ETLSWANTREAD /
--ETLSWANTWRITE (on a blocking socket too, after a record that carried
-no application data, such as a TLS 1.3 session ticket: call again);
+-ETLSWANTWRITE (wait for the socket, then call again; on a connection
+not made non-blocking, also right after a record that carried no
+application data, such as a TLS 1.3 session ticket: call again);
 -EUNEXPECTEDEOF when the peer closed the socket without
 close_notify (the data may have been cut short); the handshake's codes;
 -ETLS; a negated errno; -ETLSCLOSED after an earlier failure; -EINVAL

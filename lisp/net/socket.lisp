@@ -50,19 +50,21 @@ blocking mode it had for SOCKET-ACCEPT (see SOCKET-ACCEPT)."
     (checked (%eps-fd-set-nonblocking fd 1) 'socket-listen))
   t)
 
-(defun socket-accept (fd &key timeout nonblocking)
+(defun socket-accept (fd &key timeout nonblocking (address t))
   "Accept a connection on listening socket FD.  Returns the new descriptor
 and, as a second value, the peer's SOCKET-ADDRESS; NIL when FD is a
 non-blocking listener and nothing is pending.  On a blocking listener it
 waits (in Lisp, so interrupts work) up to TIMEOUT seconds (NIL: no limit),
 then signals SOCKET-TIMEOUT.  The new socket is blocking unless NONBLOCKING
-is true."
+is true.  ADDRESS NIL says the peer's address is not wanted: the second
+value is NIL and a non-blocking accept conses nothing (an event loop's
+accept path)."
   (check-type fd fd)
   (let* ((deadline (deadline timeout))
          (state (shim (%eps-fd-nonblocking-p fd)))
          (flags (if nonblocking +sock-nonblock+ 0))
-         (buffer (new-address-buffer))
-         (cell (make-array 1 :element-type '(unsigned-byte 32)))
+         (buffer (and address (new-address-buffer)))
+         (cell (and address (make-array 1 :element-type '(unsigned-byte 32))))
          (wait-p t))
     (cond ((minusp state) (signal-epsilon-error state 'socket-accept 'socket-error))
           ((zerop state)
@@ -71,11 +73,12 @@ is true."
            (checked (%eps-fd-set-nonblocking fd 1) 'socket-accept))
           (t (setf wait-p (gethash fd *blocking-listeners*))))
     (loop
-      (setf (aref cell 0) (length buffer))
+      (when cell
+        (setf (aref cell 0) (length buffer)))
       (let ((r (shim (%eps-accept fd flags buffer cell))))
         (cond ((>= r 0)
                (forget-fd r)
-               (return (values r (copy-address buffer (aref cell 0)))))
+               (return (values r (and buffer (copy-address buffer (aref cell 0))))))
               ((= r (- +eagain+))
                (unless wait-p (return nil))
                (wait-until-ready fd +pollin+ deadline 'socket-accept 'socket-error))

@@ -122,6 +122,57 @@ START_TEST(blocking_handshake_echo_and_clean_close)
 }
 END_TEST
 
+/*
+ * Records without data ahead of data in the socket: a non-blocking read
+ * consumes them and returns the data in one call, and -ETLSWANTREAD comes
+ * only when the socket is empty (an edge-triggered loop relies on it).  A
+ * Unix socketpair makes delivery synchronous.
+ */
+START_TEST(nonblocking_read_skips_tickets_in_one_call)
+{
+	struct baseline base = baseline();
+	int64_t sctx = server_ctx("server"), cctx = client_ctx("ca.pem");
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct side c, s;
+	open_side(&c, cctx, sv[0], "localhost");
+	open_side(&s, sctx, sv[1], NULL);
+	pump_handshakes(&c, &s);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(s.rc, 0);
+	ck_assert_int_eq(eps_tls_connection_version(c.conn), EPS_TLS_VERSION_1_3);
+	/* The server's tickets are unread in the client's socket; data follows. */
+	write_all(&s, (const uint8_t *)"ping", 4);
+	uint8_t buf[64];
+	ck_assert_int_eq(eps_tls_connection_read(c.conn, buf, sizeof buf), 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSWANTREAD);
+	struct pollfd p = {.fd = c.fd, .events = POLLIN};
+	ck_assert_int_eq(poll(&p, 1, 0), 0);
+
+	close_side(&c);
+	close_side(&s);
+
+	/* Left to the socket's (blocking) mode: one record per call, so the
+	 * first read stops after a ticket and says "again". */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	open_side(&c, cctx, sv[0], "localhost");
+	open_side(&s, sctx, sv[1], NULL);
+	pump_handshakes(&c, &s);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_ok(eps_tls_connection_set_nonblocking(c.conn, 0));
+	write_all(&s, (const uint8_t *)"pong", 4);
+	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSWANTREAD);
+	ck_assert_int_eq(blocking_read(c.conn, buf, sizeof buf), 4);
+	ck_assert_mem_eq(buf, "pong", 4);
+	close_side(&c);
+	close_side(&s);
+	ck_assert_ok(eps_tls_context_free(sctx));
+	ck_assert_ok(eps_tls_context_free(cctx));
+	check_baseline(base);
+}
+END_TEST
+
 START_TEST(nonblocking_echo_with_pending_data)
 {
 	struct baseline base = baseline();
@@ -1025,6 +1076,7 @@ static Suite *tls_suite(void)
 	TCase *data = tcase_create("handshake and data");
 	tcase_add_test(data, blocking_handshake_echo_and_clean_close);
 	tcase_add_test(data, nonblocking_echo_with_pending_data);
+	tcase_add_test(data, nonblocking_read_skips_tickets_in_one_call);
 	tcase_add_test(data, context_freed_before_its_connections);
 	tcase_add_test(data, one_thread_reads_while_another_writes);
 	tcase_set_timeout(data, 60);

@@ -189,6 +189,48 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
           (socket-recv-into b buffer :end 64))
         (is (< (- (sb-ext:get-bytes-consed) before) 65536))))))
 
+;; An event loop's accept path: no peer address, nothing consed.
+(net-test accept-without-address-conses-nothing
+  (with-server-socket (server :host "127.0.0.1")
+    (set-socket-nonblocking server)
+    (let ((port (local-port server))
+          (consed 0) (accepted 0))
+      (flet ((batch (n)
+               (let ((clients (loop repeat n
+                                    collect (let ((c (socket-create +af-inet+ +sock-stream+ 0)))
+                                              (socket-connect c (make-inet-address "127.0.0.1" port)
+                                                              :timeout 10)
+                                              c)))
+                     (fds (make-array n :initial-element nil)))
+                 (unwind-protect
+                      (let ((before (sb-ext:get-bytes-consed)))
+                        (dotimes (i n)
+                          (setf (svref fds i)
+                                (socket-accept server :nonblocking t :address nil)))
+                        (incf consed (- (sb-ext:get-bytes-consed) before)))
+                   (loop for fd across fds
+                         when fd do (incf accepted) (socket-close fd))
+                   (mapc #'socket-close clients)))))
+        (batch 10)                      ; warm up
+        (setf consed 0 accepted 0)
+        ;; 1000 accepts: ~500 bytes each (the address) would show as 500 KB.
+        (dotimes (i 10) (batch 100))
+        (is (= 1000 accepted))
+        (is (< consed 65536) "~D bytes consed by 1000 accepts" consed)
+        ;; The address still comes by default, and NIL when not wanted.
+        (with-client-socket (c :host "127.0.0.1" :port port :timeout 10)
+          (is (integerp c))
+          (socket-wait server :input :timeout 5)
+          (multiple-value-bind (fd peer) (socket-accept server :address nil)
+            (unwind-protect (is (null peer))
+              (socket-close fd))))
+        (with-client-socket (c :host "127.0.0.1" :port port :timeout 10)
+          (is (integerp c))
+          (socket-wait server :input :timeout 5)
+          (multiple-value-bind (fd peer) (socket-accept server)
+            (unwind-protect (is (equal "127.0.0.1" (address-host peer)))
+              (socket-close fd))))))))
+
 ;;; Errors from the kernel
 
 (net-test refused-connect
