@@ -64,6 +64,7 @@ BEGIN {
   mlabel["mibps"] = "MiB/s"; mlabel["cpu_ms_gib"] = "receiver CPU ms/GiB"; mlabel["ok"] = "connections OK"
   mlabel["fail"] = "connections failed"; mlabel["secs"] = "client seconds"
   mlabel["rss_conn"] = "server RSS bytes/conn above idle"; mlabel["ns"] = "ns/call"
+  mlabel["consed_cold"] = "bytes consed/req, first pass (per-fd state made)"
   # Targets for the Lisp subjects (issue 10), per row and metric.
   for (r in title) if (r ~ /^http-/) { target[r, "rps"] = ">=0.95"; target[r, "cpu_us"] = "<=1.1" }
   target["https-c100", "cpu_us"] = "<=1.1"
