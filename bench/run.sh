@@ -356,9 +356,10 @@ part_ffi() {
     return
   fi
   sed 's/^/  /' <<<"$out" >&2
-  # The table after the `path ns/call ratio` header: label (28 columns), ns, ratio.
-  awk '/^path +ns\/call +ratio/ { on = 1; next } on && NF == 0 { on = 0 }
-       on { label = substr($0, 1, 28); sub(/ +$/, "", label); print label "\t" $(NF - 1) }' <<<"$out" |
+  # The `samples` block: label (28 columns), then every run's ns/call.
+  awk '/^samples$/ { on = 1; next } on && NF == 0 { on = 0 }
+       on { label = substr($0, 1, 28); sub(/ +$/, "", label)
+            for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) print label "\t" $i }' <<<"$out" |
     while IFS=$'\t' read -r label ns; do
       record ffi "$label" ns "$ns"
       subject "$label" "$label"
