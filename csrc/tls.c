@@ -124,6 +124,14 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	 * (eps_tls_connection_set_nonblocking turns it back on where it is safe).
 	 */
 	SSL_CTX_clear_mode(c->ctx, SSL_MODE_AUTO_RETRY);
+	/*
+	 * Read ahead: one recv takes a record's header, body and whatever
+	 * follows, up to OpenSSL's read buffer, instead of a recv for the
+	 * header and another for the body.  Bytes read ahead stay in OpenSSL,
+	 * where epoll cannot see them: callers read until want-read, as an
+	 * edge-triggered loop does anyway.
+	 */
+	SSL_CTX_set_read_ahead(c->ctx, 1);
 	if (!SSL_CTX_set_min_proto_version(c->ctx, min_version) ||
 	    !SSL_CTX_set_max_proto_version(c->ctx, max_version)) {
 		r = eps__tls_fail(EPS_ETLS, "setting the protocol versions");

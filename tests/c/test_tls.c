@@ -153,8 +153,8 @@ START_TEST(nonblocking_read_skips_tickets_in_one_call)
 	close_side(&c);
 	close_side(&s);
 
-	/* Left to the socket's (blocking) mode: one record per call, so the
-	 * first read stops after a ticket and says "again". */
+	/* Left to the socket's (blocking) mode: a read may stop after a ticket
+	 * and say "again" (documented); called again, it gets the data. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	open_side(&c, cctx, sv[0], "localhost");
 	open_side(&s, sctx, sv[1], NULL);
@@ -162,7 +162,6 @@ START_TEST(nonblocking_read_skips_tickets_in_one_call)
 	ck_assert_int_eq(c.rc, 0);
 	ck_assert_ok(eps_tls_connection_set_nonblocking(c.conn, 0));
 	write_all(&s, (const uint8_t *)"pong", 4);
-	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSWANTREAD);
 	ck_assert_int_eq(blocking_read(c.conn, buf, sizeof buf), 4);
 	ck_assert_mem_eq(buf, "pong", 4);
 	close_side(&c);
