@@ -32,6 +32,17 @@ function stats(k,    n, i, j, t, a) {
   MED = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   return n
 }
+# the median of the per-run ratios of keys k and b (the runs measure the
+# baseline and the subject back to back, so load that moves between runs
+# hits both); "" when they have no pairs.  Falls back to the ratio of the
+# medians when the counts differ.
+function paired_ratio(k, b,    n, nb, i, j, t, x, y, q) {
+  n = split(vals[k], x, " "); nb = split(vals[b], y, " ")
+  if (n != nb) { stats(k); t = MED; stats(b); return (MED + 0 != 0) ? t / MED : "" }
+  for (i = 1; i <= n; i++) { if (y[i] + 0 == 0) return ""; q[i] = x[i] / y[i] }
+  for (i = 2; i <= n; i++) { t = q[i]; for (j = i - 1; j >= 1 && q[j] > t; j--) q[j + 1] = q[j]; q[j + 1] = t }
+  return (n % 2) ? q[(n + 1) / 2] : (q[n / 2] + q[n / 2 + 1]) / 2
+}
 # does value/ratio meet target spec ("<=1.1", ">=0.95", "abs<4096", "abs=0")?
 function meets(spec, ratio, value,    op, x) {
   if (spec ~ /^abs</) return value + 0 < substr(spec, 5) + 0
@@ -90,7 +101,7 @@ END {
   print "" > md
   print "Run " date ", parts: " parts ", " secs " s in all; " host ", " cpu "." > md
   print "Server pinned to one core, load generator to the other (row 8 unpinned)." > md
-  print "Median of the runs, min and max beside it; ratios are median / the row baseline (its first line)," > md
+  print "Median of the runs, min and max beside it; a ratio is the median of the per-run ratios to the row baseline (its first line)," > md
   print "measured in this same run. Targets apply to the Lisp lines (bench/README.md)." > md
   print "" > md
   print "| Row | Subject | Metric | Median | Min | Max | Ratio | Target |" > md
@@ -121,8 +132,8 @@ END {
         med = MED; mn = MIN; mx = MAX
         ratio = ""; rtxt = ""
         if (((r, base[r], m) in vals) && m != "ok" && m != "fail" && m != "errors") {
-          stats(r SUBSEP base[r] SUBSEP m)
-          if (MED + 0 != 0) { ratio = med / MED; rtxt = sprintf("%.2fx", ratio) }
+          ratio = paired_ratio(r SUBSEP s SUBSEP m, r SUBSEP base[r] SUBSEP m)
+          if (ratio != "") rtxt = sprintf("%.2fx", ratio)
         }
         spec = ""
         if (isl && ((r, m) in target)) spec = target[r, m]
