@@ -180,6 +180,24 @@ static void emit_constant(struct buf *b, const struct gen_constant *k)
 	free(name);
 }
 
+/*
+ * The calls that move bytes: a uint8_t buffer and its size_t length in, an
+ * int64_t (a count) back.  Declared inline, so a caller passing a buffer
+ * at an offset (a computed address) or keeping the count conses nothing.
+ */
+static int moves_bytes(const struct gen_function *f)
+{
+	if (f->ret.class != GEN_TYPE_SCALAR || strcmp(f->ret.base, "int64_t") != 0)
+		return 0;
+	for (size_t i = 0; i + 1 < f->nparams; i++) {
+		const struct gen_type *t = &f->params[i].type, *n = &f->params[i + 1].type;
+		if (t->class == GEN_TYPE_POINTER && strcmp(t->base, "uint8_t") == 0 &&
+		    n->class == GEN_TYPE_SCALAR && strcmp(n->base, "size_t") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void emit_function(struct buf *b, const struct gen_function *f)
 {
 	char *name = gen_function_lisp_name(f->name);
@@ -190,6 +208,8 @@ static void emit_function(struct buf *b, const struct gen_function *f)
 		printf_(b, "  (%s %s)\n", p, gen_type_keyword(&f->params[i].type, 0));
 		free(p);
 	}
+	if (moves_bytes(f))
+		puts_(b, "  :inline t\n");
 	puts_(b, "  :documentation ");
 	put_docstring(b, f->doc);
 	puts_(b, ")\n");

@@ -308,8 +308,8 @@ SIGPIPE)."
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop
           (let ((r (with-shim
-                     ;; The vector itself goes through without consing; an
-                     ;; offset costs one boxed SAP (the call is not inlined).
+                     ;; The vector itself, or at an offset a SAP (the call
+                     ;; is inline, so the SAP is not boxed).
                      (if (zerop start)
                          (%eps-tls-connection-read (tls-connection-handle conn)
                                                    buffer (- end start))

@@ -126,20 +126,30 @@ string holding a NUL is a TYPE-ERROR: C would see only its start."
       (ensure-library-loaded)
       (lib-open designator)))
 
-(defun defshared-argument-forms (name args)
+(defun defshared-argument-forms (name args &optional explicit)
   "Return, for the arguments ARGS of function NAME: the checks to run
 first, and a function wrapping a call form in the bindings and pinning
-the arguments need, plus the forms passed to C."
+the arguments need, plus the forms passed to C.  EXPLICIT: check integers
+with code rather than type declarations (an inline function's own
+OPTIMIZE declaration does not survive into a caller compiled at safety 0)."
   (let ((checks '()) (wrappers '()) (passed '()))
     (dolist (arg args)
       (destructuring-bind (var type) arg
         (ecase type
           ((:int8 :uint8 :int16 :uint16 :int32 :uint32 :int64 :uint64)
-           ;; A type declaration checked at the function's own safety 1
-           ;; (DEFSHARED declares it): the compiler's trap-based check is
-           ;; exactly what define-alien-routine does, and signals TYPE-ERROR.
-           (push `(type ,(type-lisp-type type) ,var) checks)
-           (push var passed))
+           (let ((lisp-type (type-lisp-type type)))
+             (cond (explicit
+                    (push `(unless (typep ,var ',lisp-type)
+                             (arg-type-error ,var ',lisp-type ',name ',var))
+                          checks)
+                    (push `(the ,lisp-type ,var) passed))
+                   (t
+                    ;; A type declaration checked at the function's own
+                    ;; safety 1 (DEFSHARED declares it): the compiler's
+                    ;; trap-based check is exactly what define-alien-routine
+                    ;; does, and signals TYPE-ERROR.
+                    (push `(type ,lisp-type ,var) checks)
+                    (push var passed)))))
           ((:float :double)
            (let ((float-type (if (eq type :float) 'single-float 'double-float)))
              (push `(unless (realp ,var) (arg-type-error ,var 'real ',name ',var)) checks)
@@ -180,7 +190,10 @@ call (except a :STRING argument's UTF-8 copy).  Each argument is checked
 against its type keyword (see the package documentation) before anything
 reaches C, whatever the caller's safety: a wrong type signals TYPE-ERROR.
 :POINTER vectors are pinned for the call.  :DOCUMENTATION becomes the
-function's documentation string."
+function's documentation string.  :INLINE true declares the function
+inline, so a caller's computed SAP (a buffer at an offset) or integer
+result is not boxed; its checks are then code, which holds in callers
+compiled at any safety."
   (check-type name (and symbol (not null)))
   (check-type c-name string)
   (check-type library string)
@@ -191,7 +204,8 @@ function's documentation string."
                            (:string '(sb-alien:c-string :external-format :utf-8))
                            (t (type-alien-type return-type))))
            (alien-args (mapcar (lambda (a) (type-alien-type (second a))) args)))
-      (multiple-value-bind (checks wrappers passed) (defshared-argument-forms name args)
+      (multiple-value-bind (checks wrappers passed)
+          (defshared-argument-forms name args (getf options :inline))
         (let ((call `(sb-alien:alien-funcall
                       (sb-alien:extern-alien ,c-name (function ,alien-return ,@alien-args))
                       ,@passed)))

@@ -20,6 +20,7 @@ OUT NULL), -EBUFTOOSMALL (OUTCAP below 20; OUT untouched) or -ETLS
   (len :unsigned-long)
   (out :pointer)
   (outcap :unsigned-long)
+  :inline t
   :documentation "Encode DATA[0,LEN) in base64 (RFC 4648, with = padding, no line breaks)
 into OUT, a buffer of OUTCAP bytes that needs 4 * ceil(LEN / 3) of them
 (no terminating NUL is written).  DATA may be NULL when LEN is 0; LEN is

@@ -199,6 +199,7 @@ failure (-ECONNREFUSED, ...).  Also returns -EBADF or -ENOTSOCK for a bad FD.")
   (buf :pointer)
   (len :unsigned-long)
   (flags :int)
+  :inline t
   :documentation "Send LEN bytes from BUF on connected socket FD.  FLAGS: EPS_MSG_DONTWAIT,
 EPS_MSG_MORE, EPS_MSG_OOB, EPS_MSG_EOR; EPS_MSG_NOSIGNAL is always added.
 Returns the number of bytes sent (possibly fewer than LEN), -EAGAIN,
@@ -221,6 +222,7 @@ sent (possibly fewer than the total), or a negative code as eps_send.")
   (buf :pointer)
   (len :unsigned-long)
   (flags :int)
+  :inline t
   :documentation "Receive up to LEN bytes into BUF from socket FD.  FLAGS:
 EPS_MSG_DONTWAIT, EPS_MSG_PEEK, EPS_MSG_WAITALL, EPS_MSG_TRUNC,
 EPS_MSG_OOB.  Returns the number of bytes received, 0 at end of stream
@@ -235,6 +237,7 @@ FLAGS, ...")
   (flags :int)
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Send LEN bytes from BUF as one datagram on socket FD to the address in
 ADDR (ADDRLEN bytes; ADDR may be NULL with ADDRLEN 0 on a connected
 socket).  FLAGS as for eps_send; EPS_MSG_NOSIGNAL is always added.
@@ -247,6 +250,7 @@ Returns the number of bytes sent, -EMSGSIZE, -EAGAIN, ...")
   (flags :int)
   (addr :pointer)
   (addrlen :pointer)
+  :inline t
   :documentation "Receive up to LEN bytes into BUF from socket FD, and the sender's
 address.  FLAGS as for eps_recv.  When ADDR is not NULL, ADDRLEN points
 to a cell holding ADDR's capacity, at least EPS_SOCKADDR_MAX (else
@@ -392,6 +396,7 @@ address in ADDR (ADDRLEN bytes); -EAFNOSUPPORT for another family,
 (defshared %eps-addr-scope-id "eps_addr_scope_id" "libepsilon-linux" :long
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Return the scope id (interface index, 0 for none) of the IPv6 socket
 address in ADDR (ADDRLEN bytes), as a number >= 0; -EAFNOSUPPORT for
 another family, -EBADADDRESS when ADDRLEN is too short.")

@@ -273,6 +273,7 @@ connection failed earlier, -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Read up to LEN decrypted bytes from CONN into BUF (running the handshake
 first if needed).  Returns the number of bytes read (> 0); 0 when the
 peer closed the TLS session cleanly (close_notify); -ETLSWANTREAD /
@@ -288,6 +289,7 @@ when BUF is NULL or LEN is 0; -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Write up to LEN bytes from BUF to CONN (running the handshake first if
 needed).  Returns the number of bytes taken (> 0, maybe fewer than LEN:
 write the rest next), 0 when LEN is 0, -ETLSWANTREAD / -ETLSWANTWRITE
@@ -458,6 +460,7 @@ second free).")
   (session :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Serialize SESSION (DER, OpenSSL's format, secrets included) into BUF of
 LEN bytes, to resume from another process later.  With BUF NULL and LEN
 0 returns the number of bytes needed.  Returns the number of bytes
@@ -467,6 +470,7 @@ written), -EINVAL when BUF is NULL and LEN is not 0, -ETLS, -EBADHANDLE.")
 (defshared %eps-tls-session-from-bytes "eps_tls_session_from_bytes" "libepsilon-linux" :long
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Make a session handle from the LEN bytes at BUF written by
 eps_tls_session_to_bytes.  Returns the session handle (> 0), -EINVAL
 when BUF is NULL, LEN is 0 or above 1 MiB, or the bytes are not exactly

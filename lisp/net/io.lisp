@@ -10,11 +10,17 @@
 (defconstant +max-chunk+ (1- (expt 2 31)))
 
 (defmacro at-offset (vector offset)
-  "The :POINTER argument for VECTOR from OFFSET on.  At offset 0 it is the
-vector itself (DEFSHARED pins it; nothing is allocated); elsewhere a SAP
-(16 bytes consed, since the generated functions are not inlined): the
-caller holds VECTOR pinned."
+  "The :POINTER argument for VECTOR from OFFSET on, for a generated function
+that is not inline.  At offset 0 it is the vector itself (DEFSHARED pins
+it; nothing is allocated); elsewhere a SAP (16 bytes consed: it is boxed
+to be passed): the caller holds VECTOR pinned."
   `(if (zerop ,offset) ,vector (sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset)))
+
+(defmacro offset-sap (vector offset)
+  "The address of VECTOR's element OFFSET, for the inline byte-moving
+generated functions (%EPS-SEND, %EPS-RECV, ...), where it stays unboxed:
+nothing is allocated.  The caller holds VECTOR pinned."
+  `(sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset))
 
 (defun %send (fd octets start end flags deadline wait-all operation)
   "Send OCTETS[START,END) on FD.  WAIT-ALL: always wait until everything is
@@ -29,7 +35,7 @@ the count sent, or NIL."
     (declare (type size sent))
     (loop
       (let ((r (shim (sb-sys:with-pinned-objects (octets)
-                       (%eps-send fd (at-offset octets (+ start sent))
+                       (%eps-send fd (offset-sap octets (+ start sent))
                                   (min +max-chunk+ (- end start sent)) cflags)))))
         (cond ((>= r 0)
                (incf sent r)
@@ -51,7 +57,7 @@ NIL on would-block when NONBLOCKING."
   (let ((cflags (logior flags +msg-dontwait+)))
     (loop
       (let ((r (shim (sb-sys:with-pinned-objects (buffer)
-                       (%eps-recv fd (at-offset buffer start)
+                       (%eps-recv fd (offset-sap buffer start)
                                   (- end start) cflags)))))
         (cond ((>= r 0) (return r))
               ((= r (- +eagain+))
@@ -231,7 +237,7 @@ blocking caller waits up to TIMEOUT seconds."
     (multiple-value-bind (octets start end) (as-octets data start end)
       (loop
         (let ((r (shim (sb-sys:with-pinned-objects (octets)
-                         (%eps-sendto fd (at-offset octets start)
+                         (%eps-sendto fd (offset-sap octets start)
                                       (- end start) cflags aoctets alength)))))
           (cond ((>= r 0) (return r))
                 ((= r (- +eagain+))

@@ -17,6 +17,7 @@
    #:+good-long+
    #:%eps-good-scalars
    #:%eps-good-pointers
+   #:%eps-good-read
    #:%eps-good-nothing
    #:%eps-good-string
    #:%eps-good-unsigned

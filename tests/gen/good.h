@@ -44,6 +44,9 @@ int64_t eps_good_pointers(void *p, const void *cp, uint8_t *buf, const uint8_t *
 			  int8_t *i8, uint16_t *u16, int16_t *i16, uint32_t *u32,
 			  int32_t *i32, uint64_t *u64, const int64_t *ci64, const char *name);
 
+/** Move bytes: a buffer, its length, a count back (declared inline). */
+int64_t eps_good_read(int32_t fd, uint8_t *buf, size_t len);
+
 /** No parameters, nothing returned. */
 void eps_good_nothing(void);
 

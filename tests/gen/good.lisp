@@ -51,6 +51,13 @@ A second paragraph with \"quotes\", a back\\slash and C:\\path\\.
   (name :string)
   :documentation "Take every kind of pointer.")
 
+(defshared %eps-good-read "eps_good_read" "libepsilon-linux" :long
+  (fd :int)
+  (buf :pointer)
+  (len :unsigned-long)
+  :inline t
+  :documentation "Move bytes: a buffer, its length, a count back (declared inline).")
+
 (defshared %eps-good-nothing "eps_good_nothing" "libepsilon-linux" :void
   :documentation "No parameters, nothing returned.")
 

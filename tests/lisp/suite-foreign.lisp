@@ -59,6 +59,24 @@
   (is (= 11 b:+ffi-type-pointer+))
   (is (= 1 b:+abi-major+)))
 
+;; The byte-moving calls are inline (so an offset SAP is not boxed); their
+;; checks are code, so a caller compiled at safety 0 still gets a
+;; TYPE-ERROR before C sees anything.
+(test inline-defshared-checks-hold-at-safety-0
+  (is (eq 'inline (sb-int:info :function :inlinep 'epsilon.linux.bindings::%eps-recv)))
+  (is (not (eq 'inline (sb-int:info :function :inlinep 'epsilon.linux.bindings::%eps-close))))
+  (let ((call (compile nil '(lambda (fd buffer len)
+                              (declare (optimize (safety 0) (speed 3)))
+                              (epsilon.linux.bindings::%eps-recv fd buffer len 0)))))
+    (dolist (args (list (list (expt 2 40) nil 0)
+                        (list "7" nil 0)
+                        (list -1 nil -1)
+                        (list -1 "not a buffer" 1)
+                        (list -1 (make-array 4) 4)))
+      (signals type-error (apply call args)))
+    ;; Right types reach C, which answers for itself.
+    (is (= (- epsilon.linux.bindings::+ebadf+) (funcall call -1 nil 0)))))
+
 (test defshared-documentation-lands-on-the-function
   (is (string= "labs(3)" (documentation '%labs 'function)))
   (is (search "ECONNREFUSED" (documentation 'b:%eps-strerror 'function))))

@@ -189,6 +189,20 @@ PATTERN-BYTE; return the count of mismatches (or -1 on early end)."
           (socket-recv-into b buffer :end 64))
         (is (< (- (sb-ext:get-bytes-consed) before) 65536))))))
 
+;; At an offset the buffer's address is computed: the inline byte-moving
+;; calls keep it unboxed.
+(net-test send-and-recv-at-offsets-cons-nothing
+  (with-pair (a b)
+    (let ((buffer (make-array 128 :element-type '(unsigned-byte 8)))
+          (data (make-array 128 :element-type '(unsigned-byte 8) :initial-element 9)))
+      (dotimes (i 10) (socket-send a data 0 :start 8 :end 72) (socket-recv-into b buffer :start 8 :end 72))
+      (let ((before (sb-ext:get-bytes-consed)))
+        (dotimes (i 100000)
+          (socket-send a data 0 :start 8 :end 72)
+          (socket-recv-into b buffer :start 8 :end 72))
+        (is (< (- (sb-ext:get-bytes-consed) before) 65536)))
+      (is (every (lambda (x) (= x 9)) (subseq buffer 8 72))))))
+
 ;; An event loop's accept path: no peer address, nothing consed.
 (net-test accept-without-address-conses-nothing
   (with-server-socket (server :host "127.0.0.1")
