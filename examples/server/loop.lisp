@@ -82,7 +82,8 @@
   (close-after nil)                     ; close once the output is sent
   (eof nil)                             ; the peer sent its FIN
   (lingering nil)                       ; our FIN sent; reading until theirs
-  (last-active 0 :type fixnum))
+  (last-active 0 :type fixnum)
+  (state nil))                          ; a CONN-HANDLER's own, NIL when opened
 
 ;;; The server
 
@@ -115,9 +116,9 @@ thread or a signal handler) and close it with CLOSE-SERVER."
   (on-wakeup nil)
   ;; NIL: the HTTP/HTTPS server.  Else a function of (server conn mask)
   ;; that handles the events of every connection instead (the package
-  ;; documentation's examples plug in here: examples/server/patterns.lisp).
+  ;; documentation's examples plug in here: examples/server/patterns.lisp);
+  ;; it keeps what it needs per connection in CONN-STATE.
   (conn-handler nil :type (or null function))
-  (ws-table (make-hash-table) :type hash-table) ; websocket.lisp's connections
   (closed nil)
   ;; Counters
   (open-count 0 :type fixnum)
@@ -514,6 +515,7 @@ with unread input resets it, and the peer could lose the response)."
             (conn-body-left conn) 0
             (conn-carry-len conn) 0
             (conn-out-len conn) 0
+            (conn-state conn) nil
             (conn-last-active conn) (server-now-ms server))
       (incf (server-open-count server))
       (incf (server-accepted server))

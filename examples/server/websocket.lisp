@@ -140,9 +140,10 @@ of the first byte not consumed."
 
 (defun ws-event (server conn mask)
   (declare (type (unsigned-byte 32) mask))
-  (let* ((table (server-ws-table server))
-         (fd (conn-fd conn))
-         (ws (or (gethash fd table) (setf (gethash fd table) (make-ws)))))
+  (let* ((fd (conn-fd conn))
+         ;; Per connection, made fresh for every new one (OPEN-CONN clears
+         ;; the slot), whoever closed the last one on this descriptor.
+         (ws (or (conn-state conn) (setf (conn-state conn) (make-ws)))))
     (when (logtest mask +epollout+)
       (flush-pending server conn))
     (when (logtest mask (logior +epollin+ +epollrdhup+ +epollhup+ +epollerr+))
@@ -155,7 +156,7 @@ of the first byte not consumed."
                (let ((n (socket-recv-into fd (ws-buf ws) :start (ws-len ws)
                                                          :flags +msg-dontwait+)))
                  (cond ((null n) (return))
-                       ((zerop n) (remhash fd table) (close-conn server conn)
+                       ((zerop n) (close-conn server conn)
                         (return-from ws-event nil))
                        (t (incf (ws-len ws) n)
                           (let ((p 0))
@@ -168,7 +169,6 @@ of the first byte not consumed."
                             (replace (ws-buf ws) (ws-buf ws) :start2 p :end2 (ws-len ws))
                             (decf (ws-len ws) p)))))))
     (when (and (ws-closing ws) (zerop (conn-out-len conn)) (conn-open conn))
-      (remhash fd table)
       (close-conn server conn))))
 
 (defun create-websocket-server (port &key (host "127.0.0.1") ready)

@@ -236,6 +236,31 @@ stop the server and join the thread, whose value is returned second."
         (is (= 8 op)) (is (equalp #(3 232) payload)))
       (is (zerop (length (socket-recv fd 16 0 :timeout 10)))))))
 
+;; A connection the loop closes itself (here the idle timeout, mid-message)
+;; leaves nothing behind for the next connection on its descriptor.
+(example-test websocket-state-does-not-outlive-its-connection
+  (multiple-value-bind (result thread-value)
+      (call-with-example
+       (lambda (ready) (create-websocket-server 0 :ready ready))
+       (lambda (server)
+         (setf (epsilon.examples.server::server-idle-ms server) 300)
+         (let ((port (server-port server)))
+           ;; A message begun, then silence: the tick (1 s) reaps it.
+           (with-client-socket (fd :host "127.0.0.1" :port port :timeout 10)
+             (is (eql 0 (search "HTTP/1.1 101" (ws-handshake fd))))
+             (ws-send-frame fd 1 (octets "Hel") :fin nil)
+             (is (zerop (length (socket-recv fd 16 0 :timeout 10)))))
+           ;; The next connection gets that descriptor, and a fresh start.
+           (with-client-socket (fd :host "127.0.0.1" :port port :timeout 10)
+             (is (eql 0 (search "HTTP/1.1 101" (ws-handshake fd))))
+             (ws-send-frame fd 1 (octets "again"))
+             (multiple-value-bind (op payload) (ws-read-frame fd)
+               (is (= 1 op))
+               (is (string= "again" (text payload)))))
+           :done)))
+    (is (eq :done result))
+    (is (eq t thread-value))))
+
 (example-test websocket-server-refuses-protocol-errors
   (with-websocket-server (port)
     (flet ((expect-close (fd code)
