@@ -252,14 +252,12 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop while (< pos end)
               do (let ((r (with-shim
-                            (if (zerop pos)
-                                (%eps-tls-connection-write
-                                 (tls-connection-handle conn) octets (- end pos))
-                                (sb-sys:with-pinned-objects (octets)
-                                  (%eps-tls-connection-write
-                                   (tls-connection-handle conn)
-                                   (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
-                                   (- end pos)))))))
+                            ;; Inline call: the SAP is not boxed.
+                            (sb-sys:with-pinned-objects (octets)
+                              (%eps-tls-connection-write
+                               (tls-connection-handle conn)
+                               (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
+                               (- end pos))))))
                    (if (plusp r)
                        (incf pos r)
                        (with-want-retry (conn r fd nonblocking deadline 'tls-send)
@@ -308,16 +306,12 @@ SIGPIPE)."
       (let ((nonblocking (fd-nonblocking-p fd)))
         (loop
           (let ((r (with-shim
-                     ;; The vector itself, or at an offset a SAP (the call
-                     ;; is inline, so the SAP is not boxed).
-                     (if (zerop start)
-                         (%eps-tls-connection-read (tls-connection-handle conn)
-                                                   buffer (- end start))
-                         (sb-sys:with-pinned-objects (buffer)
-                           (%eps-tls-connection-read
-                            (tls-connection-handle conn)
-                            (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
-                            (- end start)))))))
+                     ;; Inline call: the SAP is not boxed.
+                     (sb-sys:with-pinned-objects (buffer)
+                       (%eps-tls-connection-read
+                        (tls-connection-handle conn)
+                        (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
+                        (- end start))))))
             (when (>= r 0)
               (return r))
             (with-want-retry (conn r fd nonblocking deadline 'tls-recv)

@@ -141,14 +141,10 @@ close_notify, or NIL when NO-HANG and nothing is there now."
                      (%eps-tls-connection-read
                       (tls-connection-handle conn)
                       (sb-sys:sap+ (sb-sys:vector-sap buffer) start) (- end start))))))
-          (cond ((>= r 0) (return r))
-                ((not (or (= r (- +etlswantread+)) (= r (- +etlswantwrite+))))
-                 (tls-fail conn r 'read))
-                ;; The connection is non-blocking in C, which reads past
-                ;; records without data (tickets): "want" means not now.
-                (no-hang (return nil))
-                (t (wait-until-ready fd (if (= r (- +etlswantread+)) +pollin+ +pollout+)
-                                     deadline 'read 'tls-error))))))))
+          (when (>= r 0)
+            (return r))
+          (with-want-retry (conn r fd no-hang deadline 'read)
+            :on-would-block (return nil)))))))
 
 (defun fill-input (s &optional no-hang)
   "Read more bytes into S's input buffer, keeping the unread ones.  Returns
