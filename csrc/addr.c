@@ -56,7 +56,7 @@ EPS_EXPORT int32_t eps_addr_inet(const char *host, int32_t port, uint8_t *addr, 
 	EPS_ENSURE(port >= 0 && port <= 65535, EPS_EINVAL);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		eps__set_detail("not an IPv4 literal");
+		eps__set_detail(EPS_EBADADDRESS, "not an IPv4 literal");
 		return -EPS_EBADADDRESS;
 	}
 	return put_address(&sin, sizeof sin, addr, addrcap);
@@ -77,7 +77,7 @@ static int parse_scope(const char *scope, uint32_t *out)
 	}
 	unsigned int index = if_nametoindex(scope);
 	if (index == 0) {
-		eps__set_detail("no interface named %.*s", IF_NAMESIZE, scope);
+		eps__set_detail(EPS_EBADADDRESS, "no interface named %.*s", IF_NAMESIZE, scope);
 		return -EPS_EBADADDRESS;
 	}
 	*out = index;
@@ -103,7 +103,7 @@ EPS_EXPORT int32_t eps_addr_inet6(const char *host, int32_t port, uint32_t scope
 		EPS_GUARD(parse_scope(percent + 1, &sin6.sin6_scope_id));
 	}
 	if (inet_pton(AF_INET6, text, &sin6.sin6_addr) != 1) {
-		eps__set_detail("not an IPv6 literal");
+		eps__set_detail(EPS_EBADADDRESS, "not an IPv6 literal");
 		return -EPS_EBADADDRESS;
 	}
 	return put_address(&sin6, sizeof sin6, addr, addrcap);
@@ -331,7 +331,7 @@ EPS_EXPORT int64_t eps_getaddrinfo(const char *host, const char *service, int32_
 	int eai = getaddrinfo(host, service, &hints, &list);
 	if (eai != 0) {
 		int32_t code = eai_code(eai, errno);
-		eps__set_detail("getaddrinfo: %s", gai_strerror(eai));
+		eps__set_detail(code, "getaddrinfo: %s", gai_strerror(eai));
 		return code;
 	}
 	int32_t count = 0;

@@ -24,7 +24,7 @@ EPS_EXPORT int32_t eps_sha1(const uint8_t *data, size_t len, uint8_t *out, size_
 	/* EVP_Digest wants a non-NULL pointer even for no bytes. */
 	if (EVP_Digest(len ? data : (const uint8_t *)"", len, md, &mdlen, EVP_sha1(), NULL) != 1 ||
 	    mdlen != EPS_SHA1_LENGTH) {
-		eps__set_detail("EVP_Digest(SHA-1) failed");
+		eps__set_detail(EPS_ETLS, "EVP_Digest(SHA-1) failed");
 		return -EPS_ETLS;
 	}
 	memcpy(out, md, EPS_SHA1_LENGTH);

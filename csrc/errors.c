@@ -1,6 +1,6 @@
 /*
  * errors.c - names and messages of the error codes, and the per-thread
- * detail text that goes with the most recent failure.
+ * detail text that goes with a failure, stamped with the failure's code.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -75,10 +75,20 @@ EPS_EXPORT const char *eps_errname(int32_t code)
 	return e ? e->name : "EUNKNOWN";
 }
 
-/* Detail text: one buffer per thread, overwritten by each failure. */
+/*
+ * Detail text: one buffer per thread, stamped with the code of the failure
+ * that set it.  Only failures touch it; a reader names the code it got, so
+ * a failure that set no detail never shows an older failure's text.
+ */
 #define DETAIL_MAX 1024
 static _Thread_local char detail[DETAIL_MAX];
 static _Thread_local size_t detail_len;
+static _Thread_local int32_t detail_code;
+
+static int32_t positive_code(int32_t code)
+{
+	return code == INT32_MIN ? 0 : code < 0 ? -code : code;
+}
 
 static void detail_vappend(const char *sep, const char *fmt, va_list ap)
 {
@@ -98,11 +108,12 @@ static void detail_vappend(const char *sep, const char *fmt, va_list ap)
 		detail_len = DETAIL_MAX - 1;
 }
 
-void eps__set_detail(const char *fmt, ...)
+void eps__set_detail(int32_t code, const char *fmt, ...)
 {
 	va_list ap;
 	detail_len = 0;
 	detail[0] = '\0';
+	detail_code = positive_code(code);
 	va_start(ap, fmt);
 	detail_vappend("", fmt, ap);
 	va_end(ap);
@@ -120,16 +131,19 @@ void eps__clear_detail(void)
 {
 	detail_len = 0;
 	detail[0] = '\0';
+	detail_code = 0;
 }
 
-EPS_EXPORT int32_t eps_last_error_detail(uint8_t *buf, size_t len)
+EPS_EXPORT int32_t eps_last_error_detail(int32_t code, uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len != 0)
 		return -EPS_EINVAL;
+	code = positive_code(code);
+	size_t have = code != 0 && code == detail_code ? detail_len : 0;
 	if (len > 0) {
-		size_t n = detail_len < len - 1 ? detail_len : len - 1;
+		size_t n = have < len - 1 ? have : len - 1;
 		memcpy(buf, detail, n);
 		buf[n] = '\0';
 	}
-	return (int32_t)detail_len;
+	return (int32_t)have;
 }

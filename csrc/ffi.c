@@ -51,25 +51,26 @@ static ffi_type *ffi_type_of(int32_t code)
 static int32_t prepare(struct cif *sig, int32_t return_type, const uint8_t *arg_types, uint32_t nargs)
 {
 	if (nargs > EPS_FFI_MAX_ARGS || (nargs > 0 && arg_types == NULL)) {
-		eps__set_detail("ffi: %u arguments (at most %d), types %s", nargs, EPS_FFI_MAX_ARGS,
-				arg_types ? "given" : "NULL");
+		eps__set_detail(EPS_EINVAL, "ffi: %u arguments (at most %d), types %s", nargs,
+				EPS_FFI_MAX_ARGS, arg_types ? "given" : "NULL");
 		return -EPS_EINVAL;
 	}
 	ffi_type *rtype = ffi_type_of(return_type);
 	if (rtype == NULL) {
-		eps__set_detail("ffi: bad return type code %d", return_type);
+		eps__set_detail(EPS_EINVAL, "ffi: bad return type code %d", return_type);
 		return -EPS_EINVAL;
 	}
 	for (uint32_t i = 0; i < nargs; i++) {
 		ffi_type *t = ffi_type_of(arg_types[i]);
 		if (t == NULL || t == &ffi_type_void) {
-			eps__set_detail("ffi: bad type code %u for argument %u", arg_types[i], i);
+			eps__set_detail(EPS_EINVAL, "ffi: bad type code %u for argument %u",
+					arg_types[i], i);
 			return -EPS_EINVAL;
 		}
 		sig->types[i] = t;
 	}
 	if (ffi_prep_cif(&sig->cif, FFI_DEFAULT_ABI, nargs, rtype, sig->types) != FFI_OK) {
-		eps__set_detail("ffi: ffi_prep_cif refused the signature");
+		eps__set_detail(EPS_EFFI, "ffi: ffi_prep_cif refused the signature");
 		return -EPS_EFFI;
 	}
 	return 0;
@@ -159,7 +160,7 @@ EPS_EXPORT int64_t eps_ffi_closure_new(int32_t return_type, const uint8_t *arg_t
 	memcpy(&c->dispatch, &dispatcher, sizeof c->dispatch);
 	c->id = id;
 	if (ffi_prep_closure_loc(c->closure, &c->sig.cif, closure_entry, c, c->code) != FFI_OK) {
-		eps__set_detail("ffi: ffi_prep_closure_loc failed");
+		eps__set_detail(EPS_EFFI, "ffi: ffi_prep_closure_loc failed");
 		r = -EPS_EFFI;
 		goto fail;
 	}

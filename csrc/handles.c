@@ -91,7 +91,8 @@ EPS_MUST_USE int64_t eps__handle_alloc(uint32_t type, void *obj, eps__destroy_fn
 	} else {
 		if (next_unused > INDEX_MASK) {
 			pthread_mutex_unlock(&table_lock);
-			eps__set_detail("handle table full (%u handles live)", next_unused);
+			eps__set_detail(EPS_ENOMEM, "handle table full (%u handles live)",
+					next_unused);
 			return -EPS_ENOMEM;
 		}
 		index = next_unused;

@@ -36,11 +36,15 @@
 
 /* --- error detail (errors.c) ------------------------------------------- */
 
-/* Set the calling thread's detail text for the failure being returned. */
-void eps__set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Set the calling thread's detail text for the failure being returned, and
+ * stamp it with that failure's CODE (either sign): eps_last_error_detail
+ * reports it only to a caller asking about CODE.
+ */
+void eps__set_detail(int32_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Forget the calling thread's detail text. */
 void eps__clear_detail(void);
-/* Append text to the calling thread's detail, separated by "; ". */
+/* Append text to the calling thread's detail (same code), after "; ". */
 void eps__append_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- handle table (handles.c) ------------------------------------------ */

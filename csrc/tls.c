@@ -60,7 +60,7 @@ static void queue_to_detail(void)
 /* Fail with CODE: detail is WHAT and the queue's text; the queue is cleared. */
 int32_t eps__tls_fail(int32_t code, const char *what)
 {
-	eps__set_detail("%s", what);
+	eps__set_detail(code, "%s", what);
 	queue_to_detail();
 	return -code;
 }
@@ -198,14 +198,15 @@ int32_t eps__tls_read_pem_file(const char *path, uint8_t **out, size_t *out_len)
 	 */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		eps__set_detail("cannot open %s: %s", path, strerror(errno));
+		eps__set_detail(EPS_EBADPEM, "cannot open %s: %s", path, strerror(errno));
 		return -EPS_EBADPEM;
 	}
 	int32_t r = -EPS_EBADPEM;
 	uint8_t *buf = NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX) {
-		eps__set_detail("%s is not a regular file of at most %d bytes", path, PEM_FILE_MAX);
+		eps__set_detail(EPS_EBADPEM, "%s is not a regular file of at most %d bytes", path,
+				PEM_FILE_MAX);
 		goto out;
 	}
 	size_t size = (size_t)st.st_size;
@@ -220,7 +221,7 @@ int32_t eps__tls_read_pem_file(const char *path, uint8_t **out, size_t *out_len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			eps__set_detail("cannot read %s: %s", path,
+			eps__set_detail(EPS_EBADPEM, "cannot read %s: %s", path,
 					n < 0 ? strerror(errno) : "short file");
 			goto out;
 		}
@@ -241,7 +242,7 @@ int32_t eps__tls_parse_chain(const uint8_t *pem, size_t len, X509 **leaf_out,
 			     STACK_OF(X509) * *chain_out)
 {
 	if (len > INT_MAX) {
-		eps__set_detail("PEM text too long");
+		eps__set_detail(EPS_EBADPEM, "PEM text too long");
 		return -EPS_EBADPEM;
 	}
 	BIO *mem = BIO_new_mem_buf(pem, (int)len);
@@ -320,7 +321,7 @@ out:
 int32_t eps__tls_parse_key(const uint8_t *pem, size_t len, EVP_PKEY **out)
 {
 	if (len > INT_MAX) {
-		eps__set_detail("PEM text too long");
+		eps__set_detail(EPS_EBADPEM, "PEM text too long");
 		return -EPS_EBADPEM;
 	}
 	BIO *mem = BIO_new_mem_buf(pem, (int)len);
@@ -414,7 +415,8 @@ EPS_EXPORT int32_t eps_tls_context_check_private_key(int64_t ctx)
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (SSL_CTX_get0_certificate(c->ctx) == NULL || SSL_CTX_get0_privatekey(c->ctx) == NULL) {
-		eps__set_detail("the context needs both a certificate and a private key");
+		eps__set_detail(EPS_EBADPEM,
+				"the context needs both a certificate and a private key");
 		r = -EPS_EBADPEM;
 	} else if (!SSL_CTX_check_private_key(c->ctx)) {
 		r = eps__tls_fail(EPS_EKEYMISMATCH, "SSL_CTX_check_private_key");
@@ -465,11 +467,11 @@ EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
 	int32_t r = 0;
 	struct stat st;
 	if (access(path, R_OK) != 0) {
-		eps__set_detail("cannot read %s: %s", path, strerror(errno));
+		eps__set_detail(EPS_EBADPEM, "cannot read %s: %s", path, strerror(errno));
 		r = -EPS_EBADPEM;
 	} else if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		/* OpenSSL would open a FIFO and wait for a writer, forever. */
-		eps__set_detail("%s is not a regular file", path);
+		eps__set_detail(EPS_EBADPEM, "%s is not a regular file", path);
 		r = -EPS_EBADPEM;
 	} else if (!SSL_CTX_load_verify_locations(c->ctx, path, NULL)) {
 		r = eps__tls_fail(EPS_EBADPEM, path);
@@ -507,7 +509,8 @@ EPS_EXPORT int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode)
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (c->role == EPS_TLS_ROLE_CLIENT && (mode & EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT)) {
-		eps__set_detail("a server always sends a certificate: FAIL_IF_NO_PEER_CERT is "
+		eps__set_detail(EPS_EINVAL,
+				"a server always sends a certificate: FAIL_IF_NO_PEER_CERT is "
 				"for servers");
 		r = -EPS_EINVAL;
 	} else {
@@ -572,7 +575,7 @@ EPS_EXPORT int64_t eps_tls_connection_new(int64_t ctx, int32_t fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0)
 		return EPS_ERRNO();
 	if (type != SOCK_STREAM) {
-		eps__set_detail("TLS needs a stream socket");
+		eps__set_detail(EPS_EINVAL, "TLS needs a stream socket");
 		return -EPS_EINVAL;
 	}
 	struct tls_context *c;
@@ -649,7 +652,8 @@ static int32_t check_usable(struct tls_connection *t)
 {
 	if (t->failed == 0)
 		return 0;
-	eps__set_detail("the connection failed earlier with %s", eps_errname(t->failed));
+	eps__set_detail(EPS_ETLSCLOSED, "the connection failed earlier with %s",
+			eps_errname(t->failed));
 	return -EPS_ETLSCLOSED;
 }
 
@@ -681,7 +685,7 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (sys != 0) {
-			eps__set_detail("%s: %s", op, strerror(sys));
+			eps__set_detail(sys, "%s: %s", op, strerror(sys));
 			queue_to_detail();
 			code = sys;
 		} else {
@@ -703,7 +707,7 @@ static int32_t ssl_result(struct tls_connection *t, int ret, const char *op)
 		} else {
 			code = EPS_ETLS;
 		}
-		eps__set_detail("%s", op);
+		eps__set_detail(code, "%s", op);
 		if (code == EPS_ECERTVERIFY || code == EPS_EHOSTMISMATCH)
 			eps__append_detail("certificate verification: %s (X509_V %ld)",
 					   X509_verify_cert_error_string(v), v);
@@ -751,10 +755,10 @@ EPS_EXPORT int32_t eps_tls_connection_set_hostname(int64_t conn, const char *nam
 	int32_t r = 0;
 	unsigned char ip[16];
 	if (t->role != EPS_TLS_ROLE_CLIENT) {
-		eps__set_detail("only a client names the server it expects");
+		eps__set_detail(EPS_EINVAL, "only a client names the server it expects");
 		r = -EPS_EINVAL;
 	} else if (t->started) {
-		eps__set_detail("the handshake has begun");
+		eps__set_detail(EPS_EINVAL, "the handshake has begun");
 		r = -EPS_EINVAL;
 	} else if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
 		/* RFC 6066: no SNI for an address; match the certificate's IPs. */
@@ -779,7 +783,8 @@ EPS_EXPORT int32_t eps_tls_connection_handshake(int64_t conn)
 			r = ssl_result(t, ret, "handshake");
 			/* A close_notify in the middle of a handshake is a failure. */
 			if (r == 0) {
-				eps__set_detail("the peer closed during the handshake");
+				eps__set_detail(EPS_ETLSHANDSHAKE,
+						"the peer closed during the handshake");
 				t->failed = EPS_ETLSHANDSHAKE;
 				r = -EPS_ETLSHANDSHAKE;
 			}
@@ -818,7 +823,7 @@ EPS_EXPORT int64_t eps_tls_connection_write(int64_t conn, const uint8_t *buf, si
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int64_t r = check_usable(t);
 	if (r == 0 && (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) {
-		eps__set_detail("close_notify was sent: no more writes");
+		eps__set_detail(EPS_ETLSCLOSED, "close_notify was sent: no more writes");
 		r = -EPS_ETLSCLOSED;
 	}
 	if (r == 0 && len > 0) {
@@ -830,7 +835,7 @@ EPS_EXPORT int64_t eps_tls_connection_write(int64_t conn, const uint8_t *buf, si
 		} else {
 			r = ssl_result(t, ret, "write");
 			if (r == 0) {
-				eps__set_detail("the peer closed the TLS session");
+				eps__set_detail(EPS_ETLSCLOSED, "the peer closed the TLS session");
 				r = -EPS_ETLSCLOSED;
 			}
 		}
@@ -854,7 +859,7 @@ EPS_EXPORT int32_t eps_tls_connection_shutdown(int64_t conn)
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = check_usable(t);
 	if (r == 0 && !SSL_is_init_finished(t->ssl)) {
-		eps__set_detail("the handshake has not completed");
+		eps__set_detail(EPS_EINVAL, "the handshake has not completed");
 		r = -EPS_EINVAL;
 	}
 	if (r == 0) {

@@ -257,7 +257,7 @@ static int32_t alpn_wire(const char *list, uint8_t **out, size_t *out_len)
 		return 0;
 	}
 	if (len >= ALPN_LIST_MAX) {
-		eps__set_detail("the ALPN list is longer than %d bytes", ALPN_LIST_MAX);
+		eps__set_detail(EPS_EINVAL, "the ALPN list is longer than %d bytes", ALPN_LIST_MAX);
 		return -EPS_EINVAL;
 	}
 	uint8_t *w = malloc(len + 1);
@@ -269,7 +269,7 @@ static int32_t alpn_wire(const char *list, uint8_t **out, size_t *out_len)
 		const char *comma = strchr(p, ',');
 		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (n == 0 || n > ALPN_NAME_MAX) {
-			eps__set_detail("an ALPN protocol name must be 1 to %d bytes",
+			eps__set_detail(EPS_EINVAL, "an ALPN protocol name must be 1 to %d bytes",
 					ALPN_NAME_MAX);
 			free(w);
 			return -EPS_EINVAL;
@@ -323,7 +323,7 @@ EPS_EXPORT int32_t eps_tls_context_set_alpn_mismatch(int64_t ctx, int32_t action
 	EPS_GUARD(ext_enter(ctx, &c, &e));
 	int32_t r = 0;
 	if (c->role != EPS_TLS_ROLE_SERVER) {
-		eps__set_detail("only a server selects the ALPN protocol");
+		eps__set_detail(EPS_EINVAL, "only a server selects the ALPN protocol");
 		r = -EPS_EINVAL;
 	} else {
 		e->alpn_mismatch = action;
@@ -340,7 +340,7 @@ static int32_t sni_name_copy(const char *name, char **out)
 		return 0;
 	size_t n = strnlen(name, NAME_MAX_LEN + 1);
 	if (n > NAME_MAX_LEN) {
-		eps__set_detail("a server name is at most %d bytes", NAME_MAX_LEN);
+		eps__set_detail(EPS_EINVAL, "a server name is at most %d bytes", NAME_MAX_LEN);
 		return -EPS_EINVAL;
 	}
 	char *s = malloc(n + 1);
@@ -376,7 +376,7 @@ static int32_t add_server_certificate(int64_t ctx, const char *name, const uint8
 	if (r < 0)
 		goto fail;
 	if (c->role != EPS_TLS_ROLE_SERVER) {
-		eps__set_detail("only a server chooses a certificate by SNI name");
+		eps__set_detail(EPS_EINVAL, "only a server chooses a certificate by SNI name");
 		r = -EPS_EINVAL;
 	} else {
 		struct sni_cert *more = realloc(e->certs, (e->ncerts + 1) * sizeof *more);

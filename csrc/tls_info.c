@@ -55,7 +55,7 @@ static int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 
 static int32_t absent(const char *what)
 {
-	eps__set_detail("%s", what);
+	eps__set_detail(EPS_ENOENT, "%s", what);
 	return -EPS_ENOENT;
 }
 

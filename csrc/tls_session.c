@@ -39,15 +39,17 @@ EPS_EXPORT int64_t eps_tls_connection_get_session(int64_t conn)
 	int64_t r = 0;
 	SSL_SESSION *s = NULL;
 	if (t->role != EPS_TLS_ROLE_CLIENT) {
-		eps__set_detail("only a client resumes sessions");
+		eps__set_detail(EPS_EINVAL, "only a client resumes sessions");
 		r = -EPS_EINVAL;
 	} else if (t->failed != 0) {
-		eps__set_detail("the connection failed earlier with %s", eps_errname(t->failed));
+		eps__set_detail(EPS_ETLSCLOSED, "the connection failed earlier with %s",
+				eps_errname(t->failed));
 		r = -EPS_ETLSCLOSED;
 	} else {
 		s = SSL_get1_session(t->ssl);
 		if (s == NULL || !SSL_is_init_finished(t->ssl) || !SSL_SESSION_is_resumable(s)) {
-			eps__set_detail("no resumable session yet (TLS 1.3: read from the "
+			eps__set_detail(EPS_EAGAIN,
+					"no resumable session yet (TLS 1.3: read from the "
 					"connection to receive the server's ticket)");
 			r = -EPS_EAGAIN;
 		}
@@ -81,10 +83,10 @@ EPS_EXPORT int32_t eps_tls_connection_set_session(int64_t conn, int64_t session)
 		return r;
 	}
 	if (t->role != EPS_TLS_ROLE_CLIENT) {
-		eps__set_detail("only a client resumes sessions");
+		eps__set_detail(EPS_EINVAL, "only a client resumes sessions");
 		r = -EPS_EINVAL;
 	} else if (t->started) {
-		eps__set_detail("the handshake has begun");
+		eps__set_detail(EPS_EINVAL, "the handshake has begun");
 		r = -EPS_EINVAL;
 	} else {
 		/* A copy, for the reason in eps_tls_connection_get_session. */
@@ -119,7 +121,7 @@ EPS_EXPORT int64_t eps_tls_session_to_bytes(int64_t session, uint8_t *buf, size_
 	} else if (len == 0) {
 		r = n;
 	} else if (len < (size_t)n) {
-		eps__set_detail("the session takes %d bytes", n);
+		eps__set_detail(EPS_EBUFTOOSMALL, "the session takes %d bytes", n);
 		r = -EPS_EBUFTOOSMALL;
 	} else {
 		unsigned char *p = buf;
@@ -140,7 +142,7 @@ EPS_EXPORT int64_t eps_tls_session_from_bytes(const uint8_t *buf, size_t len)
 		return eps__tls_fail(EPS_EINVAL, "not a TLS session (d2i_SSL_SESSION)");
 	if (p != buf + len) {
 		SSL_SESSION_free(s);
-		eps__set_detail("bytes after the session");
+		eps__set_detail(EPS_EINVAL, "bytes after the session");
 		return -EPS_EINVAL;
 	}
 	return session_handle(s);
@@ -163,8 +165,8 @@ EPS_EXPORT int32_t eps_tls_context_set_session_cache(int64_t ctx, int32_t on)
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
 	if (c->role != EPS_TLS_ROLE_SERVER) {
-		eps__set_detail("a client keeps no cache: take sessions with "
-				"eps_tls_connection_get_session");
+		eps__set_detail(EPS_EINVAL, "a client keeps no cache: take sessions with "
+					    "eps_tls_connection_get_session");
 		r = -EPS_EINVAL;
 	} else {
 		(void)SSL_CTX_set_session_cache_mode(c->ctx, on ? SSL_SESS_CACHE_SERVER

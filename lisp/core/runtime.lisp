@@ -8,10 +8,11 @@
 
 (in-package #:epsilon.linux.runtime)
 
-(defun last-error-detail ()
-  "The calling thread's detail text for the library's last failure, or NIL."
+(defun last-error-detail (result)
+  "The calling thread's detail text for the library's failure that returned
+RESULT (a negative code), or NIL when that failure set none."
   (let* ((buf (make-array 1024 :element-type '(unsigned-byte 8)))
-         (n (%eps-last-error-detail buf (length buf))))
+         (n (%eps-last-error-detail result buf (length buf))))
     (when (plusp n)
       (sb-ext:octets-to-string buf :external-format '(:utf-8 :replacement #\?)
                                    :end (min n (1- (length buf)))))))
@@ -22,7 +23,7 @@ raised by OPERATION (a symbol) in the subsystem whose root condition class is
 CLASS.  Never returns."
   (let ((code (abs result)))
     (error (class-for-code code class)
-           :code code :operation operation :detail (last-error-detail))))
+           :code code :operation operation :detail (last-error-detail result))))
 
 (defmacro check-result (form operation &optional (class ''epsilon-error))
   "Evaluate FORM, a call into the C library; return its value when it is not

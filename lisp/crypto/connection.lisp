@@ -62,7 +62,7 @@ for a clean close).  The fd stays open.  Idempotent.  Returns NIL."
   "Signal the TLS-ERROR for RESULT, a negative code from a call on CONN.  A
 refused certificate carries the verification reason in its detail."
   (let* ((code (- result))
-         (detail (last-error-detail)))
+         (detail (last-error-detail result)))
     (when (and (= code +ebadhandle+) (zerop (tls-connection-handle conn)))
       (freed-error "connection" operation))
     (when (or (= code +ecertverify+) (= code +ehostmismatch+))

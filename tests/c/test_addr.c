@@ -352,7 +352,7 @@ START_TEST(resolver_failures_have_their_codes)
 				       EPS_AI_NUMERICHOST),
 		       EPS_EAINONAME);
 	uint8_t detail[256];
-	ck_assert_int_gt(eps_last_error_detail(detail, sizeof detail), 0);
+	ck_assert_int_gt(eps_last_error_detail(-EPS_EAINONAME, detail, sizeof detail), 0);
 	ck_assert_code(eps_getaddrinfo(NULL, NULL, EPS_AF_UNSPEC, 0, 0, 0), EPS_EAINONAME);
 	ck_assert_code(eps_getaddrinfo("127.0.0.1", "no-such-service-x", EPS_AF_INET,
 				       EPS_SOCK_STREAM, 0, EPS_AI_NUMERICHOST),

@@ -73,28 +73,31 @@ START_TEST(detail_is_copied_and_truncated)
 {
 	uint8_t buf[64];
 	eps__clear_detail();
-	ck_assert_int_eq(eps_last_error_detail(buf, sizeof buf), 0);
+	ck_assert_int_eq(eps_last_error_detail(-EPS_EIO, buf, sizeof buf), 0);
 	ck_assert_str_eq((char *)buf, "");
 
-	eps__set_detail("connect to %s failed", "127.0.0.1");
+	eps__set_detail(EPS_EIO, "connect to %s failed", "127.0.0.1");
 	eps__append_detail("errno %d", 111);
 	const char *want = "connect to 127.0.0.1 failed; errno 111";
-	ck_assert_int_eq(eps_last_error_detail(buf, sizeof buf), (int)strlen(want));
+	ck_assert_int_eq(eps_last_error_detail(-EPS_EIO, buf, sizeof buf), (int)strlen(want));
 	ck_assert_str_eq((char *)buf, want);
+	/* The code may be given with either sign. */
+	ck_assert_int_eq(eps_last_error_detail(EPS_EIO, buf, sizeof buf), (int)strlen(want));
 
 	/* A short buffer gets a NUL-terminated prefix and the full length back. */
 	uint8_t small[8];
-	ck_assert_int_eq(eps_last_error_detail(small, sizeof small), (int)strlen(want));
+	ck_assert_int_eq(eps_last_error_detail(-EPS_EIO, small, sizeof small), (int)strlen(want));
 	ck_assert_str_eq((char *)small, "connect");
 
 	/* Asking for the length only. */
-	ck_assert_int_eq(eps_last_error_detail(NULL, 0), (int)strlen(want));
+	ck_assert_int_eq(eps_last_error_detail(-EPS_EIO, NULL, 0), (int)strlen(want));
 }
 END_TEST
 
 START_TEST(detail_rejects_null_buffer_with_length)
 {
-	ck_assert_code(eps_last_error_detail(NULL, 10), EPS_EINVAL);
+	ck_assert_code(eps_last_error_detail(-EPS_EIO, NULL, 10), EPS_EINVAL);
+	ck_assert_code(eps_last_error_detail(0, NULL, 10), EPS_EINVAL);
 }
 END_TEST
 
@@ -103,11 +106,63 @@ START_TEST(detail_overlong_is_bounded)
 	char big[4000];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	eps__set_detail("%s", big);
+	eps__set_detail(EPS_EIO, "%s", big);
 	eps__append_detail("%s", big);
-	int32_t n = eps_last_error_detail(NULL, 0);
+	int32_t n = eps_last_error_detail(EPS_EIO, NULL, 0);
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_lt(n, 4000);
+}
+END_TEST
+
+START_TEST(detail_belongs_to_the_code_it_was_set_for)
+{
+	uint8_t buf[64] = "unset";
+	eps__set_detail(-EPS_EBADPEM, "cannot read /nonexistent/ca.pem");
+	ck_assert_int_gt(eps_last_error_detail(-EPS_EBADPEM, buf, sizeof buf), 0);
+	ck_assert_int_eq(eps_last_error_detail(-EPS_ECONNREFUSED, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
+	/* 0 is success: no failure, no detail; nor does a code that is no code. */
+	ck_assert_int_eq(eps_last_error_detail(0, buf, sizeof buf), 0);
+	ck_assert_int_eq(eps_last_error_detail(INT32_MIN, buf, sizeof buf), 0);
+	eps__clear_detail();
+	ck_assert_int_eq(eps_last_error_detail(-EPS_EBADPEM, buf, sizeof buf), 0);
+}
+END_TEST
+
+/*
+ * Real failures: a malformed literal explains itself; a refused connect and
+ * a bad epoll close, which follow it and have nothing to add, show no
+ * detail, not the literal's.
+ */
+START_TEST(a_failure_without_detail_shows_none_of_an_earlier_one)
+{
+	uint8_t addr[128], buf[128];
+	ck_assert_code(eps_addr_inet("not-an-address", 80, addr, sizeof addr), EPS_EBADADDRESS);
+	ck_assert_int_gt(eps_last_error_detail(-EPS_EBADADDRESS, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "not an IPv4 literal");
+
+	/* A port bound but not listening refuses connections, at once, on loopback. */
+	int32_t quiet = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM, 0);
+	ck_assert_int_ge(quiet, 0);
+	int32_t n = eps_addr_inet("127.0.0.1", 0, addr, sizeof addr);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ok(eps_bind(quiet, addr, (size_t)n));
+	n = eps_getsockname(quiet, addr, sizeof addr);
+	ck_assert_int_gt(n, 0);
+	int32_t fd = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	int32_t r = eps_connect(fd, addr, (size_t)n);
+	ck_assert_code(r, EPS_ECONNREFUSED);
+	memcpy(buf, "unset", 6);
+	ck_assert_int_eq(eps_last_error_detail(r, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
+	ck_assert_ok(eps_close(fd));
+	ck_assert_ok(eps_close(quiet));
+
+	r = eps_epoll_close(fd);
+	ck_assert_code(r, EPS_EBADF);
+	ck_assert_int_eq(eps_last_error_detail(r, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
 }
 END_TEST
 
@@ -115,20 +170,20 @@ static void *other_thread(void *arg)
 {
 	uint8_t *buf = arg;
 	/* A fresh thread has no detail, whatever the main thread set. */
-	eps_last_error_detail(buf, 32);
-	eps__set_detail("from the other thread");
+	eps_last_error_detail(EPS_EIO, buf, 32);
+	eps__set_detail(EPS_EIO, "from the other thread");
 	return NULL;
 }
 
 START_TEST(detail_is_per_thread)
 {
 	uint8_t seen[32] = "unset", buf[64];
-	eps__set_detail("main thread detail");
+	eps__set_detail(EPS_EIO, "main thread detail");
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, other_thread, seen), 0);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_str_eq((char *)seen, "");
-	eps_last_error_detail(buf, sizeof buf);
+	eps_last_error_detail(EPS_EIO, buf, sizeof buf);
 	ck_assert_str_eq((char *)buf, "main thread detail");
 }
 END_TEST
@@ -148,6 +203,8 @@ static Suite *errors_suite(void)
 	tcase_add_test(detail, detail_is_copied_and_truncated);
 	tcase_add_test(detail, detail_rejects_null_buffer_with_length);
 	tcase_add_test(detail, detail_overlong_is_bounded);
+	tcase_add_test(detail, detail_belongs_to_the_code_it_was_set_for);
+	tcase_add_test(detail, a_failure_without_detail_shows_none_of_an_earlier_one);
 	tcase_add_test(detail, detail_is_per_thread);
 	suite_add_tcase(s, detail);
 	return s;

@@ -702,7 +702,7 @@ START_TEST(garbage_fails_the_server_handshake)
 	ck_assert_msg(r == -EPS_ETLSHANDSHAKE || r == -EPS_EUNEXPECTEDEOF, "got %s",
 		      eps_errname(r));
 	char d[1024];
-	detail(d, sizeof d);
+	detail(r, d, sizeof d);
 	ck_assert_int_gt(strlen(d), 0);
 	close_side(&s);
 	close(cfd);
@@ -770,7 +770,7 @@ START_TEST(context_arguments_are_checked)
 
 	char d[1024];
 	ck_assert_code(eps_tls_context_use_certificate_file(ctx, cert("missing.pem")), EPS_EBADPEM);
-	detail(d, sizeof d);
+	detail(-EPS_EBADPEM, d, sizeof d);
 	ck_assert_msg(strstr(d, "missing.pem") != NULL, "detail: %s", d);
 	ck_assert_code(eps_tls_context_use_certificate_file(ctx, cert("garbage.pem")), EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_use_certificate_file(ctx, certdir), EPS_EBADPEM);
@@ -802,7 +802,7 @@ START_TEST(context_arguments_are_checked)
 	ck_assert_ok(eps_tls_context_use_certificate_pem(ctx, pem, len));
 	ck_assert_code(eps_tls_context_use_private_key_file(ctx, cert("wrong.key")),
 		       EPS_EKEYMISMATCH);
-	detail(d, sizeof d);
+	detail(-EPS_EKEYMISMATCH, d, sizeof d);
 	ck_assert_msg(strstr(d, "match") != NULL, "detail: %s", d);
 	ck_assert_code(eps_tls_context_check_private_key(ctx), EPS_EBADPEM);
 	pem = slurp(cert("server.key"), &len);
@@ -842,7 +842,7 @@ START_TEST(fifo_paths_are_refused_without_waiting)
 	ck_assert_code(eps_tls_context_use_private_key_file(ctx, fifo), EPS_EBADPEM);
 	ck_assert_code(eps_tls_context_load_ca_file(ctx, fifo), EPS_EBADPEM);
 	char d[256];
-	detail(d, sizeof d);
+	detail(-EPS_EBADPEM, d, sizeof d);
 	ck_assert_msg(strstr(d, "regular file") != NULL, "detail: %s", d);
 	ck_assert_code(eps_tls_context_load_ca_file(ctx, "/dev/null"), EPS_EBADPEM);
 	alarm(0);

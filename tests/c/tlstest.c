@@ -177,7 +177,8 @@ void pump_handshakes(struct side *c, struct side *s)
 			else
 				x->done = 1;
 			if (x->done && x->rc < 0)
-				(void)eps_last_error_detail((uint8_t *)x->detail, sizeof x->detail);
+				(void)eps_last_error_detail(x->rc, (uint8_t *)x->detail,
+							    sizeof x->detail);
 		}
 		if (c->done && s->done)
 			return;
@@ -246,9 +247,9 @@ int64_t read_settled(struct side *x, uint8_t *buf, size_t len)
 	return 0;
 }
 
-void detail(char *buf, size_t len)
+void detail(int32_t code, char *buf, size_t len)
 {
-	ck_assert_int_ge(eps_last_error_detail((uint8_t *)buf, len), 0);
+	ck_assert_int_ge(eps_last_error_detail(code, (uint8_t *)buf, len), 0);
 }
 
 /* Run ARGV with stdin and stdout+stderr on pipes; returns the pid. */

@@ -48,7 +48,7 @@ void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side 
 void write_all(struct side *x, const uint8_t *buf, size_t len);
 void read_exact(struct side *x, uint8_t *buf, size_t len);
 int64_t read_settled(struct side *x, uint8_t *buf, size_t len);
-void detail(char *buf, size_t len);
+void detail(int32_t code, char *buf, size_t len);
 pid_t spawn(char *const argv[], int *to_child, int *from_child);
 int read_until(int fd, char *buf, size_t cap, const char *needle);
 void reap(pid_t pid, int from);

@@ -865,7 +865,7 @@ static void op_errors(struct fz *f)
 	FZ_CHECK(eps_strerror(code) != NULL && eps_errname(code) != NULL, "NULL message");
 	size_t len;
 	uint8_t *buf = pick_out(f, &len);
-	int32_t r = eps_last_error_detail(buf, len);
+	int32_t r = eps_last_error_detail(code, buf, len);
 	FZ_CHECK_CODE(r);
 	if (buf != NULL && len > 0 && r >= 0)
 		FZ_CHECK(memchr(buf, 0, len) != NULL, "detail not NUL-terminated");

@@ -323,7 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			resolve(&f);
 	}
 	uint8_t detail[64];
-	int32_t d = eps_last_error_detail(detail, sizeof detail);
+	int32_t d = eps_last_error_detail(fz_i32(&f), detail, sizeof detail);
 	FZ_CHECK_CODE(d);
 	FZ_CHECK(eps_handles_live(EPS_HANDLE_ANY) == live0, "handles leaked");
 	FZ_CHECK(eps_fds_open() == 0, "descriptors leaked");

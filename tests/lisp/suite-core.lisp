@@ -92,6 +92,36 @@
     (is (search "bad file descriptor" (princ-to-string c))))
   (is (= 7 (epsilon.linux.runtime:check-result 7 'anything))))
 
+;; Issue 15: a failure that sets no detail showed the detail of an older one
+;; ("socket-connect: connection refused ...: cannot read /nonexistent/ca.pem").
+(test a-failure-without-detail-shows-none-of-an-earlier-one
+  (let ((tls (handler-case
+                 (progn (epsilon.crypto:make-tls-context :ca-file "/nonexistent/ca.pem")
+                        nil)
+               (epsilon.crypto:tls-error (e) e))))
+    (is (typep tls 'epsilon.crypto:tls-error))
+    (is (search "/nonexistent/ca.pem" (or (epsilon.crypto:epsilon-error-detail tls) ""))
+        "~A" tls))
+  ;; A port bound but not listening refuses connections at once on loopback.
+  (epsilon.net.core:with-socket (quiet epsilon.net.core:+af-inet+ epsilon.net.core:+sock-stream+)
+    (epsilon.net.core:socket-bind quiet (epsilon.net.core:make-inet-address "127.0.0.1" 0))
+    (let ((address (epsilon.net.core:socket-local-address quiet)))
+      (epsilon.net.core:with-socket (fd epsilon.net.core:+af-inet+ epsilon.net.core:+sock-stream+)
+        (let ((refused (handler-case
+                           (progn (epsilon.net.core:socket-connect fd address :timeout 5) nil)
+                         (epsilon.net.core:socket-error (e) e))))
+          (is (typep refused 'epsilon.net.core:socket-error))
+          (is (= epsilon.net.core:+econnrefused+ (epsilon.net.core:socket-error-code refused)))
+          (is (null (epsilon.net.core:epsilon-error-detail refused)) "~A" refused)
+          (is (not (search "ca.pem" (princ-to-string refused))) "~A" refused)))))
+  ;; stdin was not made by epsilon.sys.epoll: EBADF, with nothing to add.
+  (let ((bad (handler-case (progn (epsilon.sys.epoll:epoll-close 0) nil)
+               (epsilon.sys.epoll:epoll-error (e) e))))
+    (is (typep bad 'epsilon.sys.epoll:epoll-error))
+    (is (= epsilon.sys.epoll:+ebadf+ (epsilon.sys.epoll:epoll-error-code bad)))
+    (is (null (epsilon.sys.epoll:epsilon-error-detail bad)) "~A" bad)
+    (is (not (search "ca.pem" (princ-to-string bad))) "~A" bad)))
+
 (test wait-until-ready-times-out-and-reports-readiness
   ;; A socketpair made by the library: one end is writable at once, the
   ;; other not readable until something is sent.

@@ -28,7 +28,7 @@
 
 (defparameter *safe-calls*
   ;; Arguments that every generated function must answer without harm.
-  '((b:%eps-strerror -111) (b:%eps-errname 111) (b:%eps-last-error-detail nil 0)
+  '((b:%eps-strerror -111) (b:%eps-errname 111) (b:%eps-last-error-detail -5 nil 0)
     (b:%eps-close -1) (b:%eps-fd-set-nonblocking -1 1) (b:%eps-fd-nonblocking-p -1)
     (b:%eps-fd-poll -1 1 0) (b:%eps-fds-open) (b:%eps-handles-live 0)
     (b:%eps-version-string) (b:%eps-abi-version)
@@ -100,10 +100,10 @@
 (test defshared-string-return-and-null
   (is (null (%getenv "EPSILON_SURELY_NOT_SET_ANYWHERE")))
   (is (stringp (%getenv "PATH")))
-  ;; NIL passes NULL: eps_last_error_detail(NULL, 0) is the detail's
+  ;; NIL passes NULL: eps_last_error_detail(code, NULL, 0) is the detail's
   ;; length, (NULL, 5) is -EINVAL.
-  (is (<= 0 (b:%eps-last-error-detail nil 0)))
-  (is (= (- b:+einval+) (b:%eps-last-error-detail nil 5))))
+  (is (<= 0 (b:%eps-last-error-detail -5 nil 0)))
+  (is (= (- b:+einval+) (b:%eps-last-error-detail -5 nil 5))))
 
 (test strings-holding-nul-are-type-errors
   ;; C would see only the part before the NUL: "127.0.0.1<NUL>junk" would

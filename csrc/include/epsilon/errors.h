@@ -133,12 +133,23 @@ const char *eps_strerror(int32_t code);
 const char *eps_errname(int32_t code);
 
 /**
- * Copy the calling thread's detail text for its most recent failure (the
- * OpenSSL error queue, a verification reason, the syscall that failed) into
+ * Copy the calling thread's detail text for the failure that returned CODE
+ * (given with either sign: pass the negative result as it came back) into
  * BUF of LEN bytes, always NUL-terminated when LEN > 0, truncating if needed.
- * Returns the full length of the detail (like snprintf), 0 when there is
- * none, or -EINVAL when BUF is NULL and LEN is not 0.
+ * The detail is the OpenSSL error queue, a verification reason, the syscall
+ * that failed.  Returns the full length of the detail (like snprintf), 0
+ * when that failure set none, or -EINVAL when BUF is NULL and LEN is not 0.
+ *
+ * How a detail stays with its failure at no cost to successful calls: only
+ * a failing path writes the detail, and it stamps the text with the code it
+ * is returning; a failure that has nothing to say writes nothing.  The
+ * caller names the code it got, and a detail stamped with another code is
+ * not reported, so an older failure's text never shows up under a later
+ * failure.  What the stamp cannot tell apart is two failures with the same
+ * code, the older with a detail, the newer without: the newer reports the
+ * older's text.  The detail is per thread and stays until the thread's next
+ * failure that sets one.
  */
-int32_t eps_last_error_detail(uint8_t *buf, size_t len);
+int32_t eps_last_error_detail(int32_t code, uint8_t *buf, size_t len);
 
 #endif /* EPSILON_ERRORS_H */
