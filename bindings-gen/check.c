@@ -2,85 +2,17 @@
  * check.c - what the generator refuses, each refusal printed as
  * `file:line: error: message`.  Everything is checked before anything is
  * written, and every error in a header is reported, not just the first.
- *
- * The type table is the one mapping from C types to the type keywords of
- * epsilon.foreign.  Types are matched by the name the header spells
- * (int32_t, size_t), never by the canonical type: `int` is refused even
- * where it is the same type as int32_t, because the ABI promises
- * fixed-width types only.
+ * What a type maps to is names.c's type table; here is only why a type
+ * it refuses is refused.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "model.h"
-
-enum { ANY_SIGN = -1 };
-
-struct type_entry {
-	const char *name;
-	int pointer;	/* 1: a pointer to NAME (const or not) */
-	int need_const; /* pointer: only `const NAME *` */
-	int return_only;
-	long long size; /* expected sizeof NAME, -1 for void/unchecked */
-	int is_signed;	/* expected signedness, or ANY_SIGN */
-	const char *keyword;
-};
-
-/* clang-format off */
-static const struct type_entry type_table[] = {
-	{"int32_t", 0, 0, 0, 4, 1, ":int"},
-	{"uint32_t", 0, 0, 0, 4, 0, ":unsigned-int"},
-	{"int64_t", 0, 0, 0, 8, 1, ":long"},
-	{"uint64_t", 0, 0, 0, 8, 0, ":unsigned-long"},
-	{"size_t", 0, 0, 0, 8, 0, ":unsigned-long"},
-	{"void", 0, 0, 1, -1, ANY_SIGN, ":void"},
-	{"char", 1, 1, 0, 1, ANY_SIGN, ":string"},
-	{"void", 1, 0, 0, -1, ANY_SIGN, ":pointer"},
-	{"int8_t", 1, 0, 0, 1, 1, ":pointer"},
-	{"uint8_t", 1, 0, 0, 1, 0, ":pointer"},
-	{"int16_t", 1, 0, 0, 2, 1, ":pointer"},
-	{"uint16_t", 1, 0, 0, 2, 0, ":pointer"},
-	{"int32_t", 1, 0, 0, 4, 1, ":pointer"},
-	{"uint32_t", 1, 0, 0, 4, 0, ":pointer"},
-	{"int64_t", 1, 0, 0, 8, 1, ":pointer"},
-	{"uint64_t", 1, 0, 0, 8, 0, ":pointer"},
-};
-/* clang-format on */
-
-static const struct type_entry *lookup_type(const struct gen_type *t, int is_return)
-{
-	int pointer;
-	if (t->class == GEN_TYPE_SCALAR)
-		pointer = 0;
-	else if (t->class == GEN_TYPE_POINTER)
-		pointer = 1;
-	else
-		return NULL;
-	for (size_t i = 0; i < sizeof type_table / sizeof type_table[0]; i++) {
-		const struct type_entry *e = &type_table[i];
-		if (e->pointer != pointer || strcmp(e->name, t->base) != 0)
-			continue;
-		if (e->return_only && !is_return)
-			return NULL;
-		if (e->need_const && !t->pointee_const)
-			return NULL;
-		/* The name must also be the type it claims to be. */
-		if (e->size != -1 && e->size != t->base_size)
-			return NULL;
-		if (e->is_signed != ANY_SIGN && e->is_signed != t->base_signed)
-			return NULL;
-		return e;
-	}
-	return NULL;
-}
-
-const char *gen_type_keyword(const struct gen_type *t, int is_return)
-{
-	const struct type_entry *e = lookup_type(t, is_return);
-	return e ? e->keyword : NULL;
-}
+#include "names.h"
 
 /* Refusals are collected, then printed in line order, as a compiler does. */
 struct refusal {
@@ -203,19 +135,6 @@ static const char *const cl_constants[] = {
     "internal-time-units-per-second",
 };
 
-/* "buf_len" -> "buf-len" (malloc'd) */
-static char *lisp_param_name(const char *c_name)
-{
-	char *s = gen_xstrdup(c_name);
-	for (char *p = s; *p; p++) {
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-		else if (*p == '_')
-			*p = '-';
-	}
-	return s;
-}
-
 static int is_cl_constant(const char *lisp_name)
 {
 	for (size_t i = 0; i < sizeof cl_constants / sizeof cl_constants[0]; i++)
@@ -270,7 +189,7 @@ static void check_function(struct checker *c, const struct gen_function *f)
 			       f->name);
 			continue;
 		}
-		lisp = lisp_param_name(p->name);
+		lisp = gen_plain_lisp_name(p->name);
 		/* `_1` would read as the number -1, `_` as the variable `-`. */
 		if (p->name[0] == '_')
 			refuse(c, path, p->line,
@@ -285,7 +204,7 @@ static void check_function(struct checker *c, const struct gen_function *f)
 			char *other;
 			if (!f->params[j].name)
 				continue;
-			other = lisp_param_name(f->params[j].name);
+			other = gen_plain_lisp_name(f->params[j].name);
 			if (strcmp(other, lisp) == 0)
 				refuse(
 				    c, path, p->line,
@@ -346,11 +265,6 @@ static void check_duplicates(struct checker *c)
 				refuse(c, h->path, h->functions[i].line,
 				       "function '%s' is declared twice (first at line %u)",
 				       h->functions[i].name, h->functions[j].line);
-}
-
-int gen_is_public_constant(const struct gen_constant *k)
-{
-	return strncmp(k->name, "EPS_", 4) == 0 && strncmp(k->name, "EPS__", 5) != 0;
 }
 
 size_t gen_check(const struct gen_header *h)

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "doc.h"
 #include "model.h"
+#include "names.h"
 
 static void put_banner(struct buf *b, const char *from)
 {
@@ -201,18 +203,6 @@ char *gen_emit_api_md(const struct gen_header *hs, size_t n, const char *from)
 	return b.s;
 }
 
-/* Lowercase NAME: "ECONNREFUSED" -> "econnrefused". */
-static char *lower(const char *name)
-{
-	char *d = gen_xstrdup(name);
-	for (char *p = d; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-		else if (*p == '_')
-			*p = '-';
-	return d;
-}
-
 static const struct gen_code *code_named(const struct gen_header *hs, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -254,7 +244,7 @@ char *gen_emit_errors_md(const struct gen_header *hs, size_t n, const char *from
 					"| C | value | Lisp constant | keyword | message |\n"
 					"| --- | --- | --- | --- | --- |\n",
 					c->table, h->path, c->line);
-			l = lower(c->name);
+			l = gen_plain_lisp_name(c->name);
 			buf_printf(&b, "| `EPS_%s` | %llu | `+%s+` | `:%s` | ", c->name,
 				(unsigned long long)c->value, l, l);
 			put_cell(&b, c->message);

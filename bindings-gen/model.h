@@ -1,7 +1,9 @@
 /*
  * model.h - the plain C model of one public header, as bindings-gen sees
  * it: constants and functions with the file:line of each, independent of
- * libclang.  model.c fills it, check.c validates it, emit.c writes Lisp.
+ * libclang.  model.c fills it, check.c validates it, emit.c writes Lisp,
+ * emit_md.c Markdown; the naming rule and type table they share are
+ * names.c's, doc comment text doc.c's.
  */
 #ifndef BINDINGS_GEN_MODEL_H
 #define BINDINGS_GEN_MODEL_H
@@ -110,21 +112,10 @@ size_t gen_check(const struct gen_header *h);
 /* check.c: refuse a Lisp name emitted by two of the N headers. */
 size_t gen_check_across(const struct gen_header *hs, size_t n);
 
-/* An EPS_ name that is not EPS__ internal machinery. */
-int gen_is_public_constant(const struct gen_constant *k);
-
-/* The Lisp type keyword of a checked type, or NULL when refused. */
-const char *gen_type_keyword(const struct gen_type *t, int is_return);
-
 /* emit.c: the Lisp text of H (malloc'd, NUL-terminated). */
 char *gen_emit_header(const struct gen_header *h);
 /* The text of package.lisp for the N headers; FROM names them in the banner. */
 char *gen_emit_package(const struct gen_header *hs, size_t n, const char *from);
-/* A raw doc comment as plain text, markers stripped (malloc'd). */
-char *gen_doc_text(const char *raw);
-/* The Lisp names: "%eps-foo", "+foo+" (malloc'd). */
-char *gen_function_lisp_name(const char *c_name);
-char *gen_constant_lisp_name(const char *c_name);
 
 /* emit_md.c: Markdown.  The C API reference of the N headers (every
  * constant with its value, every function's prototype and doc block), and
