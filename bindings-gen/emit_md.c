@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "doc.h"
 #include "model.h"
+#include "codes.h"
 #include "names.h"
 
 static void put_banner(struct buf *b, const char *from)
@@ -203,24 +204,6 @@ char *gen_emit_api_md(const struct gen_header *hs, size_t n, const char *from)
 	return b.s;
 }
 
-static const struct gen_code *code_named(const struct gen_header *hs, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < hs[i].ncodes; j++)
-			if (strcmp(hs[i].codes[j].name, name) == 0)
-				return &hs[i].codes[j];
-	return NULL;
-}
-
-static const struct gen_code *code_valued(const struct gen_header *hs, size_t n, uint64_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < hs[i].ncodes; j++)
-			if (hs[i].codes[j].value == v)
-				return &hs[i].codes[j];
-	return NULL;
-}
-
 char *gen_emit_errors_md(const struct gen_header *hs, size_t n, const char *from)
 {
 	struct buf b = {0};
@@ -231,66 +214,54 @@ char *gen_emit_errors_md(const struct gen_header *hs, size_t n, const char *from
 		  "the C enumerator (a failing function returns its negation), its value,\n"
 		  "the Lisp constant (`epsilon.linux.errors`, re-exported by every public\n"
 		  "package), the keyword that `epsilon-error-name` and `error-name` return,\n"
-		  "and the message of `eps_strerror` / `error-message`. Which condition\n"
-		  "class each code is signalled as is in [errors.md](errors.md).\n");
+		  "the condition class a failure with the code is signalled as (the\n"
+		  "table's CLASS column; \"subsystem\" is the root class of the subsystem\n"
+		  "whose call failed, \"timeout\" its timeout class: see [errors.md](errors.md)),\n"
+		  "and the message of `eps_strerror` / `error-message`.\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct gen_header *h = &hs[i];
 		for (size_t j = 0; j < h->ncodes; j++) {
 			const struct gen_code *c = &h->codes[j];
-			char *l;
+			char *l, *k;
 			if (j == 0 || strcmp(h->codes[j - 1].table, c->table) != 0)
 				buf_printf(&b,
 					"\n## %s (%s:%u)\n\n"
-					"| C | value | Lisp constant | keyword | message |\n"
-					"| --- | --- | --- | --- | --- |\n",
+					"| C | value | Lisp constant | keyword | condition | message |\n"
+					"| --- | --- | --- | --- | --- | --- |\n",
 					c->table, h->path, c->line);
 			l = gen_plain_lisp_name(c->name);
+			k = gen_plain_lisp_name(c->class ? c->class : "SUBSYSTEM");
 			buf_printf(&b, "| `EPS_%s` | %llu | `+%s+` | `:%s` | ", c->name,
 				(unsigned long long)c->value, l, l);
+			if (strcmp(k, "subsystem") == 0 || strcmp(k, "timeout") == 0)
+				buf_printf(&b, "%s | ", k);
+			else
+				buf_printf(&b, "`%s` | ", k);
 			put_cell(&b, c->message);
 			buf_puts(&b, " |\n");
 			free(l);
+			free(k);
 		}
 	}
-	/* Other enumerators of the codes' enum with a code's value: a second
-	 * name for the same code (EPS_EWOULDBLOCK). */
 	for (size_t i = 0; i < n; i++) {
 		const struct gen_header *h = &hs[i];
-		const char *group = NULL;
-		int have_group = 0;
-		if (h->ncodes == 0)
-			continue;
-		for (size_t j = 0; j < h->nconstants && !have_group; j++)
-			if (h->constants[j].kind == GEN_CONST_ENUMERATOR &&
-			    strcmp(h->constants[j].name + strlen("EPS_"), h->codes[0].name) == 0 &&
-			    strncmp(h->constants[j].name, "EPS_", 4) == 0) {
-				group = h->constants[j].group;
-				have_group = 1;
-			}
-		if (!have_group)
-			continue;
-		for (size_t j = 0; j < h->nconstants; j++) {
-			const struct gen_constant *k = &h->constants[j];
-			const struct gen_code *same = NULL;
-			char *l;
-			if (k->kind != GEN_CONST_ENUMERATOR || !gen_is_public_constant(k) ||
-			    k->negative || !same_group(k->group, group) ||
-			    code_named(h, 1, k->name + strlen("EPS_")))
-				continue;
-			same = code_valued(h, 1, k->magnitude);
-			if (!same)
-				continue;
+		const struct gen_constant **second = NULL;
+		size_t ns = gen_code_second_names(h, &second);
+		for (size_t j = 0; j < ns; j++) {
+			const struct gen_constant *k = second[j];
+			char *l = gen_constant_lisp_name(k->name);
 			if (!aliases) {
 				buf_puts(&b, "\n## Second names\n\n"
 					  "| C | value | Lisp constant | same code as |\n"
 					  "| --- | --- | --- | --- |\n");
 				aliases = 1;
 			}
-			l = gen_constant_lisp_name(k->name);
 			buf_printf(&b, "| `%s` | %llu | `%s` | `EPS_%s` |\n", k->name,
-				(unsigned long long)k->magnitude, l, same->name);
+				(unsigned long long)k->magnitude, l,
+				gen_code_valued(h, k->magnitude)->name);
 			free(l);
 		}
+		free(second);
 	}
 	return b.s;
 }

@@ -380,7 +380,8 @@ static int token_is(CXTranslationUnit tu, CXToken t, enum CXTokenKind kind, cons
 
 /*
  * An X-macro code table: NAME ( P ) followed only by P ( IDENT , INTEGER ,
- * STRING ) groups.  Anything else (EPS__ENUMERATOR, a table of two-argument
+ * [CLASS ,] STRING ) groups, CLASS an identifier (the condition class the
+ * code maps to).  Anything else (EPS__ENUMERATOR, a table of two-argument
  * entries) is not a code table and is left alone.
  */
 static void add_code_table(struct walk *w, const char *macro, CXToken *t, unsigned n, unsigned line)
@@ -388,49 +389,66 @@ static void add_code_table(struct walk *w, const char *macro, CXToken *t, unsign
 	struct gen_header *h = w->h;
 	size_t first = h->ncodes;
 	char *param;
-	unsigned i;
+	unsigned i = 4;
 	if (n < 4 + 8 || !token_is(w->tu, t[1], CXToken_Punctuation, "(") ||
 	    clang_getTokenKind(t[2]) != CXToken_Identifier ||
 	    !token_is(w->tu, t[3], CXToken_Punctuation, ")"))
 		return;
 	param = take_string(clang_getTokenSpelling(w->tu, t[2]));
-	for (i = 4; i + 8 <= n; i += 8) {
+	while (i + 8 <= n) {
 		struct gen_code *code;
-		char *lit, *msg;
+		char *lit, *msg, *class = NULL;
 		uint64_t value;
+		/* With a class the message is two tokens further on. */
+		unsigned m = i + 6;
 		if (!token_is(w->tu, t[i], CXToken_Identifier, param) ||
 		    !token_is(w->tu, t[i + 1], CXToken_Punctuation, "(") ||
 		    clang_getTokenKind(t[i + 2]) != CXToken_Identifier ||
 		    !token_is(w->tu, t[i + 3], CXToken_Punctuation, ",") ||
 		    clang_getTokenKind(t[i + 4]) != CXToken_Literal ||
-		    !token_is(w->tu, t[i + 5], CXToken_Punctuation, ",") ||
-		    clang_getTokenKind(t[i + 6]) != CXToken_Literal ||
-		    !token_is(w->tu, t[i + 7], CXToken_Punctuation, ")"))
+		    !token_is(w->tu, t[i + 5], CXToken_Punctuation, ","))
 			break;
+		if (clang_getTokenKind(t[m]) == CXToken_Identifier) {
+			if (i + 10 > n || !token_is(w->tu, t[m + 1], CXToken_Punctuation, ","))
+				break;
+			class = take_string(clang_getTokenSpelling(w->tu, t[m]));
+			m += 2;
+		}
+		if (clang_getTokenKind(t[m]) != CXToken_Literal ||
+		    !token_is(w->tu, t[m + 1], CXToken_Punctuation, ")")) {
+			free(class);
+			break;
+		}
 		lit = take_string(clang_getTokenSpelling(w->tu, t[i + 4]));
 		if (!parse_integer_literal(lit, &value)) {
 			free(lit);
+			free(class);
 			break;
 		}
 		free(lit);
-		lit = take_string(clang_getTokenSpelling(w->tu, t[i + 6]));
+		lit = take_string(clang_getTokenSpelling(w->tu, t[m]));
 		msg = unquote(lit);
 		free(lit);
-		if (!msg)
+		if (!msg) {
+			free(class);
 			break;
+		}
 		h->codes = gen_xrealloc(h->codes, (h->ncodes + 1) * sizeof *h->codes);
 		code = &h->codes[h->ncodes++];
 		code->table = gen_xstrdup(macro);
 		code->name = take_string(clang_getTokenSpelling(w->tu, t[i + 2]));
 		code->value = value;
+		code->class = class;
 		code->message = msg;
 		code->line = line;
+		i = m + 2;
 	}
 	if (i != n) {
 		/* Not a code table after all: forget what was taken. */
 		for (size_t j = first; j < h->ncodes; j++) {
 			free(h->codes[j].table);
 			free(h->codes[j].name);
+			free(h->codes[j].class);
 			free(h->codes[j].message);
 		}
 		h->ncodes = first;
@@ -615,6 +633,7 @@ void gen_model_free(struct gen_header *h)
 	for (size_t i = 0; i < h->ncodes; i++) {
 		free(h->codes[i].table);
 		free(h->codes[i].name);
+		free(h->codes[i].class);
 		free(h->codes[i].message);
 	}
 	free(h->codes);

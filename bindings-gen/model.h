@@ -68,14 +68,16 @@ struct gen_constant {
 
 /*
  * One entry of an X-macro code table: a function-like EPS__ macro of one
- * parameter X whose body is only X(NAME, integer, "message") calls, like
- * EPS__ERRNO_CODES in errors.h.  The message is read from the macro's
- * tokens: after preprocessing it is gone.
+ * parameter X whose body is only X(NAME, integer, CLASS, "message") (or
+ * X(NAME, integer, "message")) calls, like EPS__ERRNO_CODES in errors.h.
+ * The class and message are read from the macro's tokens: after
+ * preprocessing they are gone.
  */
 struct gen_code {
 	char *table; /* the table macro: "EPS__ERRNO_CODES" */
 	char *name;  /* "ECONNREFUSED" (the enumerator is EPS_ + name) */
 	uint64_t value;
+	char *class; /* the condition class column ("TLS_ERROR"), or NULL */
 	char *message; /* the C string literal's text, unescaped */
 	unsigned line; /* the line of the table's #define */
 };

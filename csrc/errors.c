@@ -10,12 +10,12 @@
 #include "internal.h"
 
 /* The public table uses literal numbers; here they meet the kernel's. */
-#define EPS__CHECK_ERRNO(name, value, message)                                \
+#define EPS__CHECK_ERRNO(name, value, class, message)                                \
 	_Static_assert(EPS_##name == name, "EPS_" #name " differs from <errno.h>");
 EPS__ERRNO_CODES(EPS__CHECK_ERRNO)
 _Static_assert(EPS_EWOULDBLOCK == EWOULDBLOCK, "EWOULDBLOCK");
 
-#define EPS__CHECK_SHIM(name, value, message)                                 \
+#define EPS__CHECK_SHIM(name, value, class, message)                                 \
 	_Static_assert(EPS_##name > EPS_ERRNO_MAX, "EPS_" #name " must be above 4096");
 EPS__SHIM_CODES(EPS__CHECK_SHIM)
 
@@ -25,7 +25,7 @@ struct code_entry {
 	const char *message;
 };
 
-#define EPS__ENTRY(name, value, message) {value, #name, message},
+#define EPS__ENTRY(name, value, class, message) {value, #name, message},
 
 static const struct code_entry errno_entries[] = {EPS__ERRNO_CODES(EPS__ENTRY)};
 static const struct code_entry shim_entries[] = {EPS__SHIM_CODES(EPS__ENTRY)};

@@ -106,19 +106,38 @@ the +E...+ constants (+ECONNREFUSED+, +ETIMEDOUT+, ...)."
 (defun epsilon-error-class-p (symbol)
   (and (find-class symbol nil) (subtypep symbol 'epsilon-error)))
 
+(defun code-class-symbol (code keyword)
+  "The condition class KEYWORD names for CODE in the generated table: a
+class of this package, or :SUBSYSTEM / :TIMEOUT as they are."
+  (if (member keyword '(:subsystem :timeout))
+      keyword
+      (let ((symbol (find-symbol (symbol-name keyword) '#:epsilon.linux.errors)))
+        (unless (and symbol (epsilon-error-class-p symbol))
+          (error "errors.h maps code ~D to ~S, which names no condition class of ~
+                  epsilon.linux.errors." code keyword))
+        symbol)))
+
+(defparameter *code-classes*
+  (let ((table (make-hash-table)))
+    (loop for (code . keyword) in epsilon.linux.bindings:*error-code-classes*
+          do (setf (gethash code table) (code-class-symbol code keyword)))
+    table)
+  "Each code's condition class, from the CLASS column of errors.h's tables
+(generated as EPSILON.LINUX.BINDINGS:*ERROR-CODE-CLASSES*).")
+
+(defun timeout-class (class)
+  "The timeout condition of the subsystem whose root is CLASS, or CLASS."
+  (cond ((subtypep class 'socket-error) 'socket-timeout)
+        ((subtypep class 'tls-error) 'tls-timeout)
+        (t class)))
+
 (defun class-for-code (code class)
   "The most specific condition class for positive CODE raised in the
 subsystem whose root is CLASS."
   (check-type code integer)
   (check-type class (and symbol (satisfies epsilon-error-class-p)))
-  (cond ((= code +ecertverify+) 'tls-verification-error)
-        ((= code +ehostmismatch+) 'tls-hostname-mismatch)
-        ((= code +eunexpectedeof+) 'tls-unexpected-eof)
-        ((= code +etlshandshake+) 'tls-handshake-error)
-        ((member code (list +etls+ +ekeymismatch+ +ebadpem+ +etlsclosed+)) 'tls-error)
-        ((<= +eainoname+ code +eaiother+) 'resolve-error)
-        ((= code +ebadaddress+) 'address-error)
-        ((and (= code +etimedout+) (subtypep class 'socket-error)) 'socket-timeout)
-        ((and (= code +etimedout+) (subtypep class 'tls-error)) 'tls-timeout)
-        (t class)))
-
+  (let ((mapped (gethash code *code-classes* :subsystem)))
+    (case mapped
+      (:subsystem class)
+      (:timeout (timeout-class class))
+      (t mapped))))

@@ -2,25 +2,9 @@
 
 (defpackage #:epsilon.linux.errors
   (:use #:cl)
+  ;; The code constants: the list bindings-gen made from errors.h's tables.
   (:import-from #:epsilon.linux.bindings
-           #:+eperm+ #:+enoent+ #:+esrch+ #:+eintr+ #:+eio+ #:+enxio+ #:+e2big+ 
-           #:+ebadf+ #:+eagain+ #:+enomem+ #:+eacces+ #:+efault+ #:+ebusy+ 
-           #:+eexist+ #:+enodev+ #:+enotdir+ #:+eisdir+ #:+einval+ #:+enfile+ 
-           #:+emfile+ #:+enotty+ #:+efbig+ #:+enospc+ #:+espipe+ #:+erofs+ 
-           #:+epipe+ #:+erange+ #:+edeadlk+ #:+enametoolong+ #:+enosys+ 
-           #:+eloop+ #:+enodata+ #:+eproto+ #:+eoverflow+ #:+eilseq+ 
-           #:+enotsock+ #:+edestaddrreq+ #:+emsgsize+ #:+eprototype+ 
-           #:+enoprotoopt+ #:+eprotonosupport+ #:+esocktnosupport+ 
-           #:+eopnotsupp+ #:+epfnosupport+ #:+eafnosupport+ #:+eaddrinuse+ 
-           #:+eaddrnotavail+ #:+enetdown+ #:+enetunreach+ #:+enetreset+ 
-           #:+econnaborted+ #:+econnreset+ #:+enobufs+ #:+eisconn+ #:+enotconn+ 
-           #:+eshutdown+ #:+etimedout+ #:+econnrefused+ #:+ehostdown+ 
-           #:+ehostunreach+ #:+ealready+ #:+einprogress+ #:+ecanceled+ 
-           #:+ebadhandle+ #:+etls+ #:+etlswantread+ #:+etlswantwrite+ 
-           #:+ecertverify+ #:+ehostmismatch+ #:+eunexpectedeof+ #:+ebuftoosmall+ 
-           #:+eainoname+ #:+eaiagain+ #:+eaifail+ #:+eainodata+ #:+eaifamily+ 
-           #:+eaiservice+ #:+eaiother+ #:+ebadaddress+ #:+etlshandshake+ 
-           #:+ekeymismatch+ #:+ebadpem+ #:+etlsclosed+ #:+effi+ #:+ewouldblock+ )
+                . #.epsilon.linux.bindings:*error-code-constants*)
   (:documentation
    "The error model of epsilon-linux, defined once: the +E...+ code constants
 (positive, equal to the kernel's errno where there is one), the condition
@@ -52,26 +36,8 @@ program can :USE all three.")
   ;; Codes: names and messages
   (:export #:error-name
            #:error-message)
-  ;; Code constants (errors.h)
-  (:export
-           #:+eperm+ #:+enoent+ #:+esrch+ #:+eintr+ #:+eio+ #:+enxio+ #:+e2big+ 
-           #:+ebadf+ #:+eagain+ #:+enomem+ #:+eacces+ #:+efault+ #:+ebusy+ 
-           #:+eexist+ #:+enodev+ #:+enotdir+ #:+eisdir+ #:+einval+ #:+enfile+ 
-           #:+emfile+ #:+enotty+ #:+efbig+ #:+enospc+ #:+espipe+ #:+erofs+ 
-           #:+epipe+ #:+erange+ #:+edeadlk+ #:+enametoolong+ #:+enosys+ 
-           #:+eloop+ #:+enodata+ #:+eproto+ #:+eoverflow+ #:+eilseq+ 
-           #:+enotsock+ #:+edestaddrreq+ #:+emsgsize+ #:+eprototype+ 
-           #:+enoprotoopt+ #:+eprotonosupport+ #:+esocktnosupport+ 
-           #:+eopnotsupp+ #:+epfnosupport+ #:+eafnosupport+ #:+eaddrinuse+ 
-           #:+eaddrnotavail+ #:+enetdown+ #:+enetunreach+ #:+enetreset+ 
-           #:+econnaborted+ #:+econnreset+ #:+enobufs+ #:+eisconn+ #:+enotconn+ 
-           #:+eshutdown+ #:+etimedout+ #:+econnrefused+ #:+ehostdown+ 
-           #:+ehostunreach+ #:+ealready+ #:+einprogress+ #:+ecanceled+ 
-           #:+ebadhandle+ #:+etls+ #:+etlswantread+ #:+etlswantwrite+ 
-           #:+ecertverify+ #:+ehostmismatch+ #:+eunexpectedeof+ #:+ebuftoosmall+ 
-           #:+eainoname+ #:+eaiagain+ #:+eaifail+ #:+eainodata+ #:+eaifamily+ 
-           #:+eaiservice+ #:+eaiother+ #:+ebadaddress+ #:+etlshandshake+ 
-           #:+ekeymismatch+ #:+ebadpem+ #:+etlsclosed+ #:+effi+ #:+ewouldblock+ ))
+  ;; Code constants (errors.h), the same generated list
+  (:export . #.epsilon.linux.bindings:*error-code-constants*))
 
 (defpackage #:epsilon.linux.runtime
   (:use #:cl #:epsilon.linux.errors)

@@ -174,6 +174,184 @@
 
 (defconstant +errno-max+ 4096)
 
+(defparameter *error-code-constants*
+  '(#:+eperm+
+    #:+enoent+
+    #:+esrch+
+    #:+eintr+
+    #:+eio+
+    #:+enxio+
+    #:+e2big+
+    #:+ebadf+
+    #:+eagain+
+    #:+enomem+
+    #:+eacces+
+    #:+efault+
+    #:+ebusy+
+    #:+eexist+
+    #:+enodev+
+    #:+enotdir+
+    #:+eisdir+
+    #:+einval+
+    #:+enfile+
+    #:+emfile+
+    #:+enotty+
+    #:+efbig+
+    #:+enospc+
+    #:+espipe+
+    #:+erofs+
+    #:+epipe+
+    #:+erange+
+    #:+edeadlk+
+    #:+enametoolong+
+    #:+enosys+
+    #:+eloop+
+    #:+enodata+
+    #:+eproto+
+    #:+eoverflow+
+    #:+eilseq+
+    #:+enotsock+
+    #:+edestaddrreq+
+    #:+emsgsize+
+    #:+eprototype+
+    #:+enoprotoopt+
+    #:+eprotonosupport+
+    #:+esocktnosupport+
+    #:+eopnotsupp+
+    #:+epfnosupport+
+    #:+eafnosupport+
+    #:+eaddrinuse+
+    #:+eaddrnotavail+
+    #:+enetdown+
+    #:+enetunreach+
+    #:+enetreset+
+    #:+econnaborted+
+    #:+econnreset+
+    #:+enobufs+
+    #:+eisconn+
+    #:+enotconn+
+    #:+eshutdown+
+    #:+etimedout+
+    #:+econnrefused+
+    #:+ehostdown+
+    #:+ehostunreach+
+    #:+ealready+
+    #:+einprogress+
+    #:+ecanceled+
+    #:+ebadhandle+
+    #:+etls+
+    #:+etlswantread+
+    #:+etlswantwrite+
+    #:+ecertverify+
+    #:+ehostmismatch+
+    #:+eunexpectedeof+
+    #:+ebuftoosmall+
+    #:+eainoname+
+    #:+eaiagain+
+    #:+eaifail+
+    #:+eainodata+
+    #:+eaifamily+
+    #:+eaiservice+
+    #:+eaiother+
+    #:+ebadaddress+
+    #:+etlshandshake+
+    #:+ekeymismatch+
+    #:+ebadpem+
+    #:+etlsclosed+
+    #:+effi+
+    #:+ewouldblock+)
+  "The constant of every code of the code tables of csrc/include/epsilon/errors.h, then
+the second names of codes, in header order.")
+
+(defparameter *error-code-classes*
+  '((1 . :subsystem)
+    (2 . :subsystem)
+    (3 . :subsystem)
+    (4 . :subsystem)
+    (5 . :subsystem)
+    (6 . :subsystem)
+    (7 . :subsystem)
+    (9 . :subsystem)
+    (11 . :subsystem)
+    (12 . :subsystem)
+    (13 . :subsystem)
+    (14 . :subsystem)
+    (16 . :subsystem)
+    (17 . :subsystem)
+    (19 . :subsystem)
+    (20 . :subsystem)
+    (21 . :subsystem)
+    (22 . :subsystem)
+    (23 . :subsystem)
+    (24 . :subsystem)
+    (25 . :subsystem)
+    (27 . :subsystem)
+    (28 . :subsystem)
+    (29 . :subsystem)
+    (30 . :subsystem)
+    (32 . :subsystem)
+    (34 . :subsystem)
+    (35 . :subsystem)
+    (36 . :subsystem)
+    (38 . :subsystem)
+    (40 . :subsystem)
+    (61 . :subsystem)
+    (71 . :subsystem)
+    (75 . :subsystem)
+    (84 . :subsystem)
+    (88 . :subsystem)
+    (89 . :subsystem)
+    (90 . :subsystem)
+    (91 . :subsystem)
+    (92 . :subsystem)
+    (93 . :subsystem)
+    (94 . :subsystem)
+    (95 . :subsystem)
+    (96 . :subsystem)
+    (97 . :subsystem)
+    (98 . :subsystem)
+    (99 . :subsystem)
+    (100 . :subsystem)
+    (101 . :subsystem)
+    (102 . :subsystem)
+    (103 . :subsystem)
+    (104 . :subsystem)
+    (105 . :subsystem)
+    (106 . :subsystem)
+    (107 . :subsystem)
+    (108 . :subsystem)
+    (110 . :timeout)
+    (111 . :subsystem)
+    (112 . :subsystem)
+    (113 . :subsystem)
+    (114 . :subsystem)
+    (115 . :subsystem)
+    (125 . :subsystem)
+    (4097 . :subsystem)
+    (4098 . :tls-error)
+    (4099 . :subsystem)
+    (4100 . :subsystem)
+    (4101 . :tls-verification-error)
+    (4102 . :tls-hostname-mismatch)
+    (4103 . :tls-unexpected-eof)
+    (4104 . :subsystem)
+    (4105 . :resolve-error)
+    (4106 . :resolve-error)
+    (4107 . :resolve-error)
+    (4108 . :resolve-error)
+    (4109 . :resolve-error)
+    (4110 . :resolve-error)
+    (4111 . :resolve-error)
+    (4112 . :address-error)
+    (4113 . :tls-handshake-error)
+    (4114 . :tls-error)
+    (4115 . :tls-error)
+    (4116 . :tls-error)
+    (4117 . :subsystem))
+  "The condition class of every code of the code tables of csrc/include/epsilon/errors.h
+(their CLASS column): a class named by the keyword, :SUBSYSTEM for the root
+class of the subsystem whose call failed, :TIMEOUT for its timeout class.")
+
 (defshared %eps-strerror "eps_strerror" "libepsilon-linux" :string
   (code :int)
   :documentation "Return a short English message for CODE, which may be given with either

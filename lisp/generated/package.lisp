@@ -135,6 +135,8 @@
    #:+effi+
    #:+ewouldblock+
    #:+errno-max+
+   #:*error-code-constants*
+   #:*error-code-classes*
    #:%eps-strerror
    #:%eps-errname
    #:%eps-last-error-detail

@@ -202,8 +202,9 @@ START_TEST(good_header_matches_golden_markdown)
 }
 END_TEST
 
-/* --errors-out: the X-macro code tables with their messages, read from the
- * macro's tokens; tables of another shape are not code tables. */
+/* --errors-out: the X-macro code tables with their classes and messages,
+ * read from the macro's tokens; tables of another shape are not code
+ * tables.  The Lisp lists the code constants and their condition classes. */
 START_TEST(code_tables_match_golden_markdown)
 {
 	char *out = make_temp_dir();
@@ -216,7 +217,21 @@ START_TEST(code_tables_match_golden_markdown)
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.err, "");
 	assert_golden(out, "codes-errors.md", "codes-errors.md");
+	assert_golden(out, "codes.lisp", "codes.lisp");
 	ck_assert_int_eq(count_entries(out), 3);
+	free(r.err);
+	remove_dir(out);
+}
+END_TEST
+
+/* C++ guards (#ifdef __cplusplus extern "C" { #endif) change nothing. */
+START_TEST(extern_c_guards_are_tolerated)
+{
+	char *out = make_temp_dir();
+	struct run r = run_one(out, FIXTURES "extern_c.h");
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.err, "");
+	assert_golden(out, "extern_c.lisp", "extern_c.lisp");
 	free(r.err);
 	remove_dir(out);
 }
@@ -577,6 +592,7 @@ static Suite *bindings_gen_suite(void)
 	tcase_add_test(golden, output_has_no_carriage_returns_or_tabs);
 	tcase_add_test(golden, good_header_matches_golden_markdown);
 	tcase_add_test(golden, code_tables_match_golden_markdown);
+	tcase_add_test(golden, extern_c_guards_are_tolerated);
 	tcase_add_test(golden, refusal_writes_no_markdown);
 	tcase_add_test(golden, included_declarations_are_not_emitted);
 	tcase_add_test(golden, stale_output_is_replaced);

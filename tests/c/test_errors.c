@@ -13,7 +13,7 @@ struct row {
 	const char *name;
 };
 
-#define ROW(name, value, message) {value, #name},
+#define ROW(name, value, class, message) {value, #name},
 static const struct row rows[] = {EPS__ERRNO_CODES(ROW) EPS__SHIM_CODES(ROW)};
 #define NROWS (sizeof rows / sizeof rows[0])
 

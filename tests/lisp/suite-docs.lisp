@@ -116,29 +116,37 @@ of the block, and illustration blocks are not run."
 ;;; ERROR-NAME and the message of ERROR-MESSAGE; and every +E...+ constant
 ;;; of epsilon.linux.errors has its row.
 (defun error-code-rows ()
-  "The rows of docs/error-codes.md's code tables: (c-name value constant keyword message)."
+  "The rows of docs/error-codes.md's code tables:
+(c-name value constant keyword condition message)."
   (with-open-file (in (merge-pathnames "error-codes.md" (docs-directory)))
     (loop for line = (read-line in nil)
           while line
           for cells = (and (> (length line) 2) (string= "| `EPS_" line :end2 7)
                            (mapcar (lambda (c) (string-trim " `" c))
                                    (rest (butlast (uiop:split-string line :separator "|")))))
-          when (= 5 (length cells))
-            collect (destructuring-bind (c value constant keyword message) cells
-                      (list c (parse-integer value) constant keyword message)))))
+          when (= 6 (length cells))
+            collect (destructuring-bind (c value constant keyword condition message) cells
+                      (list c (parse-integer value) constant keyword condition message)))))
 
 (test docs-error-codes-match-the-library
   (let ((rows (error-code-rows))
         (package (find-package '#:epsilon.linux.errors)))
     (is (< 80 (length rows)))
-    (loop for (c value constant keyword message) in rows
+    (loop for (c value constant keyword condition message) in rows
           for symbol = (find-symbol (string-upcase constant) package)
           do (is (not (null symbol)) "~A: no ~A in epsilon.linux.errors" c constant)
              (when symbol
                (is (= value (symbol-value symbol)) "~A: ~A is ~D, not ~D"
                    c constant (symbol-value symbol) value))
              (is (string= keyword (format nil ":~(~A~)" (epsilon.linux.errors:error-name value))) "~A" c)
-             (is (string= message (epsilon.linux.errors:error-message value)) "~A: ~S" c (epsilon.linux.errors:error-message value)))
+             (is (string= message (epsilon.linux.errors:error-message value)) "~A: ~S" c (epsilon.linux.errors:error-message value))
+             ;; The condition column, as a socket call signals the code.
+             (is (string-equal (cond ((string= condition "subsystem") "socket-error")
+                                     ((string= condition "timeout") "socket-timeout")
+                                     (t condition))
+                               (epsilon.linux.errors:class-for-code
+                                value 'epsilon.linux.errors:socket-error))
+                 "~A: the table says ~A" c condition))
     ;; Every code constant is in the table (EWOULDBLOCK is a second name).
     (do-external-symbols (symbol package)
       (let ((name (symbol-name symbol)))

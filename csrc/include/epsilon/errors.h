@@ -14,99 +14,108 @@
 #include <stdint.h>
 
 /*
- * The errno codes the library reports: X(NAME, value, message).
- * EPS__ macros are the library's internal machinery; bindings skip them.
+ * The errno codes the library reports: X(NAME, value, CLASS, message).
+ * EPS__ macros are the library's internal machinery; bindings skip them,
+ * except that bindings-gen reads these tables for the Lisp side: the code
+ * constants and their export lists, and the condition class of each code.
+ *
+ * CLASS is the Lisp condition a failure with the code is signalled as,
+ * named with `_` for `-` (TLS_ERROR is epsilon.linux.errors:tls-error).
+ * SUBSYSTEM is the root class of the subsystem whose call failed
+ * (SOCKET-ERROR for a socket call, EPOLL-ERROR for an epoll call);
+ * TIMEOUT is that subsystem's timeout class (SOCKET-TIMEOUT, TLS-TIMEOUT),
+ * or its root class when it has none.
  */
 #define EPS__ERRNO_CODES(X)                                                   \
-	X(EPERM, 1, "operation not permitted")                                \
-	X(ENOENT, 2, "no such file, directory or registration")               \
-	X(ESRCH, 3, "no such process")                                        \
-	X(EINTR, 4, "interrupted by a signal")                                \
-	X(EIO, 5, "input/output error")                                       \
-	X(ENXIO, 6, "no such device or address")                              \
-	X(E2BIG, 7, "argument list too long")                                 \
-	X(EBADF, 9, "bad file descriptor")                                    \
-	X(EAGAIN, 11, "resource temporarily unavailable (would block)")       \
-	X(ENOMEM, 12, "out of memory")                                        \
-	X(EACCES, 13, "permission denied")                                    \
-	X(EFAULT, 14, "bad address")                                          \
-	X(EBUSY, 16, "device or resource busy")                               \
-	X(EEXIST, 17, "already exists")                                       \
-	X(ENODEV, 19, "no such device")                                       \
-	X(ENOTDIR, 20, "not a directory")                                     \
-	X(EISDIR, 21, "is a directory")                                       \
-	X(EINVAL, 22, "invalid argument")                                     \
-	X(ENFILE, 23, "too many open files in the system")                    \
-	X(EMFILE, 24, "too many open files in this process")                  \
-	X(ENOTTY, 25, "inappropriate ioctl for device")                       \
-	X(EFBIG, 27, "file too large")                                        \
-	X(ENOSPC, 28, "no space left on device")                              \
-	X(ESPIPE, 29, "illegal seek")                                         \
-	X(EROFS, 30, "read-only file system")                                 \
-	X(EPIPE, 32, "broken pipe (peer closed)")                             \
-	X(ERANGE, 34, "result out of range")                                  \
-	X(EDEADLK, 35, "resource deadlock avoided")                           \
-	X(ENAMETOOLONG, 36, "name too long")                                  \
-	X(ENOSYS, 38, "function not implemented")                             \
-	X(ELOOP, 40, "too many levels of symbolic links")                     \
-	X(ENODATA, 61, "no data available")                                   \
-	X(EPROTO, 71, "protocol error")                                       \
-	X(EOVERFLOW, 75, "value too large for defined data type")             \
-	X(EILSEQ, 84, "invalid or incomplete multibyte character")            \
-	X(ENOTSOCK, 88, "not a socket")                                       \
-	X(EDESTADDRREQ, 89, "destination address required")                   \
-	X(EMSGSIZE, 90, "message too long")                                   \
-	X(EPROTOTYPE, 91, "protocol wrong type for socket")                   \
-	X(ENOPROTOOPT, 92, "protocol not available")                          \
-	X(EPROTONOSUPPORT, 93, "protocol not supported")                      \
-	X(ESOCKTNOSUPPORT, 94, "socket type not supported")                   \
-	X(EOPNOTSUPP, 95, "operation not supported")                          \
-	X(EPFNOSUPPORT, 96, "protocol family not supported")                  \
-	X(EAFNOSUPPORT, 97, "address family not supported")                   \
-	X(EADDRINUSE, 98, "address already in use")                           \
-	X(EADDRNOTAVAIL, 99, "cannot assign requested address")               \
-	X(ENETDOWN, 100, "network is down")                                   \
-	X(ENETUNREACH, 101, "network is unreachable")                         \
-	X(ENETRESET, 102, "network dropped connection on reset")              \
-	X(ECONNABORTED, 103, "connection aborted")                            \
-	X(ECONNRESET, 104, "connection reset by peer")                        \
-	X(ENOBUFS, 105, "no buffer space available")                          \
-	X(EISCONN, 106, "already connected")                                  \
-	X(ENOTCONN, 107, "not connected")                                     \
-	X(ESHUTDOWN, 108, "cannot send after shutdown")                       \
-	X(ETIMEDOUT, 110, "timed out")                                        \
-	X(ECONNREFUSED, 111, "connection refused")                            \
-	X(EHOSTDOWN, 112, "host is down")                                     \
-	X(EHOSTUNREACH, 113, "no route to host")                              \
-	X(EALREADY, 114, "operation already in progress")                     \
-	X(EINPROGRESS, 115, "operation in progress")                          \
-	X(ECANCELED, 125, "operation canceled")
+	X(EPERM, 1, SUBSYSTEM, "operation not permitted")                     \
+	X(ENOENT, 2, SUBSYSTEM, "no such file, directory or registration")    \
+	X(ESRCH, 3, SUBSYSTEM, "no such process")                             \
+	X(EINTR, 4, SUBSYSTEM, "interrupted by a signal")                     \
+	X(EIO, 5, SUBSYSTEM, "input/output error")                            \
+	X(ENXIO, 6, SUBSYSTEM, "no such device or address")                   \
+	X(E2BIG, 7, SUBSYSTEM, "argument list too long")                      \
+	X(EBADF, 9, SUBSYSTEM, "bad file descriptor")                         \
+	X(EAGAIN, 11, SUBSYSTEM, "resource temporarily unavailable (would block)") \
+	X(ENOMEM, 12, SUBSYSTEM, "out of memory")                             \
+	X(EACCES, 13, SUBSYSTEM, "permission denied")                         \
+	X(EFAULT, 14, SUBSYSTEM, "bad address")                               \
+	X(EBUSY, 16, SUBSYSTEM, "device or resource busy")                    \
+	X(EEXIST, 17, SUBSYSTEM, "already exists")                            \
+	X(ENODEV, 19, SUBSYSTEM, "no such device")                            \
+	X(ENOTDIR, 20, SUBSYSTEM, "not a directory")                          \
+	X(EISDIR, 21, SUBSYSTEM, "is a directory")                            \
+	X(EINVAL, 22, SUBSYSTEM, "invalid argument")                          \
+	X(ENFILE, 23, SUBSYSTEM, "too many open files in the system")         \
+	X(EMFILE, 24, SUBSYSTEM, "too many open files in this process")       \
+	X(ENOTTY, 25, SUBSYSTEM, "inappropriate ioctl for device")            \
+	X(EFBIG, 27, SUBSYSTEM, "file too large")                             \
+	X(ENOSPC, 28, SUBSYSTEM, "no space left on device")                   \
+	X(ESPIPE, 29, SUBSYSTEM, "illegal seek")                              \
+	X(EROFS, 30, SUBSYSTEM, "read-only file system")                      \
+	X(EPIPE, 32, SUBSYSTEM, "broken pipe (peer closed)")                  \
+	X(ERANGE, 34, SUBSYSTEM, "result out of range")                       \
+	X(EDEADLK, 35, SUBSYSTEM, "resource deadlock avoided")                \
+	X(ENAMETOOLONG, 36, SUBSYSTEM, "name too long")                       \
+	X(ENOSYS, 38, SUBSYSTEM, "function not implemented")                  \
+	X(ELOOP, 40, SUBSYSTEM, "too many levels of symbolic links")          \
+	X(ENODATA, 61, SUBSYSTEM, "no data available")                        \
+	X(EPROTO, 71, SUBSYSTEM, "protocol error")                            \
+	X(EOVERFLOW, 75, SUBSYSTEM, "value too large for defined data type")  \
+	X(EILSEQ, 84, SUBSYSTEM, "invalid or incomplete multibyte character") \
+	X(ENOTSOCK, 88, SUBSYSTEM, "not a socket")                            \
+	X(EDESTADDRREQ, 89, SUBSYSTEM, "destination address required")        \
+	X(EMSGSIZE, 90, SUBSYSTEM, "message too long")                        \
+	X(EPROTOTYPE, 91, SUBSYSTEM, "protocol wrong type for socket")        \
+	X(ENOPROTOOPT, 92, SUBSYSTEM, "protocol not available")               \
+	X(EPROTONOSUPPORT, 93, SUBSYSTEM, "protocol not supported")           \
+	X(ESOCKTNOSUPPORT, 94, SUBSYSTEM, "socket type not supported")        \
+	X(EOPNOTSUPP, 95, SUBSYSTEM, "operation not supported")               \
+	X(EPFNOSUPPORT, 96, SUBSYSTEM, "protocol family not supported")       \
+	X(EAFNOSUPPORT, 97, SUBSYSTEM, "address family not supported")        \
+	X(EADDRINUSE, 98, SUBSYSTEM, "address already in use")                \
+	X(EADDRNOTAVAIL, 99, SUBSYSTEM, "cannot assign requested address")    \
+	X(ENETDOWN, 100, SUBSYSTEM, "network is down")                        \
+	X(ENETUNREACH, 101, SUBSYSTEM, "network is unreachable")              \
+	X(ENETRESET, 102, SUBSYSTEM, "network dropped connection on reset")   \
+	X(ECONNABORTED, 103, SUBSYSTEM, "connection aborted")                 \
+	X(ECONNRESET, 104, SUBSYSTEM, "connection reset by peer")             \
+	X(ENOBUFS, 105, SUBSYSTEM, "no buffer space available")               \
+	X(EISCONN, 106, SUBSYSTEM, "already connected")                       \
+	X(ENOTCONN, 107, SUBSYSTEM, "not connected")                          \
+	X(ESHUTDOWN, 108, SUBSYSTEM, "cannot send after shutdown")            \
+	X(ETIMEDOUT, 110, TIMEOUT, "timed out")                               \
+	X(ECONNREFUSED, 111, SUBSYSTEM, "connection refused")                 \
+	X(EHOSTDOWN, 112, SUBSYSTEM, "host is down")                          \
+	X(EHOSTUNREACH, 113, SUBSYSTEM, "no route to host")                   \
+	X(EALREADY, 114, SUBSYSTEM, "operation already in progress")          \
+	X(EINPROGRESS, 115, SUBSYSTEM, "operation in progress")               \
+	X(ECANCELED, 125, SUBSYSTEM, "operation canceled")
 
-/* The library's own codes, above 4096: X(NAME, value, message). */
+/* The library's own codes, above 4096: X(NAME, value, CLASS, message). */
 #define EPS__SHIM_CODES(X)                                                    \
-	X(EBADHANDLE, 4097, "bad handle (freed, stale, forged or wrong type)") \
-	X(ETLS, 4098, "TLS error")                                            \
-	X(ETLSWANTREAD, 4099, "TLS operation must wait until readable")       \
-	X(ETLSWANTWRITE, 4100, "TLS operation must wait until writable")      \
-	X(ECERTVERIFY, 4101, "certificate verification failed")               \
-	X(EHOSTMISMATCH, 4102, "certificate does not match the host name")    \
-	X(EUNEXPECTEDEOF, 4103, "peer closed the connection without close_notify") \
-	X(EBUFTOOSMALL, 4104, "buffer too small")                             \
-	X(EAINONAME, 4105, "host or service name not known")                  \
-	X(EAIAGAIN, 4106, "temporary failure in name resolution")             \
-	X(EAIFAIL, 4107, "non-recoverable failure in name resolution")        \
-	X(EAINODATA, 4108, "host name has no address of the requested family") \
-	X(EAIFAMILY, 4109, "address family not supported by the resolver")    \
-	X(EAISERVICE, 4110, "service not supported for this socket type")     \
-	X(EAIOTHER, 4111, "name resolution failed")                           \
-	X(EBADADDRESS, 4112, "malformed address")                             \
-	X(ETLSHANDSHAKE, 4113, "TLS handshake failed")                        \
-	X(EKEYMISMATCH, 4114, "private key does not match the certificate")   \
-	X(EBADPEM, 4115, "missing or malformed PEM data")                     \
-	X(ETLSCLOSED, 4116, "TLS connection already closed")                  \
-	X(EFFI, 4117, "libffi could not prepare the call")
+	X(EBADHANDLE, 4097, SUBSYSTEM, "bad handle (freed, stale, forged or wrong type)") \
+	X(ETLS, 4098, TLS_ERROR, "TLS error")                                 \
+	X(ETLSWANTREAD, 4099, SUBSYSTEM, "TLS operation must wait until readable") \
+	X(ETLSWANTWRITE, 4100, SUBSYSTEM, "TLS operation must wait until writable") \
+	X(ECERTVERIFY, 4101, TLS_VERIFICATION_ERROR, "certificate verification failed") \
+	X(EHOSTMISMATCH, 4102, TLS_HOSTNAME_MISMATCH, "certificate does not match the host name") \
+	X(EUNEXPECTEDEOF, 4103, TLS_UNEXPECTED_EOF, "peer closed the connection without close_notify") \
+	X(EBUFTOOSMALL, 4104, SUBSYSTEM, "buffer too small")                  \
+	X(EAINONAME, 4105, RESOLVE_ERROR, "host or service name not known")   \
+	X(EAIAGAIN, 4106, RESOLVE_ERROR, "temporary failure in name resolution") \
+	X(EAIFAIL, 4107, RESOLVE_ERROR, "non-recoverable failure in name resolution") \
+	X(EAINODATA, 4108, RESOLVE_ERROR, "host name has no address of the requested family") \
+	X(EAIFAMILY, 4109, RESOLVE_ERROR, "address family not supported by the resolver") \
+	X(EAISERVICE, 4110, RESOLVE_ERROR, "service not supported for this socket type") \
+	X(EAIOTHER, 4111, RESOLVE_ERROR, "name resolution failed")            \
+	X(EBADADDRESS, 4112, ADDRESS_ERROR, "malformed address")              \
+	X(ETLSHANDSHAKE, 4113, TLS_HANDSHAKE_ERROR, "TLS handshake failed")   \
+	X(EKEYMISMATCH, 4114, TLS_ERROR, "private key does not match the certificate") \
+	X(EBADPEM, 4115, TLS_ERROR, "missing or malformed PEM data")          \
+	X(ETLSCLOSED, 4116, TLS_ERROR, "TLS connection already closed")       \
+	X(EFFI, 4117, SUBSYSTEM, "libffi could not prepare the call")
 
-#define EPS__ENUMERATOR(name, value, message) EPS_##name = value,
+#define EPS__ENUMERATOR(name, value, class, message) EPS_##name = value,
 
 /** The error codes. A failing function returns the negated code. */
 enum eps_error {
