@@ -52,18 +52,18 @@ static void emit_constant(struct buf *b, const struct gen_constant *k)
 }
 
 /*
- * The calls that move bytes: a uint8_t buffer and its size_t length in, an
- * int64_t (a count) back.  Declared inline, so a caller passing a buffer
- * at an offset (a computed address) or keeping the count conses nothing.
+ * The inline policy, one rule: a function with a pointer parameter is
+ * declared inline.  Then any buffer may be passed at an offset as a
+ * computed SAP (a pointer argument is where a SAP would be boxed) and
+ * nothing is consed, whichever call it is: hand-written Lisp need not know
+ * which calls are inline.  Functions without one gain nothing from it and
+ * stay out of line.
  */
-static int moves_bytes(const struct gen_function *f)
+static int takes_pointer(const struct gen_function *f)
 {
-	if (f->ret.class != GEN_TYPE_SCALAR || strcmp(f->ret.base, "int64_t") != 0)
-		return 0;
-	for (size_t i = 0; i + 1 < f->nparams; i++) {
-		const struct gen_type *t = &f->params[i].type, *n = &f->params[i + 1].type;
-		if (t->class == GEN_TYPE_POINTER && strcmp(t->base, "uint8_t") == 0 &&
-		    n->class == GEN_TYPE_SCALAR && strcmp(n->base, "size_t") == 0)
+	for (size_t i = 0; i < f->nparams; i++) {
+		const char *k = gen_type_keyword(&f->params[i].type, 0);
+		if (k && strcmp(k, ":pointer") == 0)
 			return 1;
 	}
 	return 0;
@@ -79,7 +79,7 @@ static void emit_function(struct buf *b, const struct gen_function *f)
 		buf_printf(b, "  (%s %s)\n", p, gen_type_keyword(&f->params[i].type, 0));
 		free(p);
 	}
-	if (moves_bytes(f))
+	if (takes_pointer(f))
 		buf_puts(b, "  :inline t\n");
 	buf_puts(b, "  :documentation ");
 	put_docstring(b, f->doc);

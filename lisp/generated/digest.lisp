@@ -9,6 +9,7 @@
   (len :unsigned-long)
   (out :pointer)
   (outcap :unsigned-long)
+  :inline t
   :documentation "Compute the SHA-1 digest of DATA[0,LEN) into OUT, a buffer of OUTCAP
 bytes (at least EPS_SHA1_LENGTH, 20).  DATA may be NULL when LEN is 0.
 Returns 20, the digest's length, or -EINVAL (DATA NULL with LEN not 0,

@@ -93,6 +93,7 @@ instances; -ENOSPC at the per-user limit of registrations; -ENOMEM.")
   (data :pointer)
   (max-events :int)
   (timeout-ms :int)
+  :inline t
   :documentation "Wait up to TIMEOUT_MS milliseconds (-1: no limit, 0: just look) for
 events on the epoll instance EPFD and store at most MAX_EVENTS of them
 in two caller-owned arrays of at least MAX_EVENTS elements each: the
@@ -145,6 +146,7 @@ blocking FD waits for a read instead, and then -EINTR is possible).")
 (defshared %eps-eventfd-read "eps_eventfd_read" "libepsilon-linux" :int
   (fd :int)
   (value :pointer)
+  :inline t
   :documentation "Read the counter of FD, an eventfd made by eps_eventfd_create, into
 *VALUE and reset it to zero (with EPS_EFD_SEMAPHORE: store 1 and take 1
 from it).  *VALUE is written only on success.  Returns 0, or: -EAGAIN
@@ -183,6 +185,7 @@ descriptor the library owns.")
 (defshared %eps-timerfd-read "eps_timerfd_read" "libepsilon-linux" :int
   (fd :int)
   (expirations :pointer)
+  :inline t
   :documentation "Read into *EXPIRATIONS how many times FD, a timerfd made by
 eps_timerfd_create, has expired since it was armed or last read (at
 least 1), and reset that count.  *EXPIRATIONS is written only on

@@ -368,6 +368,7 @@ The string is static.")
   (code :int)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the calling thread's detail text for the failure that returned CODE
 (given with either sign: pass the negative result as it came back) into
 BUF of LEN bytes, always NUL-terminated when LEN > 0, truncating if needed.

@@ -32,6 +32,7 @@
   (return-type :int)
   (arg-types :pointer)
   (nargs :unsigned-int)
+  :inline t
   :documentation "Prepare a call interface for a function returning RETURN_TYPE and taking
 NARGS arguments whose types are the codes ARG_TYPES[0..NARGS-1] (one
 byte each; EPS_FFI_TYPE_VOID is not an argument type).  ARG_TYPES may be
@@ -50,6 +51,7 @@ Returns 0, or -EBADHANDLE for a value that is not a live call interface
   (fn :pointer)
   (args :pointer)
   (result :pointer)
+  :inline t
   :documentation "Call the C function at address FN through the call interface CIF.  ARGS
 holds one 8-byte slot per argument, read and not modified (it may be
 NULL when there are none);
@@ -64,6 +66,7 @@ a non-void return type.")
   (nargs :unsigned-int)
   (dispatcher :pointer)
   (id :long)
+  :inline t
   :documentation "Make a closure: C code with return type RETURN_TYPE and the NARGS
 argument types ARG_TYPES which, when called, calls DISPATCHER as
 void dispatcher(int64_t id, void **args, void *result), where ID is the
@@ -75,6 +78,7 @@ counts or a NULL DISPATCHER, -ENOMEM, or -EFFI.")
 (defshared %eps-ffi-closure-address "eps_ffi_closure_address" "libepsilon-linux" :int
   (closure :long)
   (address :pointer)
+  :inline t
   :documentation "Store the address of the C code of CLOSURE into *ADDRESS.  Returns 0,
 -EBADHANDLE for a bad closure, or -EINVAL for a NULL ADDRESS.")
 

@@ -145,6 +145,7 @@ the descriptor, or -EAFNOSUPPORT, -EPROTONOSUPPORT, -EINVAL, -EMFILE,
   (type :int)
   (protocol :int)
   (fds :pointer)
+  :inline t
   :documentation "Create a connected pair of sockets (DOMAIN is EPS_AF_UNIX; TYPE and
 PROTOCOL as for eps_socket, EPS_SOCK_NONBLOCK applying to both) and store
 their descriptors in FDS[0] and FDS[1] (FDS holds two int32 cells).
@@ -154,6 +155,7 @@ Returns 0, -EINVAL for a NULL FDS, or the kernel's code.")
   (fd :int)
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Bind socket FD to the address in ADDR (ADDRLEN bytes).  Returns 0, or
 -EADDRINUSE, -EADDRNOTAVAIL, -EACCES, -EINVAL, -ENOTSOCK, -EBADF, ...")
 
@@ -169,6 +171,7 @@ a negative BACKLOG, or -EADDRINUSE, -EOPNOTSUPP, -ENOTSOCK, ...")
   (flags :int)
   (addr :pointer)
   (addrlen :pointer)
+  :inline t
   :documentation "Accept a connection on listening socket FD.  FLAGS is 0 or
 EPS_SOCK_NONBLOCK (the new socket's mode; EPS_SOCK_CLOEXEC is implied).
 When ADDR is not NULL, ADDRLEN points to a cell holding ADDR's capacity,
@@ -182,6 +185,7 @@ is pending, -EINVAL (FD not listening, bad FLAGS), -EMFILE, ...")
   (fd :int)
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Connect socket FD to the address in ADDR (ADDRLEN bytes).  On a
 non-blocking socket a connection that cannot complete at once returns
 -EINPROGRESS: wait for EPS_POLLOUT, then read the outcome with
@@ -211,6 +215,7 @@ FLAGS, ...")
   (iov :pointer)
   (count :unsigned-long)
   (flags :int)
+  :inline t
   :documentation "Send, in one call, COUNT buffers described by IOV: 2*COUNT uint64 cells,
 pairs of (address, length).  COUNT is at most 1024; each length at most
 2^31-1; a zero address is allowed only with a zero length.  FLAGS as for
@@ -271,6 +276,7 @@ code as eps_recv.")
   (fd :int)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Store socket FD's own address in ADDR, a buffer of ADDRCAP bytes (give
 EPS_SOCKADDR_MAX).  Returns the address's length, -EBUFTOOSMALL, ...")
 
@@ -278,6 +284,7 @@ EPS_SOCKADDR_MAX).  Returns the address's length, -EBUFTOOSMALL, ...")
   (fd :int)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Store the address of socket FD's peer in ADDR, a buffer of ADDRCAP bytes
 (give EPS_SOCKADDR_MAX).  Returns the address's length, -ENOTCONN,
 -EBUFTOOSMALL, ...")
@@ -315,6 +322,7 @@ close returns at once.  Returns 0, -EINVAL for a negative SECONDS, ...")
   (fd :int)
   (on :pointer)
   (seconds :pointer)
+  :inline t
   :documentation "Read SO_LINGER on FD: store 1 or 0 in *ON and the linger time in
 *SECONDS.  Returns 0, -EINVAL for a NULL cell, ...")
 
@@ -338,6 +346,7 @@ timeout of FD in microseconds (0: none), or -EINVAL for another NAME, ...")
   (port :int)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Build an IPv4 socket address from HOST, a dotted-quad literal such as
 \"127.0.0.1\" (never a name: no lookup happens), and PORT (0..65535) into
 ADDR, a buffer of ADDRCAP bytes.  Returns the address's length (16),
@@ -350,6 +359,7 @@ for a PORT out of range or a NULL HOST, -EBUFTOOSMALL.")
   (scope-id :unsigned-int)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Build an IPv6 socket address from HOST, an IPv6 literal without brackets
 (\"::1\", \"fe80::1%lo\", \"fe80::1%2\"), PORT (0..65535) and SCOPE_ID (the
 interface index of a link-local address, 0 for none) into ADDR, a buffer
@@ -364,6 +374,7 @@ out of range or a NULL HOST, -EBUFTOOSMALL.")
   (pathlen :unsigned-long)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Build a Unix socket address for the file system path PATH (PATHLEN
 bytes, no NUL byte, 1..EPS_UNIX_PATH_MAX) into ADDR, a buffer of ADDRCAP
 bytes.  Returns the address's length, -ENAMETOOLONG for a longer path,
@@ -374,6 +385,7 @@ bytes.  Returns the address's length, -ENAMETOOLONG for a longer path,
   (namelen :unsigned-long)
   (addr :pointer)
   (addrcap :unsigned-long)
+  :inline t
   :documentation "Build an abstract Unix socket address (Linux: a name in no file system,
 gone with the last socket bound to it) for NAME, NAMELEN arbitrary bytes
 (0..EPS_UNIX_PATH_MAX), into ADDR, a buffer of ADDRCAP bytes.  Returns
@@ -382,6 +394,7 @@ the address's length, -ENAMETOOLONG for a longer name, -EBUFTOOSMALL.")
 (defshared %eps-addr-family "eps_addr_family" "libepsilon-linux" :int
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Return the family (EPS_AF_INET, EPS_AF_INET6, EPS_AF_UNIX, ...) of the
 socket address in ADDR (ADDRLEN bytes), or -EINVAL when ADDRLEN is too
 short to hold a family.")
@@ -389,6 +402,7 @@ short to hold a family.")
 (defshared %eps-addr-port "eps_addr_port" "libepsilon-linux" :int
   (addr :pointer)
   (addrlen :unsigned-long)
+  :inline t
   :documentation "Return the port (0..65535, host byte order) of the IPv4 or IPv6 socket
 address in ADDR (ADDRLEN bytes); -EAFNOSUPPORT for another family,
 -EBADADDRESS when ADDRLEN is too short for the family.")
@@ -406,6 +420,7 @@ another family, -EBADADDRESS when ADDRLEN is too short.")
   (addrlen :unsigned-long)
   (text :pointer)
   (textcap :unsigned-long)
+  :inline t
   :documentation "Format the socket address in ADDR (ADDRLEN bytes) as text into TEXT, a
 buffer of TEXTCAP bytes (EPS_ADDRESS_TEXT_MAX is always enough), NUL
 terminated: \"127.0.0.1:8080\", \"[::1]:8080\", \"[fe80::1%2]:80\" (the scope
@@ -420,6 +435,7 @@ length without the NUL, -EBUFTOOSMALL, -EAFNOSUPPORT for another family,
   (addrlen :unsigned-long)
   (text :pointer)
   (textcap :unsigned-long)
+  :inline t
   :documentation "Format only the host part of the IPv4 or IPv6 socket address in ADDR
 (ADDRLEN bytes) into TEXT (TEXTCAP bytes, NUL terminated): \"127.0.0.1\",
 \"::1\", \"fe80::1%2\"; for a Unix address, the path or \"@name\" as
@@ -457,6 +473,7 @@ a system failure; the detail text says more.")
   (addr :pointer)
   (addrcap :unsigned-long)
   (info :pointer)
+  :inline t
   :documentation "Copy entry INDEX (0 .. count-1) of address list HANDLE: its socket
 address into ADDR, a buffer of ADDRCAP bytes (give EPS_SOCKADDR_MAX), and
 into INFO, when not NULL, three int32 cells: family, socket type,
@@ -467,6 +484,7 @@ INDEX out of range, -EBUFTOOSMALL.")
   (handle :long)
   (text :pointer)
   (textcap :unsigned-long)
+  :inline t
   :documentation "Copy the canonical name of address list HANDLE (asked for with
 EPS_AI_CANONNAME) into TEXT, a buffer of TEXTCAP bytes, NUL terminated.
 Returns the name's length without the NUL, -ENODATA when the list has no

@@ -56,6 +56,7 @@ holds no certificate, -EKEYMISMATCH when the loaded key does not match
   (ctx :long)
   (pem :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Like eps_tls_context_use_certificate_file, with the PEM text in the
 LEN bytes at PEM.")
 
@@ -71,6 +72,7 @@ when the file is missing, unreadable, encrypted or holds no key,
   (ctx :long)
   (pem :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Like eps_tls_context_use_private_key_file, with the PEM text in the LEN
 bytes at PEM.")
 
@@ -188,6 +190,7 @@ context, -ENOMEM, -EBADHANDLE.")
   (cert-len :unsigned-long)
   (key :pointer)
   (key-len :unsigned-long)
+  :inline t
   :documentation "Like eps_tls_context_add_server_certificate_file, with the PEM texts in
 the CERT_LEN bytes at CERT and the KEY_LEN bytes at KEY.")
 
@@ -325,6 +328,7 @@ handshake.  Returns the code (>= 0) or -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the text of CONN's verification result (\"certificate has expired\")
 into BUF of LEN bytes, NUL-terminated when LEN > 0, truncating if
 needed.  Returns the full length of the text (like snprintf), -EINVAL
@@ -339,6 +343,7 @@ EPS_TLS_VERSION_1_3), 0 before the handshake completed, or -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the name of the cipher suite CONN negotiated (OpenSSL's name:
 \"TLS_AES_256_GCM_SHA384\", \"ECDHE-ECDSA-AES128-GCM-SHA256\") into BUF of LEN
 bytes.  Returns its full length, -ENOENT before the handshake completed,
@@ -348,6 +353,7 @@ bytes.  Returns its full length, -ENOENT before the handshake completed,
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the ALPN protocol CONN negotiated (\"h2\") into BUF of LEN bytes, on
 either side.  Returns its full length, -ENOENT when none was negotiated
 (or the handshake has not completed), -EINVAL, -EBADHANDLE.")
@@ -356,6 +362,7 @@ either side.  Returns its full length, -ENOENT when none was negotiated
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the SNI server name of CONN into BUF of LEN bytes: on a server the
 name the client asked for (readable once the handshake has read the
 ClientHello), on a client the name it sends (set with
@@ -372,6 +379,7 @@ handshake or has not completed, or -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the subject of CONN's peer certificate into BUF of LEN bytes, as
 `openssl x509 -noout -subject` prints it after \"subject=\" (\"O = Epsilon,
 CN = epsilon client\").  On a server that is the client's certificate
@@ -384,6 +392,7 @@ peer sent no certificate or the handshake has not completed, -EINVAL,
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the issuer of CONN's peer certificate into BUF of LEN bytes, as
 `openssl x509 -noout -issuer` prints it after \"issuer=\".  Returns as
 eps_tls_connection_peer_subject.")
@@ -392,6 +401,7 @@ eps_tls_connection_peer_subject.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the subject alternative names of CONN's peer certificate into BUF of
 LEN bytes, one per line (separated by a newline, none at the end), each
 tagged with its kind: DNS:localhost, IP:127.0.0.1 and IP:::1 on three lines; the kinds
@@ -403,6 +413,7 @@ there is no certificate or it has no such names, -EINVAL, -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy the SHA-256 fingerprint of CONN's peer certificate (of its DER
 encoding) into BUF of LEN bytes, as `openssl x509 -noout -fingerprint
 -sha256` prints it: 32 bytes in upper-case hex separated by colons, 95
@@ -413,6 +424,7 @@ certificate, -EINVAL, -EBADHANDLE.")
   (conn :long)
   (buf :pointer)
   (len :unsigned-long)
+  :inline t
   :documentation "Copy CONN's peer certificate (the leaf) as PEM text into BUF of LEN bytes.
 Returns the full length, -ENOENT when there is no peer certificate,
 -EINVAL, -EBADHANDLE.")
@@ -421,6 +433,7 @@ Returns the full length, -ENOENT when there is no peer certificate,
   (conn :long)
   (not-before :pointer)
   (not-after :pointer)
+  :inline t
   :documentation "Store the validity period of CONN's peer certificate, as Unix times in
 seconds (UTC), in *NOT_BEFORE and *NOT_AFTER.  Returns 0, -ENOENT when
 there is no peer certificate, -ETLS for a malformed date, -EINVAL when a

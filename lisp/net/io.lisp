@@ -9,17 +9,10 @@
 
 (defconstant +max-chunk+ (1- (expt 2 31)))
 
-(defmacro at-offset (vector offset)
-  "The :POINTER argument for VECTOR from OFFSET on, for a generated function
-that is not inline.  At offset 0 it is the vector itself (DEFSHARED pins
-it; nothing is allocated); elsewhere a SAP (16 bytes consed: it is boxed
-to be passed): the caller holds VECTOR pinned."
-  `(if (zerop ,offset) ,vector (sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset)))
-
 (defmacro offset-sap (vector offset)
-  "The address of VECTOR's element OFFSET, for the inline byte-moving
-generated functions (%EPS-SEND, %EPS-RECV, ...), where it stays unboxed:
-nothing is allocated.  The caller holds VECTOR pinned."
+  "The address of VECTOR's element OFFSET, for a :POINTER argument of a
+generated function (every one taking a pointer is inline), where it stays
+unboxed: nothing is allocated.  The caller holds VECTOR pinned."
   `(sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset))
 
 (defun %send (fd octets start end flags deadline wait-all operation)
@@ -198,7 +191,7 @@ count, possibly short, or NIL when nothing could be sent."
                         (aref iov (1+ i)) (length v)))
          (loop
            (let ((r (shim (sb-sys:with-pinned-objects (iov)
-                            (%eps-sendv fd (at-offset iov (* 16 first))
+                            (%eps-sendv fd (offset-sap iov (* 16 first))
                                         (- count first) cflags)))))
              (cond ((>= r 0)
                     (incf sent r)

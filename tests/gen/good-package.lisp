@@ -20,5 +20,6 @@
    #:%eps-good-read
    #:%eps-good-nothing
    #:%eps-good-string
+   #:%eps-good-named
    #:%eps-good-unsigned
    #:%eps-good-size))

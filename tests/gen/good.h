@@ -39,12 +39,12 @@ enum eps_good {
  */
 int32_t eps_good_scalars(int32_t a, uint32_t b, int64_t c, uint64_t d, size_t e_len);
 
-/** Take every kind of pointer. */
+/** Take every kind of pointer (inline, as is every function taking a pointer). */
 int64_t eps_good_pointers(void *p, const void *cp, uint8_t *buf, const uint8_t *cbuf,
 			  int8_t *i8, uint16_t *u16, int16_t *i16, uint32_t *u32,
 			  int32_t *i32, uint64_t *u64, const int64_t *ci64, const char *name);
 
-/** Move bytes: a buffer, its length, a count back (declared inline). */
+/** Move bytes: a buffer, its length, a count back (inline: a pointer). */
 int64_t eps_good_read(int32_t fd, uint8_t *buf, size_t len);
 
 /** No parameters, nothing returned. */
@@ -52,6 +52,9 @@ void eps_good_nothing(void);
 
 /** Return a static string. */
 const char *eps_good_string(void);
+
+/** Take a string: no pointer parameter, so not inline. */
+int32_t eps_good_named(const char *name);
 
 /** Parameter names are lowercased: MixedCase becomes mixedcase. */
 uint64_t eps_good_unsigned(uint32_t MixedCase);

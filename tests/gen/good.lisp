@@ -49,14 +49,15 @@ A second paragraph with \"quotes\", a back\\slash and C:\\path\\.
   (u64 :pointer)
   (ci64 :pointer)
   (name :string)
-  :documentation "Take every kind of pointer.")
+  :inline t
+  :documentation "Take every kind of pointer (inline, as is every function taking a pointer).")
 
 (defshared %eps-good-read "eps_good_read" "libepsilon-linux" :long
   (fd :int)
   (buf :pointer)
   (len :unsigned-long)
   :inline t
-  :documentation "Move bytes: a buffer, its length, a count back (declared inline).")
+  :documentation "Move bytes: a buffer, its length, a count back (inline: a pointer).")
 
 (defshared %eps-good-nothing "eps_good_nothing" "libepsilon-linux" :void
   :documentation "No parameters, nothing returned.")
@@ -64,10 +65,15 @@ A second paragraph with \"quotes\", a back\\slash and C:\\path\\.
 (defshared %eps-good-string "eps_good_string" "libepsilon-linux" :string
   :documentation "Return a static string.")
 
+(defshared %eps-good-named "eps_good_named" "libepsilon-linux" :int
+  (name :string)
+  :documentation "Take a string: no pointer parameter, so not inline.")
+
 (defshared %eps-good-unsigned "eps_good_unsigned" "libepsilon-linux" :unsigned-long
   (mixedcase :unsigned-int)
   :documentation "Parameter names are lowercased: MixedCase becomes mixedcase.")
 
 (defshared %eps-good-size "eps_good_size" "libepsilon-linux" :unsigned-long
   (x :pointer)
+  :inline t
   :documentation "Return a size_t.")
