@@ -62,6 +62,7 @@
                (:file "suite-net")
                (:file "suite-tls2")
                (:file "suite-tls2-interop")
+               (:file "suite-streams")
                (:file "suite-docs")
                (:file "suite-conformance")
                (:file "suite-misuse")

@@ -253,7 +253,8 @@ it is not all there yet (nothing is consumed then)."
                 (case (fill-input s no-hang)
                   ;; A sequence cut short by the end of the input: one
                   ;; replacement for its well-formed prefix.
-                  ((nil) (setf (sb-ipos b) limit (sb-last b) (- limit pos))
+                  ((nil) (let ((pos (sb-ipos b)) (limit (sb-ilimit b)))
+                           (setf (sb-ipos b) limit (sb-last b) (- limit pos)))
                    (return (code-char +replacement+)))
                   (:would-block (return nil)))))))))
 
