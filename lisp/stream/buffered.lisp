@@ -465,11 +465,13 @@ it is not all there yet (nothing is consumed then)."
 ;;; signals for every Gray stream; there is no generic function to add a
 ;;; method to.  An encapsulation answers for these streams only and passes
 ;;; every other stream through unchanged.
-(sb-int:encapsulate 'stream-external-format 'epsilon-linux-streams
-                    (lambda (function stream)
-                      (if (typep stream 'buffered-stream)
-                          (stream-format stream)
-                          (funcall function stream))))
+;;; (Once: encapsulating again under the same name would keep the first.)
+(unless (sb-int:encapsulated-p 'stream-external-format 'epsilon-linux-streams)
+  (sb-int:encapsulate 'stream-external-format 'epsilon-linux-streams
+                      (lambda (function stream)
+                        (if (typep stream 'buffered-stream)
+                            (stream-format stream)
+                            (funcall function stream)))))
 
 (defmethod close ((s buffered-stream) &key abort)
   (let ((b (stream-buffer s)))
