@@ -546,6 +546,7 @@ the other end is returned as the second value, or closed with PEER :CLOSED."
 (misuse make-socket-stream
   (make-socket-stream nil) (make-socket-stream -1) (make-socket-stream (pair) :timeout -1)
   (make-socket-stream (pair) :external-format :ebcdic) (make-socket-stream (pair) :nope 1)
+  (make-socket-stream (pair) :element-type 'fixnum)
   ;; A stream over a closed descriptor fails at its first I/O.
   (let ((s (make-socket-stream (closed-fd) :close-fd nil)))
     (write-string "x" s) (force-output s))

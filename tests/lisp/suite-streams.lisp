@@ -414,3 +414,51 @@ server is fine).  Returns a list of what was seen."
             (is (< bytes 4096) "read-byte consed ~D bytes for ~D bytes" bytes (floor n 3))
             (is (< chars 4096) "read-char consed ~D bytes for ~D chars" chars (floor n 3))))
         (sb-thread:join-thread writer :timeout 20)))))
+
+(stream-test stream-closed-in-another-thread-while-the-macro-exits
+  ;; A thread closes the stream while the macro's thread leaves the macro,
+  ;; both at once: exactly one closes the fd, neither signals.  (With two
+  ;; closes, one would be EBADF, or close another thread's new socket.)
+  (with-server-socket (listener :host "127.0.0.1" :backlog 128)
+    (let ((port (address-port (socket-local-address listener)))
+          (errors '()))
+      (loop repeat 50
+            do (let* ((start (sb-thread:make-semaphore))
+                      (closer nil))
+                 (handler-case
+                     (with-client-socket (fd :host "127.0.0.1" :port port :timeout 5)
+                       (let ((s (make-socket-stream fd)))
+                         (setf closer (sb-thread:make-thread
+                                       (lambda ()
+                                         (sb-thread:wait-on-semaphore start)
+                                         (handler-case (progn (close s) nil)
+                                           (error (e) e)))))
+                         (sb-thread:signal-semaphore start)))
+                   (error (e) (push e errors)))
+                 (let ((e (sb-thread:join-thread closer :timeout 20)))
+                   (when e (push e errors)))
+                 (socket-close (socket-accept listener :timeout 5))))
+      (is (null errors) "~D close errors, such as ~A" (length errors) (first errors)))))
+
+(stream-test writes-cons-nothing-per-byte
+  (multiple-value-bind (a b) (socket-pair)
+    (let ((reader (sb-thread:make-thread
+                   (lambda ()
+                     (with-socket-stream (in b :element-type '(unsigned-byte 8))
+                       (let ((buf (make-array 65536 :element-type '(unsigned-byte 8))))
+                         (loop until (zerop (read-sequence buf in)))))))))
+      (with-socket-stream (out a :timeout 20)
+        (flet ((consed (function)
+                 (epsilon.linux.tests::least-consing
+                  (lambda ()
+                    (let ((before (sb-ext:get-bytes-consed)))
+                      (dotimes (i 100000) (funcall function out))
+                      (values (- (sb-ext:get-bytes-consed) before) 0))))))
+          (let ((bytes (consed (lambda (s) (write-byte 65 s))))
+                (chars (consed (lambda (s) (write-char #\a s))))
+                (wide (consed (lambda (s) (write-char #\λ s)))))
+            (is (< bytes 4096) "write-byte consed ~D bytes for 100000" bytes)
+            (is (< chars 4096) "write-char consed ~D bytes for 100000" chars)
+            (is (< wide 4096) "write-char of a 2-byte character consed ~D bytes" wide)))
+        (finish-output out))
+      (sb-thread:join-thread reader :timeout 20))))
