@@ -18,6 +18,12 @@
                              (:file "events")
                              (:file "epoll")
                              (:file "timers")))
+               (:module "stream"
+                :serial t
+                :components ((:file "package")
+                             (:file "conditions")
+                             (:file "utf-8")
+                             (:file "buffered")))
                (:module "net"
                 :serial t
                 :components ((:file "package")
@@ -25,6 +31,7 @@
                              (:file "address")
                              (:file "socket")
                              (:file "io")
+                             (:file "ownership")
                              (:file "macros")
                              (:file "stream")))
                (:module "crypto"
@@ -55,6 +62,7 @@
                (:file "suite-net")
                (:file "suite-tls2")
                (:file "suite-tls2-interop")
+               (:file "suite-streams")
                (:file "suite-docs")
                (:file "suite-conformance")
                (:file "suite-misuse")

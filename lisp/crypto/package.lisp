@@ -105,6 +105,22 @@ certificate (TLS-VERSION, TLS-PEER-CERTIFICATE), bivalent Gray streams
            #:with-tls-stream
            #:tls-stream-connection
            #:tls-stream-external-format)
+  ;; Stream conditions (from the shared stream core)
+  (:import-from #:epsilon.linux.stream
+                #:stream-closed-error #:tls-stream-error #:tls-stream-timeout
+                #:tls-stream-unexpected-eof #:tls-stream-handshake-error
+                #:tls-stream-verification-error #:tls-stream-hostname-mismatch
+                #:buffered-stream #:stream-format #:transport-receive #:transport-send
+                #:transport-start #:transport-fd #:transport-error-class
+                #:transport-close #:transport-usable-p #:transport-describe
+                #:call-with-transport-lock #:parse-external-format #:parse-element-type)
+  (:export #:stream-closed-error
+           #:tls-stream-error
+           #:tls-stream-timeout
+           #:tls-stream-unexpected-eof
+           #:tls-stream-handshake-error
+           #:tls-stream-verification-error
+           #:tls-stream-hostname-mismatch)
   ;; The original epsilon's names
   (:export #:tls-connect
            #:tls-accept

@@ -4,10 +4,11 @@
 
 (defmacro with-socket ((fd domain type &optional (protocol 0)) &body body)
   "Bind FD to a new socket (SOCKET-CREATE DOMAIN TYPE PROTOCOL) for BODY and
-close it on every exit.  Returns BODY's values."
-  `(let ((,fd (socket-create ,domain ,type ,protocol)))
-     (unwind-protect (progn ,@body)
-       (socket-close ,fd))))
+close it on every exit, unless a socket stream over it (MAKE-SOCKET-STREAM,
+WITH-SOCKET-STREAM) closed it first: then it is not closed twice.  Returns
+BODY's values."
+  `(with-claimed-fd (,fd (socket-create ,domain ,type ,protocol))
+     ,@body))
 
 (defun listen-address (host port)
   "The address to listen on for HOST: an IPv4 or IPv6 literal, else the
@@ -38,10 +39,11 @@ first address HOST resolves to."
 a name; default \"0.0.0.0\", all IPv4 interfaces) and PORT (default 0: the
 kernel picks one; read it with (ADDRESS-PORT (SOCKET-LOCAL-ADDRESS FD))),
 with SO_REUSEADDR unless REUSE-ADDRESS is NIL and BACKLOG pending
-connections (default +SOMAXCONN+), for BODY; close it on every exit."
-  `(let ((,fd (open-server-socket ,host ,port ,backlog ,reuse-address)))
-     (unwind-protect (progn ,@body)
-       (socket-close ,fd))))
+connections (default +SOMAXCONN+), for BODY; close it on every exit (unless
+a socket stream over it closed it first).  A descriptor SOCKET-ACCEPT
+returns is the caller's: WITH-SOCKET-STREAM over it closes it."
+  `(with-claimed-fd (,fd (open-server-socket ,host ,port ,backlog ,reuse-address))
+     ,@body))
 
 (defun open-client-socket (host port timeout)
   (check-type host string)
@@ -63,9 +65,10 @@ connections (default +SOMAXCONN+), for BODY; close it on every exit."
 (defmacro with-client-socket ((fd &key host port timeout) &body body)
   "Bind FD to a new blocking TCP socket connected to HOST (a name such as
 \"localhost\", resolved with RESOLVE-HOST, or a literal) and PORT, for BODY;
-close it on every exit.  Each address HOST resolves to is tried in turn,
+close it on every exit, unless a socket stream over it (MAKE-SOCKET-STREAM
+with :CLOSE-FD T, the default, or WITH-SOCKET-STREAM) closed it first: the
+fd is closed exactly once.  Each address HOST resolves to is tried in turn,
 each for up to TIMEOUT seconds (NIL: no limit); when none connects, the
 last SOCKET-ERROR is signalled."
-  `(let ((,fd (open-client-socket ,host ,port ,timeout)))
-     (unwind-protect (progn ,@body)
-       (socket-close ,fd))))
+  `(with-claimed-fd (,fd (open-client-socket ,host ,port ,timeout))
+     ,@body))

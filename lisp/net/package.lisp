@@ -67,11 +67,18 @@ them.  See docs/net.md.")
   ;; Convenience macros
   (:export #:with-server-socket
            #:with-client-socket
-           #:with-socket)
+           #:with-socket
+           #:with-socket-stream)
   ;; Streams
   (:export #:socket-stream
            #:make-socket-stream
            #:socket-stream-fd)
+  ;; Stream conditions (from the shared stream core)
+  (:import-from #:epsilon.linux.stream
+                #:stream-closed-error #:socket-stream-error #:socket-stream-timeout)
+  (:export #:stream-closed-error
+           #:socket-stream-error
+           #:socket-stream-timeout)
   ;; Constants
   (:export #:+sockaddr-max+ #:+unix-path-max+
            #:+af-unspec+ #:+af-unix+ #:+af-inet+ #:+af-inet6+
@@ -97,6 +104,10 @@ them.  See docs/net.md.")
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error #:deadline #:remaining-ms
                 #:wait-until-ready #:+pollin+ #:+pollout+)
+  (:import-from #:epsilon.linux.stream
+                #:buffered-stream #:transport-receive #:transport-send
+                #:transport-fd #:transport-error-class #:transport-close
+                #:transport-describe #:parse-external-format #:parse-element-type)
   (:import-from #:epsilon.linux.bindings
                 #:%eps-socket #:%eps-socketpair #:%eps-bind #:%eps-listen
                 #:%eps-accept #:%eps-connect #:%eps-socket-error #:%eps-send

@@ -546,6 +546,7 @@ the other end is returned as the second value, or closed with PEER :CLOSED."
 (misuse make-socket-stream
   (make-socket-stream nil) (make-socket-stream -1) (make-socket-stream (pair) :timeout -1)
   (make-socket-stream (pair) :external-format :ebcdic) (make-socket-stream (pair) :nope 1)
+  (make-socket-stream (pair) :element-type 'fixnum)
   ;; A stream over a closed descriptor fails at its first I/O.
   (let ((s (make-socket-stream (closed-fd) :close-fd nil)))
     (write-string "x" s) (force-output s))
@@ -563,6 +564,13 @@ the other end is returned as the second value, or closed with PEER :CLOSED."
   (and (std-fds-safe-p)
        (let ((s (make-socket-stream 0 :close-fd nil :timeout 0.05)))
          (read-byte s))))
+
+(misuse with-socket-stream
+  (with-socket-stream (s nil) s) (with-socket-stream (s (pair) :external-format :ebcdic) s)
+  (with-socket-stream (s (pair) :timeout -1) s)
+  (with-socket-stream (s (closed-fd) :close-fd nil) (read-byte s))
+  ;; Use after close inside the body.
+  (with-socket-stream (s (pair) :close-fd nil) (close s) (write-char #\x s)))
 
 (misuse socket-stream-fd (socket-stream-fd nil) (socket-stream-fd 5)
   (socket-stream-fd *standard-output*))
