@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The errno codes the library reports: X(NAME, value, message).
  * EPS__ macros are the library's internal machinery; bindings skip them.
@@ -140,5 +144,9 @@ const char *eps_errname(int32_t code);
  * none, or -EINVAL when BUF is NULL and LEN is not 0.
  */
 int32_t eps_last_error_detail(uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_ERRORS_H */
