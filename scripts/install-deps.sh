@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  gcc make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
+  gcc g++ make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
   openssl libclang-dev clang libclang-rt-14-dev cl-fiveam curl valgrind
 )
 # usage: scripts/install-deps.sh [--bench] [--deb]

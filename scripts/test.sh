@@ -38,6 +38,9 @@ ctests() { meson test -C "$1" --suite c --suite abi --suite bench --verbose --nu
 run "build" bash scripts/build.sh build || { echo "build failed"; exit 1; }
 run "c suites (build)" ctests build
 run "bindings fresh" bash scripts/check-bindings.sh build
+# A user's build in a scratch tree: no generator, installed to a temporary
+# prefix, the C program of docs/c.md built there with pkg-config and run.
+run "install (no generator)" bash tests/install/check-install.sh
 if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
