@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh || exit 1
+bash scripts/install-deps.sh --deb || exit 1
 
 results=()
 failed=0
@@ -45,6 +45,11 @@ if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
+# The Debian packages, built from a copy of the tree (lintian: no errors),
+# unpacked into a scratch root and loaded from there by a fresh SBCL.
+if run "make deb" bash scripts/deb.sh; then
+  run "deb packages load" bash tests/deb/check-deb.sh
+fi
 # Every libFuzzer target for 20 s from its seed corpus (a scratch copy):
 # a crash, leak, hang or sanitizer report fails the step.
 if run "build-fuzz" bash scripts/build.sh build-fuzz; then
