@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz deb test-deb clean
+.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz deb test-deb reference clean
 
 all: build
 
@@ -30,6 +30,11 @@ bindings: build
 	ninja -C build regen-bindings
 
 bench bench-http bench-tls bench-c10k bench-ffi: DEPS_FLAGS = --bench
+
+# Regenerate docs/reference.md from the docstrings of the public packages
+# (commit the result; make test fails while it is stale).
+reference: build
+	@sbcl --script scripts/gen-reference.lisp
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".

@@ -42,6 +42,7 @@ run "bindings fresh" bash scripts/check-bindings.sh build
 # prefix, the C program of docs/c.md built there with pkg-config and run.
 run "install (no generator)" bash tests/install/check-install.sh
 run "docs links" python3 tests/docs/check-docs.py
+run "reference fresh" bash scripts/check-reference.sh
 if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi

@@ -18,7 +18,7 @@ unshipped = [r"package documentation", r"\bDESIGN\b", r"STYLE\.md", r"epsilon-li
 
 def prose(path):
     """The text of PATH outside fenced code blocks."""
-    return re.sub(r"^```.*?^```", "", open(path, encoding="utf-8").read(), flags=re.S | re.M)
+    return re.sub(r"^ *```.*?^ *```", "", open(path, encoding="utf-8").read(), flags=re.S | re.M)
 
 
 def slug(heading):
