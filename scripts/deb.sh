@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mkdir -p "${1:-build-deb}" && cd "${1:-build-deb}" && pwd)
 version=$(dpkg-parsechangelog -S Version)
+# One release number: meson.build's, debian/changelog's and NEWS's newest.
+upstream=$(sed -n "s/^ *version : '\([^']*\)'.*/\1/p" meson.build | head -1)
+[ "$version" = "$upstream" ] || { echo "deb: debian/changelog says $version, meson.build $upstream" >&2; exit 1; }
+grep -q "^$upstream " NEWS || { echo "deb: NEWS has no entry for $upstream" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 src=$tmp/epsilon-linux-$version

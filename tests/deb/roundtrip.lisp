@@ -2,6 +2,7 @@
 ;;;; the systems were loaded from the unpacked Debian packages: a TCP round
 ;;;; trip on 127.0.0.1 (port 0), the server side waiting in epoll, and proof
 ;;;; that both the Lisp sources and the shared library came from ROOT.
+;;;; It needs the packages epsilon.net.core and epsilon.sys.epoll only.
 
 (defun fail (fmt &rest args)
   (format *error-output* "roundtrip: ~?~%" fmt args)
@@ -40,5 +41,7 @@
         (unless (string= back "hello from a Debian package")
           (fail "echoed ~s" back))))
     (sb-thread:join-thread echo :timeout 10)
-    (format t "roundtrip: ok, 127.0.0.1:~d, library ~a~%" port
-            (epsilon.linux:library-version))))
+    (format t "roundtrip: ok, 127.0.0.1:~d, systems ~{~a~^ ~}~%" port
+            (sort (remove-if-not (lambda (n) (search "epsilon" n))
+                                 (asdf:already-loaded-systems))
+                  #'string<))))
