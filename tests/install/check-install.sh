@@ -16,12 +16,15 @@ meson setup "$tmp/build" "$src" -Dbindings_gen=disabled -Dtests=false \
   --prefix="$prefix" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "meson setup failed"; }
 grep -q 'bindings-gen' <(meson introspect --targets "$tmp/build") &&
   fail "bindings-gen is a target although -Dbindings_gen=disabled"
+# A user's tree does not turn warnings into errors (scripts/build.sh does).
+option() { meson introspect --buildoptions "$tmp/build" |
+  python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]][0])' "$1"; }
+[ "$(option werror)" = False ] || fail "werror is on by default: a newer compiler's warning would stop a user's build"
 ninja -C "$tmp/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "build failed"; }
 meson install -C "$tmp/build" --no-rebuild --quiet >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log"; fail "meson install failed"; }
 
-libdir=$prefix/$(meson introspect --buildoptions "$tmp/build" |
-  python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="libdir"][0])')
+libdir=$prefix/$(option libdir)
 doc=$prefix/share/doc/epsilon-linux
 for f in "$libdir/libepsilon-linux.so.1" "$libdir/libepsilon-linux.so" \
          "$libdir/pkgconfig/epsilon-linux.pc" "$prefix/include/epsilon/epsilon.h" \
