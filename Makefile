@@ -29,12 +29,13 @@ repl:
 bindings: build
 	ninja -C build regen-bindings
 
-bench bench-http bench-tls bench-c10k bench-ffi: DEPS_FLAGS = --bench
-
 # Regenerate docs/reference.md from the docstrings of the public packages
 # (commit the result; make test fails while it is stale).
 reference: build
 	@sbcl --script scripts/gen-reference.lisp
+
+# The benchmarks need wrk, gnuplot and the Lisp libraries they compare with.
+bench bench-http bench-tls bench-c10k bench-ffi: DEPS_FLAGS = --bench
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".
