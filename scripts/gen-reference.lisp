@@ -81,9 +81,12 @@ reader wants the argument names, not the packages they were read in."
                     (and (string= kind "constant") detail))))
       (let ((text (doc s kind)))
         (if text
-            (format out "~%  ```text~%~{  ~A~%~}  ```~%~%"
-                    (uiop:split-string (string-right-trim '(#\Newline #\Space) text)
-                                       :separator '(#\Newline)))
+            (format out "~%  ```text~%~{~A~%~}  ```~%~%"
+                    (mapcar (lambda (line)
+                              (let ((line (string-right-trim '(#\Space #\Tab) line)))
+                                (if (string= line "") "" (concatenate 'string "  " line))))
+                            (uiop:split-string (string-right-trim '(#\Newline #\Space) text)
+                                               :separator '(#\Newline))))
             (let ((readers-of (reader-classes s kind)))
               (if readers-of
                   (format out "~%  The slot reader of ~{`~(~A~)`~^, ~}.~%~%" readers-of)
