@@ -5,7 +5,8 @@
 # systems through ASDF's default configuration pointed at that root
 # (XDG_DATA_DIRS=<root>/usr/share, i.e. <root>/usr/share/common-lisp/systems/)
 # and runs tests/deb/roundtrip.lisp, with the library found on the loader
-# path (LD_LIBRARY_PATH=<root>/usr/lib/<triplet>).
+# path (LD_LIBRARY_PATH=<root>/usr/lib/<triplet>); then the TLS example
+# "Fetching a page" of the installed docs/tls.md (tests/deb/docs-block.lisp).
 # usage: tests/deb/check-deb.sh [DEB-DIR]   (default build-deb, from make deb)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,19 +57,24 @@ PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root/usr/lib/$triplet/pkgconfig:
   pkg-config --cflags --libs epsilon-linux | grep -q -- "-I$root/usr/include" ||
   fail "pkg-config of the -dev package does not point into the root"
 
-loads=""
-for s in $systems; do loads+=" --eval (asdf:load-system\"$s\")"; done
-cp "$here/roundtrip.lisp" "$tmp/roundtrip.lisp"
+cp "$here/roundtrip.lisp" "$here/docs-block.lisp" "$tmp/"
 cd "$tmp"
-# shellcheck disable=SC2086 # $loads is a word list by design
-env -i PATH=/usr/bin:/bin HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" \
-  XDG_CONFIG_DIRS="$tmp/config" XDG_DATA_HOME="$tmp/home/.local/share" \
-  XDG_DATA_DIRS="$root/usr/share" XDG_CACHE_HOME="$tmp/home/.cache" \
-  LD_LIBRARY_PATH="$root/usr/lib/$triplet" EPS_DEB_ROOT="$root" \
-  sbcl --noinform --non-interactive --no-sysinit --no-userinit \
-    --eval '(require :asdf)' \
-    --eval '(handler-bind ((warning (function muffle-warning))) (asdf:load-system "uiop"))' \
-    $loads --load roundtrip.lisp >"$tmp/sbcl.log" 2>&1 ||
-  { cat "$tmp/sbcl.log"; fail "the unpacked packages did not load and run in a fresh SBCL"; }
-grep '^roundtrip: ' "$tmp/sbcl.log"
-echo "check-deb: packages unpacked, systems ($systems) loaded from them, round trip ok"
+# fresh-sbcl SYSTEMS SCRIPT: a fresh SBCL (no init files, its own HOME and
+# XDG directories, ASDF's default configuration) loads SYSTEMS and SCRIPT.
+fresh_sbcl() {
+  local loads=() s
+  for s in $1; do loads+=(--eval "(asdf:load-system \"$s\")"); done
+  env -i PATH=/usr/bin:/bin HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/config" \
+    XDG_CONFIG_DIRS="$tmp/config" XDG_DATA_HOME="$tmp/home/.local/share" \
+    XDG_DATA_DIRS="$root/usr/share" XDG_CACHE_HOME="$tmp/home/.cache" \
+    LD_LIBRARY_PATH="$root/usr/lib/$triplet" EPS_DEB_ROOT="$root" \
+    EPS_DEB_TLS_PAGE="$root/usr/share/doc/cl-epsilon-linux/docs/tls.md" \
+    sbcl --noinform --non-interactive --no-sysinit --no-userinit \
+      --eval '(require :asdf)' "${loads[@]}" --load "$2" >"$tmp/sbcl.log" 2>&1 ||
+    { cat "$tmp/sbcl.log"; fail "$2 failed in a fresh SBCL with $1 loaded from the unpacked packages"; }
+  grep -E '^(roundtrip|docs-block): ' "$tmp/sbcl.log"
+}
+fresh_sbcl "$systems" roundtrip.lisp
+# The installed docs' TLS example runs against the installed packages.
+fresh_sbcl epsilon.linux docs-block.lisp
+echo "check-deb: packages unpacked, systems ($systems) loaded from them, round trip and installed docs example ok"

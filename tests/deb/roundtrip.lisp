@@ -9,6 +9,12 @@
   (sb-ext:exit :code 1 :abort t))
 
 (let ((root (sb-ext:posix-getenv "EPS_DEB_ROOT")))
+  ;; The docs' TLS examples find their certificate script beside the systems.
+  (let ((script (merge-pathnames "../tests/data/make-certs.sh"
+                                 (asdf:system-source-directory
+                                  (find "epsilon" (asdf:already-loaded-systems) :test #'search)))))
+    (unless (and (probe-file script) (eql 0 (search root (namestring (truename script)))))
+      (fail "no ~a in the unpacked root" script)))
   ;; Every epsilon system ASDF found lives under ROOT.
   (dolist (name (asdf:already-loaded-systems))
     (when (search "epsilon" name)

@@ -29,7 +29,8 @@ doc=$prefix/share/doc/epsilon-linux
 for f in "$libdir/libepsilon-linux.so.1" "$libdir/libepsilon-linux.so" \
          "$libdir/pkgconfig/epsilon-linux.pc" "$prefix/include/epsilon/epsilon.h" \
          "$doc/LICENSE" "$doc/NEWS" "$doc/README.md" "$doc/docs/index.md" "$doc/docs/c.md" \
-         "$prefix/share/common-lisp/systems/epsilon.linux.asd"; do
+         "$prefix/share/common-lisp/systems/epsilon.linux.asd" \
+         "$prefix/share/common-lisp/source/epsilon-linux/tests/data/make-certs.sh"; do
   [ -e "$f" ] || fail "not installed: ${f#$prefix/}"
 done
 for h in "$src"/csrc/include/epsilon/*.h; do
