@@ -12,7 +12,7 @@ for flag in "$@"; do
   case "$flag" in
     --bench) PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox) ;;
     # make deb: Debian's packaging tools and the package checker.
-    --deb) PACKAGES+=(debhelper dpkg-dev lintian) ;;
+    --deb) PACKAGES+=(build-essential debhelper dpkg-dev lintian) ;;
     *) echo "install-deps: unknown flag $flag" >&2; exit 2 ;;
   esac
 done
