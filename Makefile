@@ -1,10 +1,18 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz clean
+.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz deb test-deb reference clean
 
-all:
-	@bash scripts/install-deps.sh
+all: build
+
+# The one place that installs what is missing (deps) and builds build/
+# (build): every target that needs them names them as prerequisites. A
+# target that needs more packages sets DEPS_FLAGS (a target-specific
+# variable, which make passes on to the prerequisites).
+deps:
+	@bash scripts/install-deps.sh $(DEPS_FLAGS)
+
+build: deps
 	@bash scripts/build.sh build
 
 test:
@@ -18,10 +26,16 @@ repl:
 	@bash scripts/repl.sh
 
 # Regenerate lisp/generated/ from the public headers (commit the result).
-bindings:
-	@bash scripts/install-deps.sh
-	@bash scripts/build.sh build
+bindings: build
 	ninja -C build regen-bindings
+
+# Regenerate docs/reference.md from the docstrings of the public packages
+# (commit the result; make test fails while it is stale).
+reference: build
+	@sbcl --script scripts/gen-reference.lisp
+
+# The benchmarks need wrk, gnuplot and the Lisp libraries they compare with.
+bench bench-http bench-tls bench-c10k bench-ffi: DEPS_FLAGS = --bench
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".
@@ -34,45 +48,42 @@ export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BUL
 # Every benchmark row (bench/README.md): the table goes to
 # bench/results/latest.md, the chart to bench/results/latest.png.
 # The Lisp server plugs in with LISP_HTTP_SERVER_CMD=... (see bench/run.sh).
-bench:
-	@bash scripts/install-deps.sh --bench
-	@bash scripts/build.sh build
+bench: build
 	@bash bench/run.sh ffi http tls c10k
 
 # HTTP keep-alive (-c100, -c1000), pipelined, two threads vs one.
-bench-http:
-	@bash scripts/install-deps.sh --bench
-	@bash scripts/build.sh build
+bench-http: build
 	@bash bench/run.sh http
 
 # HTTPS keep-alive, TLS handshakes/s, bulk 1 GiB over TCP and TLS.
-bench-tls:
-	@bash scripts/install-deps.sh --bench
-	@bash scripts/build.sh build
+bench-tls: build
 	@bash bench/run.sh tls
 
 # 10,000 concurrent keep-alive connections, server memory per connection.
-bench-c10k:
-	@bash scripts/install-deps.sh --bench
-	@bash scripts/build.sh build
+bench-c10k: build
 	@bash bench/run.sh c10k
 
 # ns per call through defshared, define-alien-routine, shared-call, CFFI.
-bench-ffi:
-	@bash scripts/install-deps.sh --bench
-	@bash scripts/build.sh build
+bench-ffi: build
 	@sbcl --script bench/ffi/bench.lisp
 
-check-valgrind:
-	@bash scripts/install-deps.sh
-	@bash scripts/build.sh build
+check-valgrind: build
 	meson test -C build --suite c --setup valgrind --print-errorlogs
 
 # libFuzzer targets in build-fuzz/ (clang), each run SECONDS (default 60).
 SECONDS ?= 60
-fuzz:
-	@bash scripts/install-deps.sh
+fuzz: deps
 	@bash scripts/fuzz.sh $(SECONDS)
 
+# Debian packages (libepsilon-linux1, libepsilon-linux-dev, cl-epsilon-linux)
+# in build-deb/, built from a copy of the tree; lintian's report beside them.
+# make test builds them too, and loads them (test-deb).
+deb: DEPS_FLAGS = --deb
+deb: deps
+	@bash scripts/deb.sh
+
+test-deb: deb
+	@bash tests/deb/check-deb.sh
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb

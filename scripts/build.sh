@@ -4,14 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=${1:-build}
-# gcc explicitly: once clang is installed it may have become `cc`.
+# gcc and g++ explicitly: once clang is installed it may have become `cc`
+# and `c++` (the C++ header test, tests/c/headers_cxx.cpp).
 export CC=${CC:-gcc}
+export CXX=${CXX:-g++}
+# The project's own trees: warnings are errors (a user's plain `meson setup`
+# keeps werror off, meson.build), and the generator is built, so that
+# `make test` can check lisp/generated/ against the headers.
+dev=(-Dwerror=true)
 case "$tree" in
-  build) opts=() ;;
-  build-asan) opts=(-Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all -Db_lundef=false) ;;
+  build) opts=("${dev[@]}" -Dbindings_gen=enabled) ;;
+  build-asan) opts=("${dev[@]}" -Dbindings_gen=enabled -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all -Db_lundef=false) ;;
   # libFuzzer targets: clang, whatever CC says (gcc has no -fsanitize=fuzzer);
   # meson.build adds the sanitizers when -Dfuzz=true.
-  build-fuzz) export CC=clang; opts=(-Dfuzz=true -Dtests=false -Db_lundef=false) ;;
+  build-fuzz) export CC=clang CXX=clang++; opts=("${dev[@]}" -Dfuzz=true -Dtests=false -Db_lundef=false) ;;
   *) echo "build.sh: unknown tree $tree" >&2; exit 2 ;;
 esac
 if [ ! -f "$tree/build.ninja" ]; then

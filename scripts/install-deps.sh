@@ -4,12 +4,18 @@
 set -euo pipefail
 
 PACKAGES=(
-  gcc make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
+  gcc g++ make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
   openssl libclang-dev clang libclang-rt-14-dev cl-fiveam curl valgrind
 )
-if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox)
-fi
+# usage: scripts/install-deps.sh [--bench] [--deb]
+for flag in "$@"; do
+  case "$flag" in
+    --bench) PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox) ;;
+    # make deb: Debian's packaging tools and the package checker.
+    --deb) PACKAGES+=(build-essential debhelper dpkg-dev lintian) ;;
+    *) echo "install-deps: unknown flag $flag" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

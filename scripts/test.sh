@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh || exit 1
+bash scripts/install-deps.sh --deb || exit 1
 
 results=()
 failed=0
@@ -38,10 +38,20 @@ ctests() { meson test -C "$1" --suite c --suite abi --suite bench --verbose --nu
 run "build" bash scripts/build.sh build || { echo "build failed"; exit 1; }
 run "c suites (build)" ctests build
 run "bindings fresh" bash scripts/check-bindings.sh build
+# A user's build in a scratch tree: no generator, installed to a temporary
+# prefix, the C program of docs/c.md built there with pkg-config and run.
+run "install (no generator)" bash tests/install/check-install.sh
+run "docs links" python3 tests/docs/check-docs.py
+run "reference fresh" bash scripts/check-reference.sh
 if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
+# The Debian packages, built from a copy of the tree (lintian: no errors),
+# unpacked into a scratch root and loaded from there by a fresh SBCL.
+if run "make deb" bash scripts/deb.sh; then
+  run "deb packages load" bash tests/deb/check-deb.sh
+fi
 # Every libFuzzer target for 20 s from its seed corpus (a scratch copy):
 # a crash, leak, hang or sanitizer report fails the step.
 if run "build-fuzz" bash scripts/build.sh build-fuzz; then

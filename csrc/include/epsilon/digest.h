@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Sizes, for eps_sha1. */
 enum eps_digest_sizes {
 	EPS_SHA1_LENGTH = 20
@@ -31,5 +35,9 @@ int32_t eps_sha1(const uint8_t *data, size_t len, uint8_t *out, size_t outcap);
  * (OUTCAP too small; OUT untouched).
  */
 int64_t eps_base64_encode(const uint8_t *data, size_t len, uint8_t *out, size_t outcap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /**
  * Event bits of an epoll registration and of a reported event.  EPOLLERR
  * and EPOLLHUP are always reported, asked for or not.  The flag bit 2^31,
@@ -206,5 +210,9 @@ int32_t eps_timerfd_arm(int32_t fd, int64_t initial_ns, int64_t interval_ns);
  * not a descriptor the library owns.
  */
 int32_t eps_timerfd_read(int32_t fd, uint64_t *expirations);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_EPOLL_H */

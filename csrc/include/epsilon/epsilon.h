@@ -1,5 +1,8 @@
 /*
  * epsilon/epsilon.h - umbrella header of libepsilon-linux.
+ *
+ * It declares nothing itself: each header it includes carries its own
+ * extern "C" guard, so C++ may include any of them alone.
  */
 #ifndef EPSILON_EPSILON_H
 #define EPSILON_EPSILON_H

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The errno codes the library reports: X(NAME, value, CLASS, message).
  * EPS__ macros are the library's internal machinery; bindings skip them,
@@ -160,5 +164,9 @@ const char *eps_errname(int32_t code);
  * failure that sets one.
  */
 int32_t eps_last_error_detail(int32_t code, uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_ERRORS_H */

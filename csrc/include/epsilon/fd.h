@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** poll(2) event bits, for eps_fd_poll. */
 enum eps_poll_events {
 	EPS_POLLIN = 0x001,
@@ -59,5 +63,9 @@ int32_t eps_fd_poll(int32_t fd, int32_t events, int32_t timeout_ms);
  * closed.  Leak tests compare this before and after a suite.
  */
 int64_t eps_fds_open(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_FD_H */

@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Argument and return types of a call interface or closure. */
 enum eps_ffi_type {
 	EPS_FFI_TYPE_VOID = 0,
@@ -101,5 +105,9 @@ int32_t eps_ffi_closure_free(int64_t closure);
  * Lisp in the FFI benchmark.
  */
 int32_t eps_ffi_noop(int32_t value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_FFI_H */

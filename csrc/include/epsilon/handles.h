@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** The kinds of object a handle can name; the kind is part of the handle. */
 enum eps_handle_type {
 	EPS_HANDLE_ANY = 0,
@@ -31,5 +35,9 @@ enum eps_handle_type {
  * before and after a suite.
  */
 int64_t eps_handles_live(int32_t type);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_HANDLES_H */

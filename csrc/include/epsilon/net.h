@@ -29,6 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Sizes of address buffers and of formatted addresses. */
 enum eps_net_sizes {
 	/** Bytes in a buffer that holds any socket address. */
@@ -438,5 +442,9 @@ int32_t eps_addrinfo_canonname(int64_t handle, uint8_t *text, size_t textcap);
  * already).
  */
 int32_t eps_addrinfo_free(int64_t handle);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_NET_H */

@@ -36,6 +36,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** Which side of the handshake a context's connections take. */
 enum eps_tls_role { EPS_TLS_ROLE_CLIENT = 0, EPS_TLS_ROLE_SERVER = 1 };
 
@@ -528,5 +532,9 @@ int64_t eps_tls_session_to_bytes(int64_t session, uint8_t *buf, size_t len);
  * one session, -ENOMEM.
  */
 int64_t eps_tls_session_from_bytes(const uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_TLS_H */

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /**
  * The ABI version these headers describe.  The major number is the
  * library's soname version and changes only when an existing entry point
@@ -29,5 +33,9 @@ const char *eps_version_string(void);
  * before making any other call.
  */
 int32_t eps_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* EPSILON_VERSION_H */
