@@ -89,6 +89,10 @@ poll, deadlines, EINTR retried).  Not for users.")
            #:remaining-ms
            #:monotonic-us
            #:wait-until-ready
+           #:wait-ready
+           #:signal-timeout
+           #:with-retry
+           #:retry-failed-call
            #:define-public-package
            #:+pollin+ #:+pollout+))
 

@@ -20,6 +20,39 @@ out of a call that holds the library's descriptor table lock would leave
 it locked.  Conditions are signalled by the caller, outside."
   `(sb-sys:without-interrupts ,form))
 
+(defmacro plain-call (in-kernel form)
+  "FORM, a call of a plain socket operation (recv, send, connect...: no
+handle, no lock, no OpenSSL state in its C frame).  When IN-KERNEL it is
+made bare, so that it may sleep in the kernel like a C program's call and
+interrupt-thread, WITH-TIMEOUT and the GC's stop signal land there (DESIGN
+section 4); otherwise with interrupts deferred, as every shim call."
+  `(if ,in-kernel ,form (shim ,form)))
+
+(define-condition socket-transfer-timeout (socket-timeout)
+  ((count :initarg :count :initform 0 :reader socket-timeout-count)
+   (octets :initarg :octets :initform nil :reader socket-timeout-octets))
+  (:documentation "A send or receive did not complete within its :TIMEOUT
+(a SOCKET-TIMEOUT, code +ETIMEDOUT+) after moving some bytes, which are not
+lost: SOCKET-TIMEOUT-COUNT is the number of bytes sent or received before
+the timeout (0 when none), and for a receive SOCKET-TIMEOUT-OCTETS is a
+fresh vector of those bytes (SOCKET-RECV-INTO also left them in its buffer
+from START on; NIL for a send)."))
+
+(setf (documentation 'socket-timeout-count 'function)
+      "The number of bytes a SOCKET-TRANSFER-TIMEOUT's operation sent or
+received before its timeout."
+      (documentation 'socket-timeout-octets 'function)
+      "The bytes a receive got before its SOCKET-TRANSFER-TIMEOUT (a fresh
+octet vector), or NIL for a send.")
+
+(defun transfer-timeout (operation count total &optional octets)
+  "Signal SOCKET-TRANSFER-TIMEOUT for OPERATION after COUNT of TOTAL bytes."
+  (error 'socket-transfer-timeout
+         :code +etimedout+ :operation operation :count count :octets octets
+         :detail (and (plusp count)
+                      (format nil "~D of ~D bytes ~:[sent~;received~] before the timeout"
+                              count total octets))))
+
 (defmacro checked (form operation)
   "FORM's value when not negative, else signal OPERATION's SOCKET-ERROR."
   `(check-result (shim ,form) ,operation 'socket-error))

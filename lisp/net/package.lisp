@@ -47,7 +47,10 @@ them.  See docs/net.md.")
            #:socket-recv
            #:socket-recv-into
            #:socket-send-to
-           #:socket-recv-from)
+           #:socket-recv-from
+           #:socket-transfer-timeout
+           #:socket-timeout-count
+           #:socket-timeout-octets)
   ;; Socket options
   (:export #:set-socket-option
            #:get-socket-option)
@@ -96,7 +99,8 @@ them.  See docs/net.md.")
   (:use #:cl #:epsilon.net.core #:epsilon.linux.errors)
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error #:deadline #:remaining-ms
-                #:wait-until-ready #:+pollin+ #:+pollout+)
+                #:wait-until-ready #:wait-ready #:with-retry #:retry-failed-call
+                #:+pollin+ #:+pollout+)
   (:import-from #:epsilon.linux.bindings
                 #:%eps-socket #:%eps-socketpair #:%eps-bind #:%eps-listen
                 #:%eps-accept #:%eps-connect #:%eps-socket-error #:%eps-send
