@@ -38,13 +38,19 @@
 (defun syscall-of (thread)
   "The system call THREAD is in (:RECV, :POLL, ... or the number), or
 :RUNNING."
-  (with-open-file (s (format nil "/proc/self/task/~D/syscall"
-                             (sb-thread:thread-os-tid thread)))
-    (let ((line (read-line s nil "")))
-      (if (string= line "running" :end1 (min 7 (length line)))
-          :running
-          (let ((n (parse-integer line :junk-allowed t)))
-            (or (cdr (assoc n *syscalls*)) n))))))
+  (let ((tid (sb-thread:thread-os-tid thread)))
+    ;; 0 until the new thread has started.
+    (if (or (null tid) (zerop tid))
+        :running
+        (with-open-file (s (format nil "/proc/self/task/~D/syscall" tid))
+          (syscall-line (read-line s nil ""))))))
+
+(defun syscall-line (line)
+  "What a line of /proc/.../syscall says: :RUNNING, or the call."
+  (if (string= line "running" :end1 (min 7 (length line)))
+      :running
+      (let ((n (parse-integer line :junk-allowed t)))
+        (or (cdr (assoc n *syscalls*)) n))))
 
 (defun blocked-in (thread &key (seconds 5))
   "Wait until THREAD sleeps in the same system call at two looks 50 ms
@@ -94,7 +100,7 @@ afterwards that the descriptors still work."
                        (lambda ()
                          (socket-send a "after")
                          (is (equalp (sb-ext:string-to-octets "after")
-                                     (socket-recv b 100 +msg-waitall+ :timeout 5))))))
+                                     (socket-recv b 5 +msg-waitall+ :timeout 5))))))
          (socket-close a)
          (socket-close b))))
     (:send
@@ -155,9 +161,11 @@ afterwards that the descriptors still work."
 a THROW to STOP carried."
   (sb-thread:make-thread
    (lambda ()
-     (catch 'stop
-       (funcall wrap blocker)
-       :returned))
+     (handler-case
+         (catch 'stop
+           (funcall wrap blocker)
+           :returned)
+       (error (e) e)))
    :name "blocked"))
 
 (defun join (thread &optional (timeout 10))
