@@ -2,13 +2,16 @@
 ;;;;
 ;;;; A caller that asked not to block (+MSG-DONTWAIT+ in its flags, or an
 ;;;; O_NONBLOCK descriptor) makes a non-blocking call and gets NIL when it
-;;;; would block.  A blocking caller without a :TIMEOUT sleeps in the
-;;;; kernel's call, as a C program does (one system call per wake-up;
-;;;; interrupts and the GC land there); with a :TIMEOUT it makes
-;;;; non-blocking calls and waits in poll, bounded by the deadline, only
-;;;; after a would-block (bench/README.md has the measurements behind the
-;;;; choice).  A blocking call that still reports would-block (a kernel
-;;;; SO_RCVTIMEO the user set) waits in poll and calls again.
+;;;; would block.  A blocking caller sleeps in the kernel's call, as a C
+;;;; program does (one system call per wake-up; interrupts and the GC land
+;;;; there).  With a :TIMEOUT the kernel's own timeout (SO_RCVTIMEO /
+;;;; SO_SNDTIMEO) bounds that sleep: it is set to at most the time left, and
+;;;; set again only when it would be longer (base.lisp), so calls with the
+;;;; same :TIMEOUT set it once; in the last millisecond the call is
+;;;; non-blocking and the rest is waited in poll.  A blocking call that
+;;;; reports would-block (the kernel timeout passed, or one the user set)
+;;;; waits in poll until the deadline and calls again.  bench/README.md has
+;;;; the measurements behind this choice.
 
 (in-package #:epsilon.net.core.internal)
 
@@ -27,10 +30,17 @@ generated functions (%EPS-SEND, %EPS-RECV, ...), where it stays unboxed:
 nothing is allocated.  The caller holds VECTOR pinned."
   `(sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset))
 
-(declaim (inline in-kernel-p))
-(defun in-kernel-p (nonblocking deadline)
-  "True when a caller's call may sleep in the kernel: it blocks, untimed."
-  (and (not nonblocking) (null deadline)))
+(defmacro plain-io ((cflags fd option nonblocking deadline flags) form)
+  "Evaluate FORM, a plain socket call on FD that passes CFLAGS: sleeping in
+the kernel when KERNEL-WAIT-P allows it (CFLAGS is FLAGS; OPTION is the
+direction's kernel timeout, +SO-RCVTIMEO+ or +SO-SNDTIMEO+), else as a
+non-blocking call with interrupts deferred (CFLAGS adds +MSG-DONTWAIT+).
+Decided at each attempt: a loop's later attempts have less time left."
+  (let ((k (gensym "KERNEL")))
+    `(let ((,k (kernel-wait-p ,fd ,option ,nonblocking ,deadline)))
+       (if ,k
+           (let ((,cflags ,flags)) ,form)
+           (let ((,cflags (logior ,flags +msg-dontwait+))) (shim ,form))))))
 
 (defun %send (fd octets start end flags deadline wait-all operation)
   "Send OCTETS[START,END) on FD.  WAIT-ALL: always wait until everything is
@@ -41,11 +51,9 @@ count sent."
   (declare (type octets octets) (type size start end) (type int32 flags)
            (type fd fd))
   (let* ((nonblocking (and (not wait-all) (caller-nonblocking-p fd flags)))
-         (in-kernel (in-kernel-p nonblocking deadline))
-         (cflags (if in-kernel flags (logior flags +msg-dontwait+)))
          (sent 0))
     (declare (type size sent))
-    (with-retry (r (plain-call in-kernel
+    (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
                      (sb-sys:with-pinned-objects (octets)
                        (%eps-send fd (offset-sap octets (+ start sent))
                                   (min +max-chunk+ (- end start sent)) cflags)))
@@ -65,16 +73,14 @@ NIL on would-block when NONBLOCKING.  With +MSG-WAITALL+ (and no
 stream; a timeout signals SOCKET-TRANSFER-TIMEOUT with what arrived."
   (declare (type octets buffer) (type size start end) (type int32 flags)
            (type fd fd))
-  (let* ((in-kernel (in-kernel-p nonblocking deadline))
-         ;; The kernel drops MSG_WAITALL from a non-blocking call, and even a
+  (let* (;; The kernel drops MSG_WAITALL from a non-blocking call, and even a
          ;; blocking one returns early when a signal (the GC's) lands: the
          ;; loop goes on until the range is full.
          (wait-all (and (not nonblocking) (logtest flags +msg-waitall+)
                         (not (logtest flags +msg-peek+))))
-         (cflags (if in-kernel flags (logior flags +msg-dontwait+)))
          (pos start))
     (declare (type size pos))
-    (with-retry (r (plain-call in-kernel
+    (with-retry (r (plain-io (cflags fd +so-rcvtimeo+ nonblocking deadline flags)
                      (sb-sys:with-pinned-objects (buffer)
                        (%eps-recv fd (offset-sap buffer pos) (- end pos) cflags)))
                  :fd fd :events +pollin+ :deadline deadline :operation operation
@@ -214,8 +220,6 @@ short, or NIL when nothing could be sent."
            (total (reduce #'+ vectors :key #'length))
            (iov (make-array (* 2 count) :element-type '(unsigned-byte 64)))
            (nonblocking (caller-nonblocking-p fd flags))
-           (in-kernel (in-kernel-p nonblocking deadline))
-           (cflags (if in-kernel flags (logior flags +msg-dontwait+)))
            (first 0)
            (sent 0))
       (declare (type fixnum first sent))
@@ -226,7 +230,7 @@ short, or NIL when nothing could be sent."
                for i from 0 by 2
                do (setf (aref iov i) (sb-sys:sap-int (sb-sys:vector-sap v))
                         (aref iov (1+ i)) (length v)))
-         (with-retry (r (plain-call in-kernel
+         (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
                           (sb-sys:with-pinned-objects (iov)
                             (%eps-sendv fd (at-offset iov (* 16 first))
                                         (- count first) cflags)))
@@ -259,12 +263,10 @@ blocking caller waits up to TIMEOUT seconds."
   (check-flags flags)
   (let* ((deadline (deadline timeout))
          (nonblocking (caller-nonblocking-p fd flags))
-         (in-kernel (in-kernel-p nonblocking deadline))
-         (cflags (if in-kernel flags (logior flags +msg-dontwait+)))
          (aoctets (socket-address-octets address))
          (alength (socket-address-length address)))
     (multiple-value-bind (octets start end) (as-octets data start end)
-      (with-retry (r (plain-call in-kernel
+      (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
                        (sb-sys:with-pinned-objects (octets)
                          (%eps-sendto fd (offset-sap octets start)
                                       (- end start) cflags aoctets alength)))
@@ -283,14 +285,13 @@ block.  A blocking caller waits up to TIMEOUT seconds."
   (check-flags flags)
   (let* ((deadline (deadline timeout))
          (nonblocking (caller-nonblocking-p fd flags))
-         (in-kernel (in-kernel-p nonblocking deadline))
-         (cflags (if in-kernel flags (logior flags +msg-dontwait+)))
          (buffer (make-array size :element-type '(unsigned-byte 8)))
          (abuffer (new-address-buffer))
          (cell (make-array 1 :element-type '(unsigned-byte 32))))
     (with-retry (r (progn
                      (setf (aref cell 0) (length abuffer))
-                     (plain-call in-kernel (%eps-recvfrom fd buffer size cflags abuffer cell)))
+                     (plain-io (cflags fd +so-rcvtimeo+ nonblocking deadline flags)
+                       (%eps-recvfrom fd buffer size cflags abuffer cell)))
                  :fd fd :events +pollin+ :deadline deadline
                  :operation 'socket-recv-from :class 'socket-error
                  :nonblocking nonblocking :on-would-block (return nil))

@@ -100,6 +100,7 @@ them.  See docs/net.md.")
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error #:deadline #:remaining-ms
                 #:wait-until-ready #:wait-ready #:with-retry #:retry-failed-call
+                #:monotonic-us
                 #:+pollin+ #:+pollout+)
   (:import-from #:epsilon.linux.bindings
                 #:%eps-socket #:%eps-socketpair #:%eps-bind #:%eps-listen

@@ -194,8 +194,10 @@ accept never sleeps in C) and is blocking for SOCKET-ACCEPT."
 Integer options (+SO-REUSEADDR+, +TCP-NODELAY+, +SO-RCVBUF+, ...) take an
 integer, or T / NIL for 1 / 0.  +SO-LINGER+ takes NIL (off) or seconds to
 linger (0: reset at close).  +SO-RCVTIMEO+ / +SO-SNDTIMEO+ take NIL or 0
-(none) or seconds as a real; they bound only the kernel's blocking calls,
-which this package never makes: use the operations' :TIMEOUT instead."
+(none) or seconds as a real; the operations' :TIMEOUT is the way to bound
+a wait (a kernel timeout set here only makes a blocking call without
+:TIMEOUT wait in poll after it passes), and a call with a :TIMEOUT sets
+these options itself, to at most its time left."
   (check-type fd fd)
   (check-type level int32)
   (check-type option int32)
@@ -204,6 +206,8 @@ which this package never makes: use the operations' :TIMEOUT instead."
          (checked (%eps-setsockopt-linger fd (if value 1 0) (or value 0)) 'set-socket-option))
         ((timeout-option-p level option)
          (check-type value (or null (real 0 (#.(expt 2 31)))))
+         (shim (sb-thread:with-mutex (*kernel-timeouts-lock*)
+                 (note-kernel-timeout fd option 0)))
          (checked (%eps-setsockopt-timeout fd option (if value (round (* value 1000000)) 0))
                   'set-socket-option))
         (t

@@ -186,14 +186,99 @@ a THROW to STOP carried."
 (sleeps-in-test untimed-send-sleeps-in-the-kernel :send)
 (sleeps-in-test untimed-connect-sleeps-in-the-kernel :connect)
 
-(blocking-test timed-recv-waits-in-poll
-  ;; With :TIMEOUT the wait is a poll bounded by the deadline.
+(blocking-test timed-recv-sleeps-in-the-kernel
+  ;; With :TIMEOUT too: under a kernel timeout of at most the time left.
   (multiple-value-bind (a b) (socket-pair)
     (unwind-protect
          (let ((thread (run-blocker (lambda () (socket-recv b 10 :timeout 30)))))
-           (is (eq :poll (blocked-in thread)))
+           (is (eq :recv (blocked-in thread)))
            (socket-send a "x")
            (is (eq :returned (join thread))))
+      (socket-close a)
+      (socket-close b))))
+
+;;; :TIMEOUT holds with the kernel timeouts: whatever a call before left
+;;; set, a call ends at its own timeout, and one without waits for ever.
+
+(defun timed-out-after (thunk)
+  "Seconds until THUNK signalled SOCKET-TIMEOUT, run in a thread (NIL when
+it returned, or did not end within 10 s)."
+  (let* ((t0 (now))
+         (thread (sb-thread:make-thread
+                  (lambda () (handler-case (progn (funcall thunk) nil)
+                               (socket-timeout () (- (now) t0))))))
+         (r (join thread)))
+    (and (realp r) r)))
+
+(defmacro is-timed-out-after ((seconds) form)
+  (let ((s (gensym)))
+    `(let ((,s (timed-out-after (lambda () ,form))))
+       (is (and ,s (<= ,seconds ,s (+ ,seconds 0.5)))
+           "~S: timed out after ~A s, not ~A" ',form ,s ,seconds))))
+
+(blocking-test a-shorter-timeout-after-a-longer-one-holds
+  (multiple-value-bind (a b) (socket-pair)
+    (unwind-protect
+         (progn
+           (socket-send a "x")
+           (is (= 1 (length (socket-recv b 10 :timeout 30))))
+           (is-timed-out-after (0.3) (socket-recv b 10 :timeout 0.3))
+           (is-timed-out-after (0.2) (socket-recv b 10 :timeout 0.2))
+           (socket-send a "y")
+           (is (= 1 (length (socket-recv b 10 :timeout 30)))))
+      (socket-close a)
+      (socket-close b))))
+
+(blocking-test an-untimed-recv-after-a-timed-one-waits-for-ever
+  (multiple-value-bind (a b) (socket-pair)
+    (unwind-protect
+         (progn
+           (is-timed-out-after (0.1) (socket-recv b 10 :timeout 0.1))
+           (let ((thread (run-blocker (lambda () (throw 'stop (socket-recv b 10))))))
+             (sleep 0.5)
+             (is (sb-thread:thread-alive-p thread))
+             (socket-send a "late")
+             (is (equalp (sb-ext:string-to-octets "late") (join thread)))))
+      (socket-close a)
+      (socket-close b))))
+
+(blocking-test a-timed-recv-after-set-socket-option-holds
+  ;; The user's SO_RCVTIMEO (5 s) replaces the one a call set (0.2 s): the
+  ;; next call must not take the kernel's for its own.
+  (multiple-value-bind (a b) (socket-pair)
+    (unwind-protect
+         (progn
+           (is-timed-out-after (0.2) (socket-recv b 10 :timeout 0.2))
+           (set-socket-option b +sol-socket+ +so-rcvtimeo+ 5)
+           (is-timed-out-after (0.6) (socket-recv b 10 :timeout 0.6)))
+      (socket-close a)
+      (socket-close b))))
+
+(blocking-test a-timed-recv-on-a-reused-descriptor-number-holds
+  ;; A call on the old socket set a kernel timeout; the new socket with the
+  ;; same number has none, and its timed call must not assume one.
+  (let (old)
+    (multiple-value-bind (a b) (socket-pair)
+      (unwind-protect
+           (is-timed-out-after (0.2) (socket-recv b 10 :timeout 0.2))
+        (setf old b)
+        (socket-close a)
+        (socket-close b)))
+    (multiple-value-bind (a b) (socket-pair)
+      (unwind-protect
+           (progn
+             (is (member old (list a b)))
+             (is-timed-out-after (0.6) (socket-recv a 10 :timeout 0.6))
+             (is-timed-out-after (0.6) (socket-recv b 10 :timeout 0.6)))
+        (socket-close a)
+        (socket-close b)))))
+
+(blocking-test a-timed-send-ends-at-its-timeout
+  (multiple-value-bind (a b) (socket-pair)
+    (unwind-protect
+         (let ((data (make-array (* 32 1024 1024) :element-type '(unsigned-byte 8))))
+           (is-timed-out-after (0.3) (socket-send-all a data :timeout 0.3))
+           (is-timed-out-after (0.2) (socket-send-all a data :timeout 0.2)))
       (socket-close a)
       (socket-close b))))
 
