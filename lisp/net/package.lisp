@@ -25,8 +25,8 @@
 descriptors, TCP/UDP over IPv4 and IPv6, Unix sockets, name resolution and
 bivalent streams.  Would-block is NIL, failures are SOCKET-ERROR conditions
 (with the shared error model of epsilon.linux.errors), and blocking calls
-wait in Lisp (poll), so :TIMEOUT, WITH-TIMEOUT and INTERRUPT-THREAD work on
-them.  See docs/net.md.")
+sleep in the kernel as C's do, where :TIMEOUT, WITH-TIMEOUT and
+INTERRUPT-THREAD still work on them.  See docs/net.md.")
   ;; Sockets
   (:export #:socket-create
            #:socket-pair
