@@ -20,14 +20,6 @@ out of a call that holds the library's descriptor table lock would leave
 it locked.  Conditions are signalled by the caller, outside."
   `(sb-sys:without-interrupts ,form))
 
-(defmacro plain-call (in-kernel form)
-  "FORM, a call of a plain socket operation (recv, send, connect...: no
-handle, no lock, no OpenSSL state in its C frame).  When IN-KERNEL it is
-made bare, so that it may sleep in the kernel like a C program's call and
-interrupt-thread, WITH-TIMEOUT and the GC's stop signal land there (DESIGN
-section 4); otherwise with interrupts deferred, as every shim call."
-  `(if ,in-kernel ,form (shim ,form)))
-
 (define-condition socket-transfer-timeout (socket-timeout)
   ((count :initarg :count :initform 0 :reader socket-timeout-count)
    (octets :initarg :octets :initform nil :reader socket-timeout-octets))

@@ -35,7 +35,10 @@ nothing is allocated.  The caller holds VECTOR pinned."
 the kernel when KERNEL-WAIT-P allows it (CFLAGS is FLAGS; OPTION is the
 direction's kernel timeout, +SO-RCVTIMEO+ or +SO-SNDTIMEO+), else as a
 non-blocking call with interrupts deferred (CFLAGS adds +MSG-DONTWAIT+).
-Decided at each attempt: a loop's later attempts have less time left."
+The kernel sleep is made bare, so that interrupt-thread, WITH-TIMEOUT and
+the GC's stop signal land in it: a plain socket call's C frame holds no
+handle, lock or OpenSSL state (DESIGN section 4).  Decided at each attempt:
+a loop's later attempts have less time left."
   (let ((k (gensym "KERNEL")))
     `(let ((,k (kernel-wait-p ,fd ,option ,nonblocking ,deadline)))
        (if ,k

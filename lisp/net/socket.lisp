@@ -114,9 +114,11 @@ Failure signals SOCKET-ERROR (+ECONNREFUSED+, +ENETUNREACH+, ...)."
              (socket-finish-connect fd)))
       (cond ((fd-nonblocking-p fd) (start))
             ((null deadline)
-             ;; Untimed: sleep in the kernel's connect, as C does.  One that a
-             ;; signal interrupted goes on in the kernel: wait for it.
-             (let ((r (plain-call t (%eps-connect fd octets length))))
+             ;; Untimed: sleep in the kernel's connect, as C does, with
+             ;; interrupts enabled (its C frame holds nothing: DESIGN section
+             ;; 4).  One that a signal interrupted goes on in the kernel:
+             ;; wait for it.
+             (let ((r (%eps-connect fd octets length)))
                (cond ((zerop r) t)
                      ((or (= r (- +eintr+)) (= r (- +ealready+)) (= r (- +einprogress+))
                           (= r (- +eagain+)))
