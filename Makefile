@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz deb test-deb reference clean
+.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k bench-bulk repl bindings check-valgrind fuzz deb test-deb reference clean
 
 all: build
 
@@ -35,7 +35,7 @@ reference: build
 	@sbcl --script scripts/gen-reference.lisp
 
 # The benchmarks need wrk, gnuplot and the Lisp libraries they compare with.
-bench bench-http bench-tls bench-c10k bench-ffi: DEPS_FLAGS = --bench
+bench bench-http bench-tls bench-c10k bench-bulk bench-ffi: DEPS_FLAGS = --bench
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".
@@ -43,7 +43,9 @@ LISP_HTTP_SERVER_CMD ?= sbcl --script examples/main.lisp
 LISP_HTTP_SERVER_CONSED ?= 1
 LISP_TLS_CLIENT_CMD ?= sbcl --script bench/lisp/tls-client.lisp
 LISP_BULK_RECV_CMD ?= sbcl --script bench/lisp/bulk-recv.lisp
+LISP_BULK_SEND_CMD ?= sbcl --script bench/lisp/bulk-send.lisp
 export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BULK_RECV_CMD
+export LISP_BULK_SEND_CMD
 
 # Every benchmark row (bench/README.md): the table goes to
 # bench/results/latest.md, the chart to bench/results/latest.png.
@@ -58,6 +60,10 @@ bench-http: build
 # HTTPS keep-alive, TLS handshakes/s, bulk 1 GiB over TCP and TLS.
 bench-tls: build
 	@bash bench/run.sh tls
+
+# Only the bulk rows: 1 GiB over TCP and TLS, Lisp receiver and sender.
+bench-bulk: build
+	@bash bench/run.sh bulk
 
 # 10,000 concurrent keep-alive connections, server memory per connection.
 bench-c10k: build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh [PART...] - run benchmark parts, then write one table of
 # ratios (bench/results/latest.md) and a chart (bench/results/latest.png).
-# Parts: ffi http tls c10k (default: all four). See bench/README.md.
+# Parts: ffi http tls c10k (default: all four), bulk (only the bulk rows,
+# which tls also runs). See bench/README.md.
 #
 # Every figure is measured in this run: the baseline of each row is the
 # first subject measured in it, and every ratio is against that baseline.
@@ -20,6 +21,9 @@
 #   LISP_TLS_CLIENT_CMD    Lisp handshake loop: `CMD --host H --port P --seconds S`
 #                          prints `HANDSHAKES <n> SECONDS <x>`
 #   LISP_BULK_RECV_CMD     Lisp bulk receiver: the CLI of `bulk recv`
+#                          (default: sbcl --script bench/lisp/bulk-recv.lisp)
+#   LISP_BULK_SEND_CMD     Lisp bulk sender: the CLI of `bulk send`
+#                          (default: sbcl --script bench/lisp/bulk-send.lisp)
 #   BENCH_SELF             1: also measure the C reference against itself
 #                          (default: 1 when LISP_HTTP_SERVER_CMD is unset)
 #   BENCH_DURATION (5)  BENCH_WARMUP (1)  BENCH_RUNS (3)  BENCH_C10K (10000)
@@ -40,7 +44,8 @@ BULK_BYTES=${BENCH_BULK_BYTES:-1G}
 LISP_SERVER=${LISP_HTTP_SERVER_CMD:-}
 LISP_CONSED=${LISP_HTTP_SERVER_CONSED:-0}
 LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD:-}
-LISP_BULK_RECV=${LISP_BULK_RECV_CMD:-}
+LISP_BULK_RECV=${LISP_BULK_RECV_CMD:-sbcl --script bench/lisp/bulk-recv.lisp}
+LISP_BULK_SEND=${LISP_BULK_SEND_CMD:-sbcl --script bench/lisp/bulk-send.lisp}
 if [ -z "${BENCH_SELF:-}" ]; then
   if [ -n "$LISP_SERVER" ]; then BENCH_SELF=0; else BENCH_SELF=1; fi
 fi
@@ -60,12 +65,15 @@ CERTS="$BUILD/bench-certs"
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(ffi http tls c10k)
 for p in "${parts[@]}"; do
-  case $p in ffi | http | tls | c10k) ;; *) log "run.sh: unknown part $p (ffi http tls c10k)"; exit 2 ;; esac
+  case $p in ffi | http | tls | c10k | bulk) ;; *) log "run.sh: unknown part $p (ffi http tls c10k bulk)"; exit 2 ;; esac
 done
 for f in "$C_SERVER" "$C10K_CLIENT" "$BULK"; do
   [ -x "$f" ] || { log "run.sh: $f is missing: build first (make bench builds)"; exit 1; }
 done
-for t in wrk taskset openssl gnuplot sbcl; do
+tools="wrk taskset openssl gnuplot sbcl"
+# The bulk rows need no load generator, and the table needs no chart.
+[ "${parts[*]}" = bulk ] && tools="taskset openssl sbcl"
+for t in $tools; do
   command -v "$t" >/dev/null || { log "run.sh: $t is missing (scripts/install-deps.sh --bench)"; exit 1; }
 done
 
@@ -88,6 +96,7 @@ subject lisp "Lisp: epsilon server (issue 8)"
 subject bsd "peer: sb-bsd-sockets + serve-event"
 subject lisp-client "Lisp: TLS client loop (epsilon.crypto)"
 subject lisp-recv "Lisp: receiver (epsilon.net.core / epsilon.crypto)"
+subject lisp-send "Lisp: sender (epsilon.net.core / epsilon.crypto)"
 
 # The HTTP server subjects: KEY|COMMAND|CONSED-HOOK
 http_subjects() {
@@ -233,13 +242,86 @@ measure_bulk() {
     record "$row" "$key" failed "transfer failed"
     return
   fi
-  read -r _ bytes _ secs _ _ <<<"$line"
-  local mibps cpu
+  bulk_record "$row" "$key" cpu_ms_gib "$line" "$ticks"
+}
+
+# bulk_record ROW KEY METRIC "BYTES b SECONDS s MIBPS m [CPU c]" [TICKS]:
+# MiB/s, and CPU ms per GiB from the line's CPU (the thread's, inside the
+# loop) or else from TICKS (the whole process).
+bulk_record() {
+  local row=$1 key=$2 metric=$3 line=$4 ticks=${5:-} bytes secs cpus mibps cpu
+  read -r _ bytes _ secs _ _ _ cpus <<<"$line"
   mibps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / 1048576 / s }')
-  cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v b="$bytes" 'BEGIN { printf "%.1f", t * 1000 / hz / (b / 1073741824) }')
+  if [ -n "$cpus" ]; then
+    cpu=$(awk -v c="$cpus" -v b="$bytes" 'BEGIN { printf "%.1f", c * 1000 / (b / 1073741824) }')
+  else
+    cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v b="$bytes" 'BEGIN { printf "%.1f", t * 1000 / hz / (b / 1073741824) }')
+  fi
   record "$row" "$key" mibps "$mibps"
-  record "$row" "$key" cpu_ms_gib "$cpu"
-  log "  $row $key: $mibps MiB/s, receiver $cpu ms CPU/GiB"
+  record "$row" "$key" "$metric" "$cpu"
+  log "  $row $key: $mibps MiB/s, $cpu ms CPU/GiB"
+}
+
+# measure_bulk_send ROW KEY SEND-CMD TLS(0|1): the sender (subject) on
+# SCORE, the C receiver on LCORE.
+measure_bulk_send() {
+  local row=$1 key=$2 cmd=$3 tls=$4 rargs=() sargs=()
+  if [ "$tls" = 1 ]; then
+    rargs=(--tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key")
+    sargs=(--tls)
+  fi
+  start_server "$LCORE" "$BULK recv" --host 127.0.0.1 --port 0 "${rargs[@]}" ||
+    { record "$row" "$key" failed "receiver did not start"; return; }
+  local sout rc=0
+  sout=$(taskset -c "$SCORE" bash -c "exec $cmd \"\$@\"" bash --host 127.0.0.1 --port "$PORT" \
+    --bytes "$BULK_BYTES" "${sargs[@]}" 2>&1) || rc=$?
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=
+  local line
+  line=$(grep -m1 '^BYTES ' <<<"$sout")
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    log "  $row $key: the transfer failed (status $rc):"
+    sed 's/^/    send: /' <<<"$sout" >&2
+    sed 's/^/    recv: /' "$WORK/server.err" >&2
+    record "$row" "$key" failed "transfer failed"
+    return
+  fi
+  bulk_record "$row" "$key" send_cpu_ms_gib "$line"
+}
+
+# bulk_rows: one run of every bulk row (row 6), receivers then senders.
+bulk_rows() {
+  local tls row
+  for tls in 0 1; do
+    row=bulk-tcp
+    [ $tls = 1 ] && row=bulk-tls
+    measure_bulk $row c "$BULK recv" $tls
+    [ "$BENCH_SELF" = 1 ] && measure_bulk $row c-self "$BULK recv" $tls
+    [ -n "$LISP_BULK_RECV" ] && measure_bulk $row lisp-recv "$LISP_BULK_RECV" $tls
+    measure_bulk_send $row-send c "$BULK send" $tls
+    [ "$BENCH_SELF" = 1 ] && measure_bulk_send $row-send c-self "$BULK send" $tls
+    [ -n "$LISP_BULK_SEND" ] && measure_bulk_send $row-send lisp-send "$LISP_BULK_SEND" $tls
+  done
+}
+
+bulk_pending() {
+  [ -z "$LISP_BULK_RECV" ] && record bulk-tcp lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
+  [ -z "$LISP_BULK_RECV" ] && record bulk-tls lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
+  [ -z "$LISP_BULK_SEND" ] && record bulk-tcp-send lisp-send pending "pending (LISP_BULK_SEND_CMD)"
+  [ -z "$LISP_BULK_SEND" ] && record bulk-tls-send lisp-send pending "pending (LISP_BULK_SEND_CMD)"
+  return 0
+}
+
+# part_bulk: only the bulk rows (the tls part runs them too).
+part_bulk() {
+  log "== bulk: 1 GiB over TCP and TLS, Lisp receiver and sender"
+  sh "$ROOT/tests/data/make-certs.sh" "$CERTS" || { log "run.sh: certificates failed"; return 1; }
+  bulk_pending
+  local r
+  for ((r = 1; r <= RUNS; r++)); do
+    log "-- bulk run $r/$RUNS"
+    bulk_rows
+  done
 }
 
 part_tls() {
@@ -251,8 +333,7 @@ part_tls() {
   sbcl --noinform --non-interactive --eval '(require :asdf)' \
     --eval '(handler-bind ((warning (function muffle-warning))) (asdf:load-system "cl+ssl"))' >/dev/null 2>&1 ||
     log "run.sh: cl+ssl does not load: its row will fail"
-  [ -z "$LISP_BULK_RECV" ] && record bulk-tcp lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
-  [ -z "$LISP_BULK_RECV" ] && record bulk-tls lisp-recv pending "pending (LISP_BULK_RECV_CMD)"
+  bulk_pending
   local r key cmd consed
   for ((r = 1; r <= RUNS; r++)); do
     log "-- tls run $r/$RUNS"
@@ -264,13 +345,7 @@ part_tls() {
     [ "$BENCH_SELF" = 1 ] && measure_handshakes s_time-self s_time
     [ -n "$LISP_TLS_CLIENT" ] && measure_handshakes lisp-client "$LISP_TLS_CLIENT"
     measure_handshakes clplus "$CLPLUS_CLIENT"
-    for tls in 0 1; do
-      local row=bulk-tcp
-      [ $tls = 1 ] && row=bulk-tls
-      measure_bulk $row c "$BULK recv" $tls
-      [ "$BENCH_SELF" = 1 ] && measure_bulk $row c-self "$BULK recv" $tls
-      [ -n "$LISP_BULK_RECV" ] && measure_bulk $row lisp-recv "$LISP_BULK_RECV" $tls
-    done
+    bulk_rows
   done
   subject s_time "openssl s_time -new (baseline)"
   subject s_time-self "openssl s_time -new (again, as the subject)"

@@ -68,5 +68,7 @@
                (:file "suite-misuse")
                (:file "suite-concurrency")
                (:file "suite-faults")
-               (:file "suite-leaks"))
+               (:file "suite-leaks")
+               (:file "suite-waitall")
+               (:file "suite-blocking"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -6,11 +6,14 @@
  *
  * recv listens (--port 0 picks a port and the program prints `PORT <n>` on
  * stdout), accepts one connection, reads into one buffer until EOF (TLS:
- * close_notify or EOF) and prints `BYTES <n> SECONDS <x> MIBPS <y>`, timed
- * from the accept to the EOF. send connects, sends N bytes (default 1G;
- * suffixes K, M, G are powers of 1024) in B-byte writes (default 64K), shuts
- * the connection down and prints the same line from its side. Blocking
- * sockets: this measures the kernel and OpenSSL paths, not a loop.
+ * close_notify or EOF) and prints `BYTES <n> SECONDS <x> MIBPS <y> CPU <c>`,
+ * timed from the first byte received to the EOF: SECONDS is wall time, CPU
+ * the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) over the same span, so
+ * neither counts start-up or the handshake. send connects, sends N bytes
+ * (default 1G; suffixes K, M, G are powers of 1024) in B-byte writes
+ * (default 64K), shuts the connection down and prints the same line from
+ * its side, timed from the first write to the shutdown. Blocking sockets:
+ * this measures the kernel and OpenSSL paths, not a loop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +34,12 @@
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -56,9 +65,9 @@ static uint64_t parse_size(const char *s) {
   return v;
 }
 
-static void report(uint64_t bytes, double secs) {
-  printf("BYTES %llu SECONDS %.3f MIBPS %.1f\n", (unsigned long long)bytes, secs,
-         (double)bytes / (1 << 20) / secs);
+static void report(uint64_t bytes, double secs, double cpu) {
+  printf("BYTES %llu SECONDS %.3f MIBPS %.1f CPU %.3f\n", (unsigned long long)bytes, secs,
+         (double)bytes / (1 << 20) / secs, cpu);
   fflush(stdout);
 }
 
@@ -140,7 +149,7 @@ int main(int argc, char **argv) {
     if (fd < 0)
       die("accept");
     close(lfd);
-    double t0 = now();
+    double t0 = 0, c0 = 0;
     if (ctx) {
       ssl = SSL_new(ctx);
       if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1)
@@ -156,6 +165,10 @@ int main(int argc, char **argv) {
             break;
           die("SSL_read");
         }
+        if (total == 0) {
+          t0 = now();
+          c0 = thread_cpu();
+        }
         total += (uint64_t)k;
       } else {
         ssize_t k = recv(fd, buf, bufsize, 0);
@@ -165,15 +178,18 @@ int main(int argc, char **argv) {
           die("recv");
         if (k == 0)
           break;
+        if (total == 0) {
+          t0 = now();
+          c0 = thread_cpu();
+        }
         total += (uint64_t)k;
       }
     }
-    report(total, now() - t0);
+    report(total, total ? now() - t0 : 0, total ? thread_cpu() - c0 : 0);
   } else {
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
       die("connect");
-    double t0 = now();
     if (tls) {
       ctx = SSL_CTX_new(TLS_client_method());
       /* The benchmark measures the transfer; the peer is our own receiver. */
@@ -183,6 +199,7 @@ int main(int argc, char **argv) {
         die("SSL_connect");
     }
     uint64_t left = bytes;
+    double t0 = now(), c0 = thread_cpu();
     while (left) {
       size_t chunk = left < bufsize ? (size_t)left : bufsize;
       if (ssl) {
@@ -202,7 +219,7 @@ int main(int argc, char **argv) {
     if (ssl)
       (void)SSL_shutdown(ssl);
     (void)shutdown(fd, SHUT_WR);
-    report(bytes, now() - t0);
+    report(bytes, now() - t0, thread_cpu() - c0);
   }
   if (ssl)
     SSL_free(ssl);

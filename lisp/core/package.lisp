@@ -46,8 +46,8 @@ program can :USE all three.")
                 #:+pollin+ #:+pollout+ #:+pollerr+ #:+pollhup+ #:+clock-monotonic+)
   (:documentation
    "Internal machinery shared by the public packages: turning C return values
-into conditions, and the blocking model (waiting for readiness in Lisp with
-poll, deadlines, EINTR retried).  Not for users.")
+into conditions, and the blocking model (the one retry loop WITH-RETRY,
+waiting for readiness with poll, deadlines, EINTR retried).  Not for users.")
   (:export #:check-result
            #:signal-epsilon-error
            #:last-error-detail
@@ -55,6 +55,10 @@ poll, deadlines, EINTR retried).  Not for users.")
            #:remaining-ms
            #:monotonic-us
            #:wait-until-ready
+           #:wait-ready
+           #:signal-timeout
+           #:with-retry
+           #:retry-failed-call
            #:define-public-package
            #:+pollin+ #:+pollout+))
 

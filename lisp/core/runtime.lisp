@@ -1,10 +1,11 @@
 ;;;; runtime.lisp - C results to conditions, and the blocking model.
 ;;;;
-;;;; No Lisp thread ever sleeps inside C (DESIGN section 4): the public
-;;;; packages make non-blocking calls, and when a call would block and the
-;;;; caller wants blocking behaviour they wait here, in poll(2), where
-;;;; interrupt-thread and with-timeout can land safely.  EINTR is retried
-;;;; with the time that is left.
+;;;; TLS, handles and locks never sleep inside C (DESIGN section 4): their
+;;;; calls are non-blocking, and when one would block and the caller wants
+;;;; blocking behaviour it waits here, in poll(2), where interrupt-thread and
+;;;; with-timeout land safely.  Plain socket calls may sleep in the kernel
+;;;; instead (epsilon.net.core decides).  EINTR is retried with the time that
+;;;; is left.  WITH-RETRY is the one retry loop every package uses.
 
 (in-package #:epsilon.linux.runtime)
 
@@ -61,6 +62,26 @@ early), at least 0; -1 (no limit) when DEADLINE is NIL."
       (min +max-poll-ms+ (max 0 (ceiling (- deadline (monotonic-us)) 1000)))
       -1))
 
+(defun wait-ready (fd events deadline operation &optional (class 'socket-error))
+  "Wait in poll(2) until FD is ready for EVENTS (+POLLIN+ or +POLLOUT+).
+Returns the ready events (an error or hang-up on FD counts as ready, so
+that the retried operation reports it), or NIL once DEADLINE (from
+DEADLINE; NIL waits for ever) has passed.  A failing poll signals CLASS's
+condition for OPERATION; EINTR is retried with the time that is left."
+  (loop
+    (let* ((ms (remaining-ms deadline))
+           (r (%eps-fd-poll fd events ms)))
+      (cond ((plusp r) (return r))
+            ((zerop r)
+             (when (and deadline (<= (remaining-ms deadline) 0))
+               (return nil)))
+            ((= r (- +eintr+)))
+            (t (signal-epsilon-error r operation class))))))
+
+(defun signal-timeout (operation &optional (class 'socket-error))
+  "Signal the timeout condition of CLASS's family (+ETIMEDOUT+) for OPERATION."
+  (error (class-for-code +etimedout+ class) :code +etimedout+ :operation operation))
+
 (defun wait-until-ready (fd events deadline operation
                          &optional (class 'socket-error))
   "Wait in poll(2) until FD is ready for EVENTS (+POLLIN+ or +POLLOUT+), or
@@ -68,16 +89,55 @@ until DEADLINE (from DEADLINE; NIL waits for ever) passes, then signal a
 timeout condition of CLASS's family (+ETIMEDOUT+) for OPERATION.  Returns the
 ready events; an error or hang-up on FD counts as ready, so that the retried
 operation reports it.  EINTR is retried with the time that is left."
-  (loop
-    (let* ((ms (remaining-ms deadline))
-           (r (%eps-fd-poll fd events ms)))
-      (cond ((plusp r) (return r))
-            ((zerop r)
-             (when (and deadline (<= (remaining-ms deadline) 0))
-               (error (class-for-code +etimedout+ class)
-                      :code +etimedout+ :operation operation)))
-            ((= r (- +eintr+)))
-            (t (signal-epsilon-error r operation class))))))
+  (or (wait-ready fd events deadline operation class)
+      (signal-timeout operation class)))
+
+;;; The retry loop.  Every call that can would-block is written as
+;;;
+;;;   (with-retry (r (call ...) :fd fd :events +pollin+ ...)
+;;;     ...what to do with a result that is done, usually (return r)...)
+;;;
+;;; and the failure half (wait, give up, retry, signal) is RETRY-FAILED-CALL,
+;;; which loops of their own (the TLS stream's) use directly.
+
+(defmacro retry-failed-call ((result &key fd (events '+pollin+) would-block
+                                          deadline operation (class ''epsilon-error)
+                                          nonblocking on-would-block on-timeout
+                                          (retry nil retry-p) fail))
+  "The failure half of WITH-RETRY for RESULT, a result that is not done.
+WOULD-BLOCK is a form giving the poll events RESULT asks to wait for, or
+NIL when it is no would-block (default: EVENTS when RESULT is -EAGAIN).
+On a would-block: NONBLOCKING true evaluates ON-WOULD-BLOCK (usually a
+RETURN); otherwise wait for FD's readiness until DEADLINE, and when it
+passes evaluate ON-TIMEOUT (default: signal the timeout of CLASS's family
+for OPERATION).  Else, when RETRY (default: RESULT is -EINTR) is true,
+nothing: the loop calls again.  Else FAIL (default: signal RESULT's
+condition of CLASS for OPERATION)."
+  (let ((ev (gensym "EVENTS")))
+    `(let ((,ev ,(or would-block `(and (= ,result (- +eagain+)) ,events))))
+       (cond (,ev
+              (if ,nonblocking
+                  ,on-would-block
+                  (unless (wait-ready ,fd ,ev ,deadline ,operation ,class)
+                    ,(or on-timeout `(signal-timeout ,operation ,class)))))
+             (,(if retry-p retry `(= ,result (- +eintr+))))
+             (t ,(or fail `(signal-epsilon-error ,result ,operation ,class)))))))
+
+(defmacro with-retry ((result call &rest keys &key (done nil done-p) &allow-other-keys)
+                      &body on-done)
+  "The retry loop of a call into C that can would-block.  Repeat: bind
+RESULT to the value of CALL; when DONE (default: RESULT is not negative)
+run ON-DONE, which leaves the loop with RETURN (falling through calls
+again, as a send that went out in part does); otherwise RETRY-FAILED-CALL
+with KEYS (:FD :EVENTS :WOULD-BLOCK :DEADLINE :OPERATION :CLASS
+:NONBLOCKING :ON-WOULD-BLOCK :ON-TIMEOUT :RETRY :FAIL, see there).  The
+loop is a LOOP: RETURN in ON-DONE or ON-WOULD-BLOCK returns from it."
+  (let ((keys (loop for (k v) on keys by #'cddr unless (eq k :done) append (list k v))))
+    `(loop
+       (let ((,result ,call))
+         (if ,(if done-p done `(>= ,result 0))
+             (progn ,@on-done)
+             (retry-failed-call (,result ,@keys)))))))
 
 (defmacro define-public-package (name &body options)
   "Define the public package NAME like DEFPACKAGE with OPTIONS, using

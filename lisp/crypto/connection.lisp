@@ -184,19 +184,36 @@ mode (asked from the library's table: no system call)."
 
 (defmacro with-want-retry ((conn result fd nonblocking deadline operation)
                            &key on-would-block)
-  "The WANT_READ / WANT_WRITE branch of the retry loops: when RESULT asks
+  "The WANT_READ / WANT_WRITE branch of the retry loops: RETRY-FAILED-CALL
+(the runtime's one retry step) for a TLS call on CONN.  When RESULT asks
 for readiness, wait for it (blocking fd) or evaluate ON-WOULD-BLOCK
 (non-blocking fd); any other negative RESULT is signalled.  Every
 connection is non-blocking in C (MAKE-TLS-CONNECTION), where a want means
 the socket itself would block: records without data (TLS 1.3 tickets) are
 consumed within the call, so no poll is needed to tell the two apart."
-  (let ((events (gensym "EVENTS")))
-    `(let ((,events (cond ((= ,result (- +etlswantread+)) +pollin+)
-                          ((= ,result (- +etlswantwrite+)) +pollout+)
-                          (t (tls-fail ,conn ,result ,operation)))))
-       (if ,nonblocking
-           ,on-would-block
-           (wait-until-ready ,fd ,events ,deadline ,operation 'tls-error)))))
+  `(retry-failed-call (,result :fd ,fd :would-block (tls-want-events ,result)
+                               :deadline ,deadline :operation ,operation
+                               :class 'tls-error :nonblocking ,nonblocking
+                               :on-would-block ,on-would-block
+                               :retry nil :fail (tls-fail ,conn ,result ,operation))))
+
+(defmacro with-tls-retry ((r call conn fd nonblocking deadline operation
+                           &key (done `(>= ,r 0)) on-would-block)
+                          &body on-done)
+  "WITH-RETRY (the runtime's one retry loop) for CALL, a TLS call on CONN:
+a want is a would-block, any other negative result a TLS-ERROR."
+  `(with-retry (,r ,call :done ,done :fd ,fd :would-block (tls-want-events ,r)
+                         :deadline ,deadline :operation ,operation :class 'tls-error
+                         :nonblocking ,nonblocking :on-would-block ,on-would-block
+                         :retry nil :fail (tls-fail ,conn ,r ,operation))
+     ,@on-done))
+
+(declaim (inline tls-want-events))
+(defun tls-want-events (result)
+  "The poll events a TLS call's RESULT asks to wait for, or NIL."
+  (cond ((= result (- +etlswantread+)) +pollin+)
+        ((= result (- +etlswantwrite+)) +pollout+)
+        (t nil)))
 
 ;;; The handshake
 
@@ -216,14 +233,14 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
     (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-handshake)
       (with-direction-lock ((tls-connection-read-lock conn) deadline 'tls-handshake)
         (let ((nonblocking (fd-nonblocking-p fd)))
-          (loop
-            (let ((r (with-shim (%eps-tls-connection-handshake
-                                 (tls-connection-handle conn)))))
-              (when (zerop r) (return t))
-              (with-want-retry (conn r fd nonblocking deadline 'tls-handshake)
-                :on-would-block (return (values nil (if (= r (- +etlswantread+))
-                                                        :read
-                                                        :write)))))))))))
+          (with-tls-retry (r (with-shim (%eps-tls-connection-handshake
+                                         (tls-connection-handle conn)))
+                             conn fd nonblocking deadline 'tls-handshake
+                             :done (zerop r)
+                             :on-would-block (return (values nil (if (= r (- +etlswantread+))
+                                                                     :read
+                                                                     :write))))
+            (return t)))))))
 
 ;;; Sending
 
@@ -250,19 +267,19 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
     (declare (type size pos))
     (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-send)
       (let ((nonblocking (fd-nonblocking-p fd)))
-        (loop while (< pos end)
-              do (let ((r (with-shim
-                            ;; Inline call: the SAP is not boxed.
-                            (sb-sys:with-pinned-objects (octets)
-                              (%eps-tls-connection-write
-                               (tls-connection-handle conn)
-                               (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
-                               (- end pos))))))
-                   (if (plusp r)
-                       (incf pos r)
-                       (with-want-retry (conn r fd nonblocking deadline 'tls-send)
-                         :on-would-block
-                         (return-from send-octets (if (> pos start) (- pos start) nil))))))))
+        (with-tls-retry (r (with-shim
+                             ;; Inline call: the SAP is not boxed.
+                             (sb-sys:with-pinned-objects (octets)
+                               (%eps-tls-connection-write
+                                (tls-connection-handle conn)
+                                (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
+                                (- end pos))))
+                           conn fd nonblocking deadline 'tls-send
+                           :done (plusp r)
+                           :on-would-block
+                           (return-from send-octets (if (> pos start) (- pos start) nil)))
+          (incf pos r)
+          (when (>= pos end) (return)))))
     (- end start)))
 
 (defun tls-send (conn data &key (start 0) end (timeout (tls-connection-timeout conn)))
@@ -304,18 +321,16 @@ SIGPIPE)."
         (fd (tls-connection-fd conn)))
     (with-direction-lock ((tls-connection-read-lock conn) deadline 'tls-recv)
       (let ((nonblocking (fd-nonblocking-p fd)))
-        (loop
-          (let ((r (with-shim
-                     ;; Inline call: the SAP is not boxed.
-                     (sb-sys:with-pinned-objects (buffer)
-                       (%eps-tls-connection-read
-                        (tls-connection-handle conn)
-                        (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
-                        (- end start))))))
-            (when (>= r 0)
-              (return r))
-            (with-want-retry (conn r fd nonblocking deadline 'tls-recv)
-              :on-would-block (return nil))))))))
+        (with-tls-retry (r (with-shim
+                             ;; Inline call: the SAP is not boxed.
+                             (sb-sys:with-pinned-objects (buffer)
+                               (%eps-tls-connection-read
+                                (tls-connection-handle conn)
+                                (sb-sys:sap+ (sb-sys:vector-sap buffer) start)
+                                (- end start))))
+                           conn fd nonblocking deadline 'tls-recv
+                           :on-would-block (return nil))
+          (return r))))))
 
 (defun tls-recv-into (conn buffer &key (start 0) end (timeout (tls-connection-timeout conn)))
   "Receive decrypted bytes from the TLS connection CONN into BUFFER, a
@@ -371,8 +386,7 @@ open; free the connection afterwards (WITH-TLS-CONNECTION does both)."
         (fd (tls-connection-fd conn)))
     (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-shutdown)
       (let ((nonblocking (fd-nonblocking-p fd)))
-        (loop
-          (let ((r (with-shim (%eps-tls-connection-shutdown (tls-connection-handle conn)))))
-            (when (plusp r) (return t))
-            (with-want-retry (conn r fd nonblocking deadline 'tls-shutdown)
-              :on-would-block (return nil))))))))
+        (with-tls-retry (r (with-shim (%eps-tls-connection-shutdown (tls-connection-handle conn)))
+                           conn fd nonblocking deadline 'tls-shutdown
+                           :done (plusp r) :on-would-block (return nil))
+          (return t))))))

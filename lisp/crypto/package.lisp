@@ -3,7 +3,8 @@
 (epsilon.linux.runtime:define-public-package #:epsilon.crypto
   (:import-from #:epsilon.linux.runtime
                 #:signal-epsilon-error #:last-error-detail #:deadline
-                #:wait-until-ready #:monotonic-us #:+pollin+ #:+pollout+)
+                #:wait-until-ready #:monotonic-us #:+pollin+ #:+pollout+
+                #:with-retry #:retry-failed-call)
   (:import-from #:epsilon.linux.bindings
                 #:%eps-tls-context-new #:%eps-tls-context-free
                 #:%eps-tls-context-use-certificate-file

@@ -20,6 +20,31 @@ out of a call that holds the library's descriptor table lock would leave
 it locked.  Conditions are signalled by the caller, outside."
   `(sb-sys:without-interrupts ,form))
 
+(define-condition socket-transfer-timeout (socket-timeout)
+  ((count :initarg :count :initform 0 :reader socket-timeout-count)
+   (octets :initarg :octets :initform nil :reader socket-timeout-octets))
+  (:documentation "A send or receive did not complete within its :TIMEOUT
+(a SOCKET-TIMEOUT, code +ETIMEDOUT+) after moving some bytes, which are not
+lost: SOCKET-TIMEOUT-COUNT is the number of bytes sent or received before
+the timeout (0 when none), and for a receive SOCKET-TIMEOUT-OCTETS is a
+fresh vector of those bytes (SOCKET-RECV-INTO also left them in its buffer
+from START on; NIL for a send)."))
+
+(setf (documentation 'socket-timeout-count 'function)
+      "The number of bytes a SOCKET-TRANSFER-TIMEOUT's operation sent or
+received before its timeout."
+      (documentation 'socket-timeout-octets 'function)
+      "The bytes a receive got before its SOCKET-TRANSFER-TIMEOUT (a fresh
+octet vector), or NIL for a send.")
+
+(defun transfer-timeout (operation count total &optional octets)
+  "Signal SOCKET-TRANSFER-TIMEOUT for OPERATION after COUNT of TOTAL bytes."
+  (error 'socket-transfer-timeout
+         :code +etimedout+ :operation operation :count count :octets octets
+         :detail (and (plusp count)
+                      (format nil "~D of ~D bytes ~:[sent~;received~] before the timeout"
+                              count total octets))))
+
 (defmacro checked (form operation)
   "FORM's value when not negative, else signal OPERATION's SOCKET-ERROR."
   `(check-result (shim ,form) ,operation 'socket-error))
@@ -36,10 +61,90 @@ it locked.  Conditions are signalled by the caller, outside."
   "Descriptors of listeners that are O_NONBLOCK in the kernel but blocking
 for Lisp callers.")
 
+;;; The kernel's own timeouts (SO_RCVTIMEO / SO_SNDTIMEO).
+;;;
+;;; A blocking call with a :TIMEOUT sleeps in the kernel too, bounded by the
+;;; socket's kernel timeout, which must then be at most the time left.  The
+;;; value this package last set on each descriptor is kept here (in ms, per
+;;; descriptor and direction; 0: none set or not known) so that it is set
+;;; again only when it would be longer than the time left: a loop of calls
+;;; with the same :TIMEOUT sets it once.  A kernel timeout shorter than the
+;;; time left is harmless (the call reports would-block, the rest is waited
+;;; in poll), a longer one is not: so an entry is trusted only between a
+;;; setsockopt of ours and the descriptor's close, and reset to 0 whenever
+;;; the descriptor is created, accepted, closed or set by SET-SOCKET-OPTION.
+
+(sb-ext:defglobal *kernel-timeouts*
+    (make-array 0 :element-type '(unsigned-byte 32)))
+(declaim (type (simple-array (unsigned-byte 32) (*)) *kernel-timeouts*))
+(sb-ext:defglobal *kernel-timeouts-lock* (sb-thread:make-mutex :name "kernel timeouts"))
+
+(declaim (inline timeout-slot))
+(defun timeout-slot (fd option)
+  (+ (* 2 fd) (if (= option +so-rcvtimeo+) 0 1)))
+
+(declaim (inline kernel-timeout-ms))
+(defun kernel-timeout-ms (fd option)
+  "The kernel timeout OPTION of FD this package set and still trusts, in
+ms, or 0."
+  (let ((table *kernel-timeouts*)
+        (i (timeout-slot fd option)))
+    (if (< i (length table)) (aref table i) 0)))
+
+(defun note-kernel-timeout (fd option ms)
+  "Record that FD's kernel timeout OPTION is MS (0: not known).  Called with
+*KERNEL-TIMEOUTS-LOCK* held, or for a descriptor no call is using."
+  (let ((i (timeout-slot fd option))
+        (table *kernel-timeouts*))
+    (when (>= i (length table))
+      (when (zerop ms)
+        (return-from note-kernel-timeout))
+      (let ((new (make-array (max 1024 (* 2 (1+ i))) :element-type '(unsigned-byte 32)
+                                                     :initial-element 0)))
+        (replace new table)
+        (setf *kernel-timeouts* new table new)))
+    (setf (aref table i) ms)))
+
+(defun forget-kernel-timeouts (fd)
+  (when (< (timeout-slot fd +so-rcvtimeo+) (length *kernel-timeouts*))
+    (sb-thread:with-mutex (*kernel-timeouts-lock*)
+      (note-kernel-timeout fd +so-rcvtimeo+ 0)
+      (note-kernel-timeout fd +so-sndtimeo+ 0))))
+
+(defun set-kernel-timeout (fd option ms)
+  "Set FD's kernel timeout OPTION to MS milliseconds and note it.  True when
+it was set (not on a descriptor that is no socket, say: the call itself
+then reports what is wrong)."
+  (shim (sb-thread:with-mutex (*kernel-timeouts-lock*)
+          (note-kernel-timeout fd option 0)
+          (when (zerop (%eps-setsockopt-timeout fd option (* ms 1000)))
+            (note-kernel-timeout fd option ms)
+            t))))
+
+(defun kernel-timeout-within (fd option deadline)
+  "True when FD's kernel timeout OPTION is now at most the time left until
+DEADLINE (setting it to the whole milliseconds left when it is not), so that
+a call may sleep in the kernel; NIL in the last millisecond (poll then)."
+  (let ((left (floor (- deadline (monotonic-us)) 1000)))
+    (and (plusp left)
+         (let ((k (kernel-timeout-ms fd option)))
+           (or (and (plusp k) (<= k left))
+               (set-kernel-timeout fd option (min left (1- (expt 2 31)))))))))
+
+(declaim (inline kernel-wait-p))
+(defun kernel-wait-p (fd option nonblocking deadline)
+  "True when a call on FD may sleep in the kernel: its caller blocks, and has
+no DEADLINE or the kernel timeout OPTION (+SO-RCVTIMEO+ for receiving,
++SO-SNDTIMEO+ for sending) is at most the time left."
+  (and (not nonblocking)
+       (or (null deadline) (kernel-timeout-within fd option deadline))))
+
 (declaim (inline forget-fd))
 (defun forget-fd (fd)
-  "FD was just created, accepted or closed: it is no blocking listener."
-  (remhash fd *blocking-listeners*))
+  "FD was just created, accepted or closed: it is no blocking listener, and
+no kernel timeout is known for it."
+  (remhash fd *blocking-listeners*)
+  (forget-kernel-timeouts fd))
 
 (declaim (inline fd-nonblocking-p))
 (defun fd-nonblocking-p (fd)

@@ -1,9 +1,17 @@
 ;;;; io.lisp - sending and receiving: the blocking model of DESIGN section 4.
 ;;;;
-;;;; Every C call passes +MSG-DONTWAIT+, so no thread sleeps in C.  When it
-;;;; would block, a caller that asked not to block (+MSG-DONTWAIT+ in its
-;;;; flags, or an O_NONBLOCK descriptor) gets NIL; any other caller waits in
-;;;; poll (WAIT-UNTIL-READY, bounded by :TIMEOUT) and the call is retried.
+;;;; A caller that asked not to block (+MSG-DONTWAIT+ in its flags, or an
+;;;; O_NONBLOCK descriptor) makes a non-blocking call and gets NIL when it
+;;;; would block.  A blocking caller sleeps in the kernel's call, as a C
+;;;; program does (one system call per wake-up; interrupts and the GC land
+;;;; there).  With a :TIMEOUT the kernel's own timeout (SO_RCVTIMEO /
+;;;; SO_SNDTIMEO) bounds that sleep: it is set to at most the time left, and
+;;;; set again only when it would be longer (base.lisp), so calls with the
+;;;; same :TIMEOUT set it once; in the last millisecond the call is
+;;;; non-blocking and the rest is waited in poll.  A blocking call that
+;;;; reports would-block (the kernel timeout passed, or one the user set)
+;;;; waits in poll until the deadline and calls again.  bench/README.md has
+;;;; the measurements behind this choice.
 
 (in-package #:epsilon.net.core.internal)
 
@@ -15,49 +23,70 @@ generated function (every one taking a pointer is inline), where it stays
 unboxed: nothing is allocated.  The caller holds VECTOR pinned."
   `(sb-sys:sap+ (sb-sys:vector-sap ,vector) ,offset))
 
+(defmacro plain-io ((cflags fd option nonblocking deadline flags) form)
+  "Evaluate FORM, a plain socket call on FD that passes CFLAGS: sleeping in
+the kernel when KERNEL-WAIT-P allows it (CFLAGS is FLAGS; OPTION is the
+direction's kernel timeout, +SO-RCVTIMEO+ or +SO-SNDTIMEO+), else as a
+non-blocking call with interrupts deferred (CFLAGS adds +MSG-DONTWAIT+).
+The kernel sleep is made bare, so that interrupt-thread, WITH-TIMEOUT and
+the GC's stop signal land in it: a plain socket call's C frame holds no
+handle, lock or OpenSSL state (DESIGN section 4).  Decided at each attempt:
+a loop's later attempts have less time left."
+  (let ((k (gensym "KERNEL")))
+    `(let ((,k (kernel-wait-p ,fd ,option ,nonblocking ,deadline)))
+       (if ,k
+           (let ((,cflags ,flags)) ,form)
+           (let ((,cflags (logior ,flags +msg-dontwait+))) (shim ,form))))))
+
 (defun %send (fd octets start end flags deadline wait-all operation)
   "Send OCTETS[START,END) on FD.  WAIT-ALL: always wait until everything is
 sent.  Otherwise a non-blocking caller makes one attempt (NIL on
 would-block) and a blocking one waits until everything is sent.  Returns
-the count sent, or NIL."
+the count sent, or NIL.  A timeout signals SOCKET-TRANSFER-TIMEOUT with the
+count sent."
   (declare (type octets octets) (type size start end) (type int32 flags)
            (type fd fd))
-  (let ((nonblocking (and (not wait-all) (caller-nonblocking-p fd flags)))
-        (cflags (logior flags +msg-dontwait+))
-        (sent 0))
+  (let* ((nonblocking (and (not wait-all) (caller-nonblocking-p fd flags)))
+         (sent 0))
     (declare (type size sent))
-    (loop
-      (let ((r (shim (sb-sys:with-pinned-objects (octets)
+    (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
+                     (sb-sys:with-pinned-objects (octets)
                        (%eps-send fd (offset-sap octets (+ start sent))
-                                  (min +max-chunk+ (- end start sent)) cflags)))))
-        (cond ((>= r 0)
-               (incf sent r)
-               (when (or nonblocking (>= (+ start sent) end))
-                 (return sent)))
-              ((= r (- +eagain+))
-               (when nonblocking
-                 (return (if (plusp sent) sent nil)))
-               (wait-until-ready fd +pollout+ deadline operation 'socket-error))
-              ((= r (- +eintr+)))
-              (t (signal-epsilon-error r operation 'socket-error)))))))
+                                  (min +max-chunk+ (- end start sent)) cflags)))
+                 :fd fd :events +pollout+ :deadline deadline :operation operation
+                 :class 'socket-error :nonblocking nonblocking
+                 :on-would-block (return (if (plusp sent) sent nil))
+                 :on-timeout (transfer-timeout operation sent (- end start)))
+      (incf sent r)
+      (when (or nonblocking (>= (+ start sent) end))
+        (return sent)))))
 
 (declaim (inline %recv))
 (defun %recv (fd buffer start end flags deadline nonblocking operation)
   "Receive into BUFFER[START,END) from FD: the count, 0 at end of stream,
-NIL on would-block when NONBLOCKING."
+NIL on would-block when NONBLOCKING.  With +MSG-WAITALL+ (and no
++MSG-PEEK+) a blocking caller gets the whole range, less only at end of
+stream; a timeout signals SOCKET-TRANSFER-TIMEOUT with what arrived."
   (declare (type octets buffer) (type size start end) (type int32 flags)
            (type fd fd))
-  (let ((cflags (logior flags +msg-dontwait+)))
-    (loop
-      (let ((r (shim (sb-sys:with-pinned-objects (buffer)
-                       (%eps-recv fd (offset-sap buffer start)
-                                  (- end start) cflags)))))
-        (cond ((>= r 0) (return r))
-              ((= r (- +eagain+))
-               (when nonblocking (return nil))
-               (wait-until-ready fd +pollin+ deadline operation 'socket-error))
-              ((= r (- +eintr+)))
-              (t (signal-epsilon-error r operation 'socket-error)))))))
+  (let* (;; The kernel drops MSG_WAITALL from a non-blocking call, and even a
+         ;; blocking one returns early when a signal (the GC's) lands: the
+         ;; loop goes on until the range is full.
+         (wait-all (and (not nonblocking) (logtest flags +msg-waitall+)
+                        (not (logtest flags +msg-peek+))))
+         (pos start))
+    (declare (type size pos))
+    (with-retry (r (plain-io (cflags fd +so-rcvtimeo+ nonblocking deadline flags)
+                     (sb-sys:with-pinned-objects (buffer)
+                       (%eps-recv fd (offset-sap buffer pos) (- end pos) cflags)))
+                 :fd fd :events +pollin+ :deadline deadline :operation operation
+                 :class 'socket-error :nonblocking nonblocking
+                 :on-would-block (return nil)
+                 :on-timeout (transfer-timeout operation (- pos start) (- end start)
+                                               (subseq buffer start pos)))
+      (incf pos r)
+      (when (or (not wait-all) (zerop r) (>= pos end))
+        (return (- pos start))))))
 
 (defmacro with-flags-and-keys ((flags options &rest keys) &body body)
   "Parse OPTIONS, an optional integer FLAGS then the keyword arguments KEYS."
@@ -75,8 +104,9 @@ NIL on would-block when NONBLOCKING."
 START to END, on connected socket FD, with FLAGS (+MSG-DONTWAIT+,
 +MSG-MORE+, ...; +MSG-NOSIGNAL+ is implied: a closed peer is a SOCKET-ERROR
 +EPIPE+ or +ECONNRESET+, never SIGPIPE).  Returns the number of bytes sent.
-A blocking caller waits (up to TIMEOUT seconds, then SOCKET-TIMEOUT) until
-all of it is sent; a non-blocking one (+MSG-DONTWAIT+ or an O_NONBLOCK FD)
+A blocking caller waits (up to TIMEOUT seconds, then SOCKET-TIMEOUT, a
+SOCKET-TRANSFER-TIMEOUT with the count already sent) until all of it is
+sent; a non-blocking one (+MSG-DONTWAIT+ or an O_NONBLOCK FD)
 makes one attempt: a count, possibly short, or NIL when nothing could be
 sent.  For strings, START and END index characters.
 Lambda list: (FD DATA &OPTIONAL (FLAGS 0) &KEY (START 0) END TIMEOUT); FLAGS
@@ -96,8 +126,8 @@ may be left out before the keywords."
 (defun socket-send-all (fd data &key (start 0) end (flags 0) timeout)
   "Send all of DATA (a string as UTF-8, or an octet vector; from START to
 END) on FD, waiting for the socket as needed even when FD is non-blocking,
-up to TIMEOUT seconds in all (then SOCKET-TIMEOUT).  Returns the number of
-bytes sent."
+up to TIMEOUT seconds in all (then SOCKET-TIMEOUT, a SOCKET-TRANSFER-TIMEOUT
+with the count already sent).  Returns the number of bytes sent."
   (check-type fd fd)
   (check-data data)
   (check-flags flags)
@@ -111,6 +141,11 @@ vector; an empty vector at end of stream; NIL when nothing is there and the
 caller asked not to block (FLAGS include +MSG-DONTWAIT+, or FD is
 O_NONBLOCK).  A blocking caller waits up to TIMEOUT seconds (NIL: no limit),
 then SOCKET-TIMEOUT.  FLAGS: +MSG-DONTWAIT+, +MSG-PEEK+, +MSG-WAITALL+.
+With +MSG-WAITALL+ a blocking caller gets all SIZE bytes, fewer only at end
+of stream; when TIMEOUT passes first, the SOCKET-TIMEOUT is a
+SOCKET-TRANSFER-TIMEOUT holding the bytes that did arrive
+(SOCKET-TIMEOUT-OCTETS).  (+MSG-PEEK+ with +MSG-WAITALL+ and a TIMEOUT
+returns once anything is there.)
 Lambda list: (FD SIZE &OPTIONAL (FLAGS 0) &KEY TIMEOUT); FLAGS may be left
 out before the keywords."
   (declare (dynamic-extent options))
@@ -133,7 +168,9 @@ out before the keywords."
   "Receive into BUFFER (a simple octet vector) from START to END, without
 allocating.  Returns the number of bytes received, 0 at end of stream (or
 when START = END), NIL when nothing is there and the caller asked not to
-block.  Blocking and TIMEOUT as for SOCKET-RECV."
+block.  Blocking, TIMEOUT and +MSG-WAITALL+ (the whole range) as for
+SOCKET-RECV; after a SOCKET-TRANSFER-TIMEOUT the SOCKET-TIMEOUT-COUNT bytes
+that arrived are in BUFFER from START on."
   (check-type fd fd)
   (check-type buffer octets)
   (check-flags flags)
@@ -160,8 +197,9 @@ block.  Blocking and TIMEOUT as for SOCKET-RECV."
   "Send BUFFERS, a sequence of at most 1024 octet vectors or strings (sent as
 UTF-8), in order on FD with one system call per attempt (gather I/O).
 Returns the number of bytes sent.  A blocking caller waits (up to TIMEOUT
-seconds) until everything is sent; a non-blocking one makes one attempt: a
-count, possibly short, or NIL when nothing could be sent."
+seconds; then a SOCKET-TRANSFER-TIMEOUT with the count sent) until
+everything is sent; a non-blocking one makes one attempt: a count, possibly
+short, or NIL when nothing could be sent."
   (check-type fd fd)
   (check-type buffers sequence)
   (check-flags flags)
@@ -178,7 +216,6 @@ count, possibly short, or NIL when nothing could be sent."
            (total (reduce #'+ vectors :key #'length))
            (iov (make-array (* 2 count) :element-type '(unsigned-byte 64)))
            (nonblocking (caller-nonblocking-p fd flags))
-           (cflags (logior flags +msg-dontwait+))
            (first 0)
            (sent 0))
       (declare (type fixnum first sent))
@@ -189,26 +226,24 @@ count, possibly short, or NIL when nothing could be sent."
                for i from 0 by 2
                do (setf (aref iov i) (sb-sys:sap-int (sb-sys:vector-sap v))
                         (aref iov (1+ i)) (length v)))
-         (loop
-           (let ((r (shim (sb-sys:with-pinned-objects (iov)
+         (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
+                          (sb-sys:with-pinned-objects (iov)
                             (%eps-sendv fd (offset-sap iov (* 16 first))
-                                        (- count first) cflags)))))
-             (cond ((>= r 0)
-                    (incf sent r)
-                    (when (or nonblocking (>= sent total))
-                      (return))
-                    ;; Skip what went out; advance into a partly sent buffer.
-                    (loop while (and (< first count) (>= r (aref iov (1+ (* 2 first)))))
-                          do (decf r (aref iov (1+ (* 2 first))))
-                             (incf first))
-                    (when (plusp r)
-                      (incf (aref iov (* 2 first)) r)
-                      (decf (aref iov (1+ (* 2 first))) r)))
-                   ((= r (- +eagain+))
-                    (when nonblocking (return))
-                    (wait-until-ready fd +pollout+ deadline 'socket-send-vector 'socket-error))
-                   ((= r (- +eintr+)))
-                   (t (signal-epsilon-error r 'socket-send-vector 'socket-error)))))))
+                                        (- count first) cflags)))
+                      :fd fd :events +pollout+ :deadline deadline
+                      :operation 'socket-send-vector :class 'socket-error
+                      :nonblocking nonblocking :on-would-block (return)
+                      :on-timeout (transfer-timeout 'socket-send-vector sent total))
+           (incf sent r)
+           (when (or nonblocking (>= sent total))
+             (return))
+           ;; Skip what went out; advance into a partly sent buffer.
+           (loop while (and (< first count) (>= r (aref iov (1+ (* 2 first)))))
+                 do (decf r (aref iov (1+ (* 2 first))))
+                    (incf first))
+           (when (plusp r)
+             (incf (aref iov (* 2 first)) r)
+             (decf (aref iov (1+ (* 2 first))) r)))))
       (if (and nonblocking (zerop sent) (plusp total)) nil sent))))
 
 ;;; Datagrams
@@ -222,22 +257,19 @@ blocking caller waits up to TIMEOUT seconds."
   (check-data data)
   (check-type address socket-address)
   (check-flags flags)
-  (let ((deadline (deadline timeout))
-        (nonblocking (caller-nonblocking-p fd flags))
-        (cflags (logior flags +msg-dontwait+))
-        (aoctets (socket-address-octets address))
-        (alength (socket-address-length address)))
+  (let* ((deadline (deadline timeout))
+         (nonblocking (caller-nonblocking-p fd flags))
+         (aoctets (socket-address-octets address))
+         (alength (socket-address-length address)))
     (multiple-value-bind (octets start end) (as-octets data start end)
-      (loop
-        (let ((r (shim (sb-sys:with-pinned-objects (octets)
+      (with-retry (r (plain-io (cflags fd +so-sndtimeo+ nonblocking deadline flags)
+                       (sb-sys:with-pinned-objects (octets)
                          (%eps-sendto fd (offset-sap octets start)
-                                      (- end start) cflags aoctets alength)))))
-          (cond ((>= r 0) (return r))
-                ((= r (- +eagain+))
-                 (when nonblocking (return nil))
-                 (wait-until-ready fd +pollout+ deadline 'socket-send-to 'socket-error))
-                ((= r (- +eintr+)))
-                (t (signal-epsilon-error r 'socket-send-to 'socket-error))))))))
+                                      (- end start) cflags aoctets alength)))
+                   :fd fd :events +pollout+ :deadline deadline
+                   :operation 'socket-send-to :class 'socket-error
+                   :nonblocking nonblocking :on-would-block (return nil))
+        (return r)))))
 
 (defun socket-recv-from (fd size &key (flags 0) timeout)
   "Receive one datagram of up to SIZE bytes on FD.  Returns a fresh octet
@@ -249,21 +281,18 @@ block.  A blocking caller waits up to TIMEOUT seconds."
   (check-flags flags)
   (let* ((deadline (deadline timeout))
          (nonblocking (caller-nonblocking-p fd flags))
-         (cflags (logior flags +msg-dontwait+))
          (buffer (make-array size :element-type '(unsigned-byte 8)))
          (abuffer (new-address-buffer))
          (cell (make-array 1 :element-type '(unsigned-byte 32))))
-    (loop
-      (setf (aref cell 0) (length abuffer))
-      (let ((r (shim (%eps-recvfrom fd buffer size cflags abuffer cell))))
-        (cond ((>= r 0)
-               (let ((n (min r size)))
-                 (return (values (if (= n size) buffer (subseq buffer 0 n))
-                                 (if (plusp (aref cell 0))
-                                     (%make-socket-address abuffer (aref cell 0))
-                                     nil)))))
-              ((= r (- +eagain+))
-               (when nonblocking (return nil))
-               (wait-until-ready fd +pollin+ deadline 'socket-recv-from 'socket-error))
-              ((= r (- +eintr+)))
-              (t (signal-epsilon-error r 'socket-recv-from 'socket-error)))))))
+    (with-retry (r (progn
+                     (setf (aref cell 0) (length abuffer))
+                     (plain-io (cflags fd +so-rcvtimeo+ nonblocking deadline flags)
+                       (%eps-recvfrom fd buffer size cflags abuffer cell)))
+                 :fd fd :events +pollin+ :deadline deadline
+                 :operation 'socket-recv-from :class 'socket-error
+                 :nonblocking nonblocking :on-would-block (return nil))
+      (let ((n (min r size)))
+        (return (values (if (= n size) buffer (subseq buffer 0 n))
+                        (if (plusp (aref cell 0))
+                            (%make-socket-address abuffer (aref cell 0))
+                            nil)))))))

@@ -25,8 +25,8 @@
 descriptors, TCP/UDP over IPv4 and IPv6, Unix sockets, name resolution and
 bivalent streams.  Would-block is NIL, failures are SOCKET-ERROR conditions
 (with the shared error model of epsilon.linux.errors), and blocking calls
-wait in Lisp (poll), so :TIMEOUT, WITH-TIMEOUT and INTERRUPT-THREAD work on
-them.  See docs/net.md.")
+sleep in the kernel as C's do, where :TIMEOUT, WITH-TIMEOUT and
+INTERRUPT-THREAD still work on them.  See docs/net.md.")
   ;; Sockets
   (:export #:socket-create
            #:socket-pair
@@ -47,7 +47,10 @@ them.  See docs/net.md.")
            #:socket-recv
            #:socket-recv-into
            #:socket-send-to
-           #:socket-recv-from)
+           #:socket-recv-from
+           #:socket-transfer-timeout
+           #:socket-timeout-count
+           #:socket-timeout-octets)
   ;; Socket options
   (:export #:set-socket-option
            #:get-socket-option)
@@ -103,7 +106,9 @@ them.  See docs/net.md.")
   (:use #:cl #:epsilon.net.core #:epsilon.linux.errors)
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error #:deadline #:remaining-ms
-                #:wait-until-ready #:+pollin+ #:+pollout+)
+                #:wait-until-ready #:wait-ready #:with-retry #:retry-failed-call
+                #:monotonic-us
+                #:+pollin+ #:+pollout+)
   (:import-from #:epsilon.linux.stream
                 #:buffered-stream #:transport-receive #:transport-send
                 #:transport-fd #:transport-error-class #:transport-close

@@ -72,26 +72,28 @@ accept path)."
            (setf (gethash fd *blocking-listeners*) t)
            (checked (%eps-fd-set-nonblocking fd 1) 'socket-accept))
           (t (setf wait-p (gethash fd *blocking-listeners*))))
-    (loop
-      (when cell
-        (setf (aref cell 0) (length buffer)))
-      (let ((r (shim (%eps-accept fd flags buffer cell))))
-        (cond ((>= r 0)
-               (forget-fd r)
-               (return (values r (and buffer (copy-address buffer (aref cell 0))))))
-              ((= r (- +eagain+))
-               (unless wait-p (return nil))
-               (wait-until-ready fd +pollin+ deadline 'socket-accept 'socket-error))
-              ((or (= r (- +eintr+)) (= r (- +econnaborted+))))
-              (t (signal-epsilon-error r 'socket-accept 'socket-error)))))))
+    ;; accept stays non-blocking in the kernel even for a blocking caller,
+    ;; who waits in poll: eps_accept registers the new descriptor in the
+    ;; library's table (which may take its lock) after accept4 returns, and
+    ;; an unwind there would leak the descriptor or leave the lock held.
+    (with-retry (r (progn
+                     (when cell
+                       (setf (aref cell 0) (length buffer)))
+                     (shim (%eps-accept fd flags buffer cell)))
+                 :fd fd :events +pollin+ :deadline deadline :operation 'socket-accept
+                 :class 'socket-error :nonblocking (not wait-p) :on-would-block (return nil)
+                 :retry (or (= r (- +eintr+)) (= r (- +econnaborted+))))
+      (forget-fd r)
+      (return (values r (and buffer (copy-address buffer (aref cell 0))))))))
 
 (defun socket-connect (fd address &key timeout)
   "Connect socket FD to ADDRESS, a SOCKET-ADDRESS.  Returns T when connected.
 On a non-blocking FD a connection that cannot complete at once returns NIL:
 wait until FD is writable (poll, epoll), then call SOCKET-FINISH-CONNECT.
-On a blocking FD the connect is made non-blocking and waited for in Lisp,
-up to TIMEOUT seconds (NIL: no limit; then SOCKET-TIMEOUT), so interrupts
-and WITH-TIMEOUT work on it; FD's blocking mode is restored on every exit.
+On a blocking FD without TIMEOUT it sleeps in the kernel's connect, as C
+does (interrupts and WITH-TIMEOUT land there); with TIMEOUT (seconds) the
+connect is made non-blocking and waited for in poll, then SOCKET-TIMEOUT,
+and FD's blocking mode is restored on every exit.
 Failure signals SOCKET-ERROR (+ECONNREFUSED+, +ENETUNREACH+, ...)."
   (check-type fd fd)
   (check-type address socket-address)
@@ -99,22 +101,33 @@ Failure signals SOCKET-ERROR (+ECONNREFUSED+, +ENETUNREACH+, ...)."
         (octets (socket-address-octets address))
         (length (socket-address-length address)))
     (flet ((start ()
-             (loop
-               (let ((r (shim (%eps-connect fd octets length))))
-                 (cond ((zerop r) (return t))
-                       ((or (= r (- +einprogress+)) (= r (- +eagain+))) (return nil))
-                       ((= r (- +eintr+)) (return nil)) ; goes on asynchronously
-                       (t (signal-epsilon-error r 'socket-connect 'socket-error)))))))
-      (if (fd-nonblocking-p fd)
-          (start)
-          (progn
-            (checked (%eps-fd-set-nonblocking fd 1) 'socket-connect)
-            (unwind-protect
-                 (or (start)
-                     (progn
-                       (wait-until-ready fd +pollout+ deadline 'socket-connect 'socket-error)
-                       (socket-finish-connect fd)))
-              (shim (%eps-fd-set-nonblocking fd 0))))))))
+             (with-retry (r (shim (%eps-connect fd octets length))
+                          :done (zerop r)
+                          ;; In progress, or interrupted: it goes on asynchronously.
+                          :would-block (or (= r (- +einprogress+)) (= r (- +eagain+))
+                                           (= r (- +eintr+)))
+                          :nonblocking t :on-would-block (return nil)
+                          :operation 'socket-connect :class 'socket-error)
+               (return t)))
+           (finish ()
+             (wait-until-ready fd +pollout+ deadline 'socket-connect 'socket-error)
+             (socket-finish-connect fd)))
+      (cond ((fd-nonblocking-p fd) (start))
+            ((null deadline)
+             ;; Untimed: sleep in the kernel's connect, as C does, with
+             ;; interrupts enabled (its C frame holds nothing: DESIGN section
+             ;; 4).  One that a signal interrupted goes on in the kernel:
+             ;; wait for it.
+             (let ((r (%eps-connect fd octets length)))
+               (cond ((zerop r) t)
+                     ((or (= r (- +eintr+)) (= r (- +ealready+)) (= r (- +einprogress+))
+                          (= r (- +eagain+)))
+                      (finish))
+                     (t (signal-epsilon-error r 'socket-connect 'socket-error)))))
+            (t
+             (checked (%eps-fd-set-nonblocking fd 1) 'socket-connect)
+             (unwind-protect (or (start) (finish))
+               (shim (%eps-fd-set-nonblocking fd 0))))))))
 
 (defun socket-finish-connect (fd)
   "The outcome of a non-blocking connect on FD, once FD is writable: T when
@@ -183,8 +196,10 @@ accept never sleeps in C) and is blocking for SOCKET-ACCEPT."
 Integer options (+SO-REUSEADDR+, +TCP-NODELAY+, +SO-RCVBUF+, ...) take an
 integer, or T / NIL for 1 / 0.  +SO-LINGER+ takes NIL (off) or seconds to
 linger (0: reset at close).  +SO-RCVTIMEO+ / +SO-SNDTIMEO+ take NIL or 0
-(none) or seconds as a real; they bound only the kernel's blocking calls,
-which this package never makes: use the operations' :TIMEOUT instead."
+(none) or seconds as a real; the operations' :TIMEOUT is the way to bound
+a wait (a kernel timeout set here only makes a blocking call without
+:TIMEOUT wait in poll after it passes), and a call with a :TIMEOUT sets
+these options itself, to at most its time left."
   (check-type fd fd)
   (check-type level int32)
   (check-type option int32)
@@ -193,6 +208,8 @@ which this package never makes: use the operations' :TIMEOUT instead."
          (checked (%eps-setsockopt-linger fd (if value 1 0) (or value 0)) 'set-socket-option))
         ((timeout-option-p level option)
          (check-type value (or null (real 0 (#.(expt 2 31)))))
+         (shim (sb-thread:with-mutex (*kernel-timeouts-lock*)
+                 (note-kernel-timeout fd option 0)))
          (checked (%eps-setsockopt-timeout fd option (if value (round (* value 1000000)) 0))
                   'set-socket-option))
         (t

@@ -590,6 +590,8 @@ the other end is returned as the second value, or closed with PEER :CLOSED."
 (misuse epsilon-error-detail (epsilon-error-detail nil) (epsilon-error-detail 1))
 (misuse epoll-error-code (epoll-error-code nil) (epoll-error-code 1))
 (misuse socket-error-code (socket-error-code nil) (socket-error-code 1))
+(misuse socket-timeout-count (socket-timeout-count nil) (socket-timeout-count (an-error)))
+(misuse socket-timeout-octets (socket-timeout-octets nil) (socket-timeout-octets (an-error)))
 (misuse tls-error-code (tls-error-code nil) (tls-error-code (make-condition 'simple-error)))
 
 ;;; epsilon.crypto
