@@ -38,4 +38,7 @@ libepsilon-linux headers."
                 :serial t
                 :components ((:file "library")
                              (:file "shared-call")
-                             (:file "callbacks")))))
+                             (:file "callbacks"))))
+  :in-order-to ((test-op (load-op "epsilon.linux/tests")))
+  :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-package-suites
+                                            :foreign)))

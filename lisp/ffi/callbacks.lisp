@@ -17,6 +17,11 @@
   (handle nil)
   (%pointer nil))
 
+(defmethod print-object ((callback callback) stream)
+  (print-unreadable-object (callback stream :type t :identity t)
+    (format stream "~(~A ~A~)~:[ freed~;~]" (callback-return-type callback)
+            (coerce (callback-arg-types callback) 'list) (callback-handle callback))))
+
 (defvar *callbacks* (make-hash-table :test 'eql :synchronized t)
   "Live callbacks by id: the one dispatcher finds the Lisp function here.")
 

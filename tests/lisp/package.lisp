@@ -26,6 +26,19 @@ return true when nothing failed."
             passed failed (and (plusp skipped) skipped))
     (zerop failed)))
 
+(defun run-package-suites (&rest names)
+  "Run the suites named NAMES (keywords, such as :EPOLL), for ASDF:TEST-SYSTEM
+on one package's system; signal an error when one fails."
+  (dolist (name names)
+    (let ((suite (loop for package in (list-all-packages)
+                       for symbol = (and (eql 0 (search "EPSILON.LINUX.TESTS"
+                                                         (package-name package)))
+                                         (find-symbol (symbol-name name) package))
+                       when (and symbol (get-test symbol)) return symbol)))
+      (unless suite (error "No test suite named ~A." name))
+      (unless (run! suite)
+        (error "The suite ~A failed." suite)))))
+
 (defun least-consing (measure)
   "Call MEASURE (returning bytes and a count) up to three times, stopping at
 a run that consed nothing; return the least bytes and that run's count.
