@@ -25,13 +25,14 @@
           (remove-if (lambda (s) (eql 0 (search "EPSILON_LINUX_LIBRARY=" s)))
                      (sb-ext:posix-environ))))
 
-(defun run-child (program args &key environment (seconds 600))
-  "Run PROGRAM with ARGS (bounded by SECONDS through timeout(1)); return its
-output (stdout and stderr) and exit code."
+(defun run-child (program args &key environment (seconds 600) directory)
+  "Run PROGRAM with ARGS (bounded by SECONDS through timeout(1)), in
+DIRECTORY if given; return its output (stdout and stderr) and exit code."
   (let* ((out (make-string-output-stream))
          (process (sb-ext:run-program "/usr/bin/timeout"
                                       (list* (princ-to-string seconds) program args)
                                       :environment (or environment (child-environment))
+                                      :directory directory
                                       :input nil :output out :error out)))
     (values (get-output-stream-string out) (sb-ext:process-exit-code process))))
 
@@ -335,8 +336,12 @@ executable DIR/app; return its path."
     (ensure-directories-exist dir)
     (unwind-protect
          (let* ((app (namestring (build-image dir)))
-                ;; Where the image finds it with EPSILON_LINUX_LIBRARY unset.
-                (built-with (first epsilon.foreign::*build-tree-candidates*))
+                ;; Where the image finds it with EPSILON_LINUX_LIBRARY unset:
+                ;; the build tree beside the checkout it was built from.
+                (built-with (namestring
+                             (merge-pathnames (format nil "../build/csrc/libepsilon-linux.so.~D"
+                                                      epsilon.foreign:+abi-major+)
+                                              (asdf:system-source-directory "epsilon.foreign"))))
                 (elsewhere (format nil "~Aelsewhere/libepsilon-linux.so.~D" dir
                                    epsilon.foreign:+abi-major+)))
            (when (probe-file app)
@@ -361,4 +366,41 @@ executable DIR/app; return its path."
                (is (has out "libepsilon-linux could not be loaded") "~A" out)
                (is (has out "/nonexistent/libepsilon-linux.so.1: no such file") "~A" out)
                (is (not (has out "TCP ")) "~A" out))))
+      (sb-ext:run-program "/bin/rm" (list "-rf" dir)))))
+
+;;; The executable of docs/deploy.md, built and run as the page says.
+
+(defun fenced-block-after (path marker fence)
+  "The text of the first block fenced FENCE after the line of PATH holding
+MARKER."
+  (with-open-file (in path)
+    (loop for line = (read-line in nil) while line until (search marker line))
+    (loop for line = (read-line in nil) while line until (string= (string-trim " " line) fence))
+    (with-output-to-string (s)
+      (loop for line = (read-line in nil) while line
+            until (string= (string-trim " " line) "```")
+            do (write-line line s)))))
+
+(test the-documented-executable-builds-and-runs
+  (let* ((page (asdf:system-relative-pathname "epsilon.linux" "../docs/deploy.md"))
+         (program (fenced-block-after page "The file `hello.lisp`" "```lisp illustration"))
+         (commands (fenced-block-after page "Saved as `./hello`" "```sh"))
+         (dir (format nil "/tmp/epsilon-deploy-doc-~D-~D/" (sb-unix:unix-getpid)
+                      (random 1000000 (make-random-state t)))))
+    (is (search "defun main" program))
+    (is (search "save-lisp-and-die" commands))
+    (ensure-directories-exist dir)
+    (unwind-protect
+         (progn
+           (with-open-file (s (merge-pathnames "hello.lisp" dir) :direction :output)
+             (write-string program s))
+           (multiple-value-bind (out code)
+               ;; ASDF finds the checkout through CL_SOURCE_REGISTRY, as a
+               ;; user's own configuration would.
+               (run-child "/bin/sh" (list "-e" "-c" commands) :directory dir
+                          :environment (child-environment
+                                        (format nil "CL_SOURCE_REGISTRY=~A/"
+                                                (namestring (merge-pathnames "lisp/" (root))))))
+             (is (eql 0 code) "exit code ~A:~%~A" code out)
+             (is (search (format nil "~%hello from a saved image") out) "~A" out)))
       (sb-ext:run-program "/bin/rm" (list "-rf" dir)))))
