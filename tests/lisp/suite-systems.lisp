@@ -233,6 +233,15 @@ systems) was loaded.  Returns the child's output."
     (epsilon.crypto:make-tls-connection *old-context* a)))
 (defvar *old-callback* (epsilon.foreign:make-callback (lambda (x) (1+ x)) :int '(:int)))
 
+;; Used before the save, so the caches hold what the old process made.
+(defvar *strlen-at-build* (epsilon.foreign:shared-call \"strlen\" :size '(:string) \"abc\"))
+(defvar *callback-at-build*
+  (epsilon.foreign:with-callback (p (lambda (x) (* 3 x)) :int '(:int))
+    (epsilon.foreign:shared-call p :int '(:int) 5)))
+;; A library opened by name, and a function declared in it.
+(epsilon.foreign:lib-open \"libz.so.1\")
+(epsilon.foreign:defshared %zlib-version \"zlibVersion\" \"libz.so.1\" :string)
+
 (defun cert (name) (concatenate 'string (sb-ext:posix-getenv \"CERT_DIR\") name))
 
 (defun tcp-round-trip ()
@@ -249,7 +258,8 @@ systems) was loaded.  Returns the child's output."
                (sb-ext:octets-to-string (epsilon.net.core:socket-recv fd 100 :timeout 10)))
         (sb-thread:join-thread echo :timeout 10)))))
 
-(defun tls-round-trip ()
+(defun tls-round-trip (&optional take-session)
+  \"The reply and the TLS version, and with TAKE-SESSION the client's session.\"
   (epsilon.crypto:with-tls-context (server-ctx :role :server :cert-file (cert \"server.pem\")
                                                :key-file (cert \"server.key\"))
     (epsilon.net.core:with-server-socket (server :host \"127.0.0.1\" :port 0)
@@ -264,16 +274,20 @@ systems) was loaded.  Returns the child's output."
                                            (epsilon.crypto:tls-shutdown conn))
                                  (epsilon.crypto:tls-connection-free conn)))
                           (epsilon.net.core:socket-close fd)))))))
-        (prog1 (epsilon.crypto:with-tls-context (ctx :ca-file (cert \"ca.pem\"))
+        (multiple-value-prog1 (epsilon.crypto:with-tls-context (ctx :ca-file (cert \"ca.pem\"))
                  (epsilon.net.core:with-client-socket (fd :host \"127.0.0.1\" :port port :timeout 10)
                    (let ((conn (epsilon.crypto:tls-connect ctx fd :hostname \"localhost\" :timeout 10)))
                      (unwind-protect
                           (progn (epsilon.crypto:tls-send conn \"tls hello\")
-                                 (format nil \"~A ~A\"
-                                         (sb-ext:octets-to-string (epsilon.crypto:tls-recv conn 100))
-                                         (epsilon.crypto:tls-version conn)))
+                                 (values (format nil \"~A ~A\"
+                                                 (sb-ext:octets-to-string (epsilon.crypto:tls-recv conn 100))
+                                                 (epsilon.crypto:tls-version conn))
+                                         (and take-session (epsilon.crypto:tls-session conn))))
                        (epsilon.crypto:tls-connection-free conn)))))
           (sb-thread:join-thread peer :timeout 10))))))
+
+;; A session from a real handshake at build time.
+(defvar *old-session* (nth-value 1 (tls-round-trip t)))
 
 (defmacro refused (label form)
   `(handler-case (progn ,form (format t \"~&USED ~A~%\" ,label))
@@ -282,24 +296,40 @@ systems) was loaded.  Returns the child's output."
 (defun main ()
   (format t \"~&LIBRARY ~A~%\" (epsilon.foreign:library-path))
   (format t \"~&TCP ~A~%\" (tcp-round-trip))
+  (format t \"~&STRLEN ~A ~A~%\" (epsilon.foreign:shared-call \"strlen\" :size '(:string) \"hello\")
+          (apply #'epsilon.foreign:shared-call \"strlen\" :size '(:string) (list \"hello!\")))
+  (format t \"~&CALLBACK ~A~%\" (epsilon.foreign:with-callback (p (lambda (x) (* 2 x)) :int '(:int))
+                                   (epsilon.foreign:shared-call p :int '(:int) 21)))
+  (format t \"~&ZLIB ~A~%\" (stringp (%zlib-version)))
   (format t \"~&TLS ~A~%\" (tls-round-trip))
   (multiple-value-bind (a b) (epsilon.net.core:socket-pair)
     (refused \"context\" (epsilon.crypto:make-tls-connection *old-context* a))
     (epsilon.net.core:socket-close a) (epsilon.net.core:socket-close b))
   (refused \"connection\" (epsilon.crypto:tls-handshake *old-connection*))
+  (epsilon.crypto:with-tls-context (ctx :verify nil)
+    (multiple-value-bind (a b) (epsilon.net.core:socket-pair)
+      (refused \"session\" (epsilon.crypto:make-tls-connection ctx a :session *old-session*))
+      (epsilon.net.core:socket-close a) (epsilon.net.core:socket-close b)))
   (refused \"callback\" (epsilon.foreign:callback-pointer *old-callback*))
   ;; Freeing what the image brought along frees nothing of this process.
   (epsilon.crypto:tls-connection-free *old-connection*)
   (epsilon.crypto:tls-context-free *old-context*)
+  (epsilon.crypto:tls-session-free *old-session*)
   (format t \"~&FREED ~A~%\" (epsilon.foreign:free-callback *old-callback*))
-  (format t \"~&HANDLES ~A~%\" (epsilon.linux:open-handle-count))
+  ;; Live TLS objects and closures (call interfaces stay: one per signature).
+  (format t \"~&HANDLES ~A~%\"
+          (loop for kind in (list epsilon.linux.bindings:+handle-tls-context+
+                                  epsilon.linux.bindings:+handle-tls-connection+
+                                  epsilon.linux.bindings:+handle-tls-session+
+                                  epsilon.linux.bindings:+handle-ffi-closure+)
+                sum (epsilon.linux.bindings:%eps-handles-live kind)))
   (finish-output)
   (sb-ext:exit :code 0))
 ")
 
-(defun build-image (dir)
-  "Save *IMAGE-PROGRAM*, loaded over epsilon.linux from the checkout, as the
-executable DIR/app; return its path."
+(defun build-image (dir certs)
+  "Save *IMAGE-PROGRAM*, loaded over epsilon.linux from the checkout (with
+the certificates of CERTS), as the executable DIR/app; return its path."
   (let ((program (merge-pathnames "program.lisp" dir))
         (app (merge-pathnames "app" dir)))
     (with-open-file (s program :direction :output :if-exists :supersede)
@@ -311,7 +341,8 @@ executable DIR/app; return its path."
                         "(sb-ext:disable-debugger)"
                         (format nil "(sb-ext:save-lisp-and-die ~S :executable t
                                       :toplevel (lambda () (funcall (find-symbol \"MAIN\" \"IMAGE-TEST\"))))"
-                                (namestring app))))
+                                (namestring app)))
+                  :environment (child-environment (format nil "CERT_DIR=~A" certs)))
       (is (probe-file app) "no executable (~A):~%~A" code out))
     app))
 
@@ -320,7 +351,10 @@ executable DIR/app; return its path."
   (is (has out (format nil "LIBRARY ~A" library)) "not loaded from ~A:~%~A" library out)
   (is (has out "TCP tcp hello") "~A" out)
   (is (has out "TLS tls hello") "~A" out)
-  (dolist (what '("context" "connection"))
+  (is (has out "STRLEN 5 6") "~A" out)
+  (is (has out "CALLBACK 42") "~A" out)
+  (is (has out "ZLIB T") "~A" out)
+  (dolist (what '("context" "connection" "session"))
     (is (has out (format nil "REFUSED ~A EPSILON.LINUX.ERRORS:TLS-ERROR: " what)) "~A" out)
     (is (has out (format nil "the TLS ~A was made before this image was saved" what)) "~A" out))
   (is (has out "REFUSED callback EPSILON.FOREIGN:SAVED-OBJECT-ERROR") "~A" out)
@@ -335,7 +369,7 @@ executable DIR/app; return its path."
          (certs (namestring (epsilon.linux.tests::cert-dir))))
     (ensure-directories-exist dir)
     (unwind-protect
-         (let* ((app (namestring (build-image dir)))
+         (let* ((app (namestring (build-image dir certs)))
                 ;; Where the image finds it with EPSILON_LINUX_LIBRARY unset:
                 ;; the build tree beside the checkout it was built from.
                 (built-with (namestring
