@@ -438,3 +438,29 @@ MARKER."
              (is (eql 0 code) "exit code ~A:~%~A" code out)
              (is (search (format nil "~%hello from a saved image") out) "~A" out)))
       (sb-ext:run-program "/bin/rm" (list "-rf" dir)))))
+
+;;; The FFI layer in one piece (lisp/foreign/, lisp/generated/, lisp/ffi/)
+
+(defun file-text (path)
+  (with-open-file (in path :external-format :utf-8)
+    (let ((s (make-string (file-length in))))
+      (subseq s 0 (read-sequence s in)))))
+
+(test ffi-layer-reads-bottom-up
+  ;; lisp/foreign/ loads below the generated bindings, so it names nothing
+  ;; of them; what calls them is in lisp/ffi/, above.  DEFSHARED treats
+  ;; every library alike, and the ABI number is written once, in the
+  ;; generated version.lisp.
+  (let ((foreign (directory (merge-pathnames "foreign/*.lisp"
+                                              (asdf:system-source-directory "epsilon.foreign")))))
+    (is (<= 4 (length foreign)))
+    (dolist (file foreign)
+      (is (not (search "epsilon.linux.bindings" (file-text file) :test #'char-equal))
+          "~A uses the generated bindings, which load after it" (file-namestring file))))
+  (is (not (search "\"libepsilon-linux\""
+                   (file-text (asdf:system-relative-pathname "epsilon.foreign"
+                                                             "foreign/defshared.lisp")))))
+  (let ((ffi-library (file-text (asdf:system-relative-pathname "epsilon.foreign"
+                                                               "ffi/library.lisp"))))
+    (is (search "(defconstant +abi-major+ epsilon.linux.bindings:+abi-major+" ffi-library)))
+  (is (= epsilon.foreign:+abi-major+ epsilon.linux.bindings:+abi-major+)))
