@@ -13,4 +13,7 @@ accounting (epsilon.linux)."
   :components ((:file "package")
                (:file "conditions")
                (:file "runtime")
-               (:file "version")))
+               (:file "version"))
+  :in-order-to ((test-op (load-op "epsilon.linux/tests")))
+  :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-package-suites
+                                            :core :constants)))

@@ -57,16 +57,19 @@ from, found once at load time: a saved image tries them again without
 asking ASDF, and uses them only if the file is still there.")
 
 (defun library-symbol-address (place name)
-  "The address of NAME in the shared object just loaded from PLACE alone
-(not any other loaded library), or NIL."
+  "The address of NAME in the shared object just loaded from PLACE (not in
+any other loaded library), or NIL."
   (let ((handle (shared-object-handle place)))
-    (and handle
-         (let ((sap (sb-alien:alien-funcall
-                     (sb-alien:extern-alien "dlsym" (function sb-sys:system-area-pointer
-                                                              sb-sys:system-area-pointer
-                                                              sb-alien:c-string))
-                     handle name)))
-           (and (/= 0 (sb-sys:sap-int sap)) sap)))))
+    (if handle
+        (let ((sap (sb-alien:alien-funcall
+                    (sb-alien:extern-alien "dlsym" (function sb-sys:system-area-pointer
+                                                             sb-sys:system-area-pointer
+                                                             sb-alien:c-string))
+                    handle name)))
+          (and (/= 0 (sb-sys:sap-int sap)) sap))
+        ;; SBCL keeps PLACE under another spelling: ask every library.
+        (let ((address (sb-sys:find-dynamic-foreign-symbol-address name)))
+          (and address (sb-sys:int-sap address))))))
 
 (defun check-library (place)
   "NIL when the library loaded from PLACE is libepsilon-linux with the ABI

@@ -56,7 +56,8 @@ hooks the program pushed later already find the library loaded."
 (pushnew 'start-image sb-ext:*init-hooks*)
 
 (define-condition saved-object-error (error)
-  ((object :initarg :object :reader saved-object-error-object))
+  ((object :initarg :object :reader saved-object-error-object
+           :documentation "The object made before the image was saved."))
   (:report (lambda (c s)
              (format s "~A was made before this image was saved: its C part ~
                         does not exist in this process. Make a new one."
