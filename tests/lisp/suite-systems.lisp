@@ -327,22 +327,25 @@ systems) was loaded.  Returns the child's output."
   (sb-ext:exit :code 0))
 ")
 
-(defun build-image (dir certs)
-  "Save *IMAGE-PROGRAM*, loaded over epsilon.linux from the checkout (with
-the certificates of CERTS), as the executable DIR/app; return its path."
+(defun build-image (dir certs &key (registry (checkout-registry)) library)
+  "Save *IMAGE-PROGRAM*, loaded over epsilon.linux from REGISTRY (the
+checkout; the certificates of CERTS; EPSILON_LINUX_LIBRARY=LIBRARY if
+given), as the executable DIR/app; return its path."
   (let ((program (merge-pathnames "program.lisp" dir))
         (app (merge-pathnames "app" dir)))
     (with-open-file (s program :direction :output :if-exists :supersede)
       (write-string *image-program* s))
     (multiple-value-bind (out code)
-        (run-sbcl (checkout-registry)
+        (run-sbcl registry
                   (list "(asdf:load-system \"epsilon.linux\")"
                         (format nil "(load ~S)" (namestring program))
                         "(sb-ext:disable-debugger)"
                         (format nil "(sb-ext:save-lisp-and-die ~S :executable t
                                       :toplevel (lambda () (funcall (find-symbol \"MAIN\" \"IMAGE-TEST\"))))"
                                 (namestring app)))
-                  :environment (child-environment (format nil "CERT_DIR=~A" certs)))
+                  :environment (apply #'child-environment (format nil "CERT_DIR=~A" certs)
+                                      (and library
+                                           (list (format nil "EPSILON_LINUX_LIBRARY=~A" library)))))
       (is (probe-file app) "no executable (~A):~%~A" code out))
     app))
 
@@ -401,6 +404,31 @@ the certificates of CERTS), as the executable DIR/app; return its path."
                (is (has out "/nonexistent/libepsilon-linux.so.1: no such file") "~A" out)
                (is (not (has out "TCP ")) "~A" out))))
       (sb-ext:run-program "/bin/rm" (list "-rf" dir)))))
+
+(test a-saved-executable-needs-no-path-of-the-machine-it-was-built-on
+  ;; Built from an installed copy with the library named by
+  ;; EPSILON_LINUX_LIBRARY; started with that variable unset and the
+  ;; library somewhere else, where only the system loader finds it (here
+  ;; through LD_LIBRARY_PATH): it is found there.
+  (destructuring-bind (destdir systems library) (installed)
+    (declare (ignore destdir systems))
+    (let* ((dir (format nil "/tmp/epsilon-image-test-~D-~D/" (sb-unix:unix-getpid)
+                        (random 1000000 (make-random-state t))))
+           (certs (namestring (epsilon.linux.tests::cert-dir)))
+           (soname (format nil "libepsilon-linux.so.~D" epsilon.foreign:+abi-major+))
+           (elsewhere (format nil "~Aelsewhere/" dir)))
+      (ensure-directories-exist elsewhere)
+      (unwind-protect
+           (let ((app (namestring (build-image dir certs :registry (installed-registry)
+                                                         :library (namestring library)))))
+             (when (probe-file app)
+               (run-child "cp" (list (namestring library) (concatenate 'string elsewhere soname)))
+               (multiple-value-bind (out code)
+                   (run-child app '() :environment (child-environment
+                                                    (format nil "CERT_DIR=~A" certs)
+                                                    (format nil "LD_LIBRARY_PATH=~A" elsewhere)))
+                 (check-image-run out code soname))))
+        (sb-ext:run-program "/bin/rm" (list "-rf" dir))))))
 
 ;;; The executable of docs/deploy.md, built and run as the page says.
 
