@@ -8,9 +8,12 @@ libepsilon-linux headers."
   :version "0.1.0"
   :depends-on ()
   :serial t
-  :components ((:module "foreign"
+  ;; Bottom up: each module uses only the ones above it in this list.
+  :components (;; The FFI itself; it knows no particular library.
+               (:module "foreign"
                 :serial t
                 :components ((:file "package")
+                             (:file "image")
                              (:file "library")
                              (:file "defshared")
                              (:file "memory")))
@@ -28,9 +31,14 @@ libepsilon-linux headers."
                              (:file "net")
                              (:file "tls")
                              (:file "digest")))
-               ;; These call the generated %eps-ffi- functions.
-               (:module "foreign-runtime"
-                :pathname "foreign/"
+               ;; What runs on libepsilon-linux: its loader (which takes the
+               ;; ABI number from the generated version.lisp), and run-time
+               ;; calls and callbacks through its libffi wrapper.
+               (:module "ffi"
                 :serial t
-                :components ((:file "shared-call")
-                             (:file "callbacks")))))
+                :components ((:file "library")
+                             (:file "shared-call")
+                             (:file "callbacks"))))
+  :in-order-to ((test-op (load-op "epsilon.linux/tests")))
+  :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-package-suites
+                                            :foreign)))

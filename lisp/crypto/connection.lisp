@@ -11,19 +11,34 @@
 (in-package #:epsilon.crypto)
 
 (defstruct (tls-connection (:constructor %make-tls-connection
-                               (handle fd context role timeout))
+                               (%handle fd context role timeout
+                                &aux (epoch (epsilon.foreign:image-epoch))))
                            (:copier nil))
   "A TLS connection over one connected stream socket fd.  Make it with
 MAKE-TLS-CONNECTION or WITH-TLS-CONNECTION; free it with TLS-CONNECTION-FREE
 (idempotent; a finalizer frees a forgotten one).  Freeing never closes the
 fd: the socket stays with its owner."
-  (handle 0 :type sb-ext:word)
+  ;; Read through TLS-CONNECTION-HANDLE, which checks EPOCH.
+  (%handle 0 :type sb-ext:word)
+  ;; The image epoch it was made in: its handle means nothing in another.
+  (epoch 0 :type fixnum :read-only t)
   (fd -1 :type fixnum :read-only t)
   (context nil :read-only t)
   (role :client :read-only t)
   (timeout nil)
   (read-lock (sb-thread:make-mutex :name "TLS read") :read-only t)
   (write-lock (sb-thread:make-mutex :name "TLS write") :read-only t))
+
+(declaim (inline tls-connection-handle))
+(defun tls-connection-handle (conn)
+  "CONN's handle (0 once freed); a TLS-ERROR when CONN was made before the
+image was saved, so its handle is never passed to C in another process."
+  (if (epsilon.foreign:current-epoch-p (tls-connection-epoch conn))
+      (tls-connection-%handle conn)
+      (saved-error "connection" 'tls-connection)))
+
+(defun (sb-ext:cas tls-connection-handle) (old new conn)
+  (sb-ext:compare-and-swap (tls-connection-%handle conn) old new))
 
 (setf (documentation 'tls-connection-p 'function)
       "True when OBJECT is a TLS-CONNECTION (freed or not).")
@@ -35,15 +50,17 @@ fd: the socket stays with its owner."
   (print-unreadable-object (conn stream :type t :identity t)
     (format stream "~(~A~) fd ~D~:[ freed~;~]"
             (tls-connection-role conn) (tls-connection-fd conn)
-            (plusp (tls-connection-handle conn)))))
+            (plusp (tls-connection-%handle conn)))))
 
 (defun tls-connection-free (conn)
   "Free the TLS connection CONN without sending anything (TLS-SHUTDOWN first
 for a clean close).  The fd stays open.  Idempotent.  Returns NIL."
   (check-type conn tls-connection)
-  (let ((h (tls-connection-handle conn)))
+  (let ((h (tls-connection-%handle conn)))
     (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-connection-handle conn) h 0)))
+               (eql h (sb-ext:compare-and-swap (tls-connection-%handle conn) h 0))
+               ;; One made before the image was saved has nothing to free.
+               (epsilon.foreign:current-epoch-p (tls-connection-epoch conn)))
       (sb-ext:cancel-finalization conn)
       (with-shim (%eps-tls-connection-free h))))
   nil)

@@ -27,6 +27,13 @@ deferred section."
   (error 'tls-error :code +ebadhandle+ :operation operation
                     :detail (format nil "the TLS ~A was freed" what)))
 
+(defun saved-error (what operation)
+  "Signal the TLS-ERROR (+EBADHANDLE+) for using a WHAT made before the
+image was saved: its C object does not exist in this process."
+  (error 'tls-error :code +ebadhandle+ :operation operation
+                    :detail (format nil "the TLS ~A was made before this image was saved; ~
+                                         it does not exist in this process: make a new one" what)))
+
 (defun file-argument (path)
   "PATH (a string or pathname) as the native file name the C library takes."
   (check-type path (or string pathname))
@@ -34,7 +41,8 @@ deferred section."
 
 ;;; The object
 
-(defstruct (tls-context (:constructor %make-tls-context (handle role verify))
+(defstruct (tls-context (:constructor %make-tls-context
+                            (handle role verify &aux (epoch (epsilon.foreign:image-epoch))))
                         (:copier nil))
   "A TLS context: the settings shared by the connections made from it.  Make
 it with MAKE-TLS-CONTEXT or WITH-TLS-CONTEXT; free it with
@@ -42,7 +50,9 @@ TLS-CONTEXT-FREE (idempotent; a finalizer frees a forgotten one).
 Connections made from it keep working after it is freed."
   (handle 0 :type sb-ext:word)
   (role :client :type (member :client :server) :read-only t)
-  (verify t :read-only t))
+  (verify t :read-only t)
+  ;; The image epoch it was made in: its handle means nothing in another.
+  (epoch 0 :type fixnum :read-only t))
 
 (setf (documentation 'tls-context-p 'function)
       "True when OBJECT is a TLS-CONTEXT (freed or not).")
@@ -54,9 +64,13 @@ Connections made from it keep working after it is freed."
             (plusp (tls-context-handle ctx)))))
 
 (defun context-handle (ctx operation)
-  "CTX's handle, or a TLS-ERROR for OPERATION when CTX was freed."
+  "CTX's handle, or a TLS-ERROR for OPERATION when CTX was freed (or made
+before the image was saved)."
   (let ((h (tls-context-handle ctx)))
-    (if (plusp h) h (freed-error "context" operation))))
+    (cond ((not (epsilon.foreign:current-epoch-p (tls-context-epoch ctx)))
+           (saved-error "context" operation))
+          ((plusp h) h)
+          (t (freed-error "context" operation)))))
 
 (defun tls-context-free (ctx)
   "Free the TLS context CTX.  Idempotent: later calls do nothing.  Connections
@@ -65,7 +79,9 @@ made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
   (check-type ctx tls-context)
   (let ((h (tls-context-handle ctx)))
     (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0)))
+               (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0))
+               ;; One made before the image was saved has nothing to free.
+               (epsilon.foreign:current-epoch-p (tls-context-epoch ctx)))
       (sb-ext:cancel-finalization ctx)
       (with-shim (%eps-tls-context-free h))))
   nil)

@@ -3,14 +3,17 @@
 
 (in-package #:epsilon.crypto)
 
-(defstruct (tls-session (:constructor %make-tls-session (handle))
+(defstruct (tls-session (:constructor %make-tls-session
+                            (handle &aux (epoch (epsilon.foreign:image-epoch))))
                         (:copier nil))
   "A resumable TLS session (its secrets included), taken from a client
 connection with TLS-SESSION and offered to a later connection to the same
 server with the :SESSION option of MAKE-TLS-CONNECTION.  One session can be
 offered many times.  Free it with TLS-SESSION-FREE (idempotent; a finalizer
 frees a forgotten one).  Keep it as secret as a private key."
-  (handle 0 :type sb-ext:word))
+  (handle 0 :type sb-ext:word)
+  ;; The image epoch it was made in: its handle means nothing in another.
+  (epoch 0 :type fixnum :read-only t))
 
 (setf (documentation 'tls-session-p 'function)
       "True when OBJECT is a TLS-SESSION (freed or not).")
@@ -26,9 +29,13 @@ frees a forgotten one).  Keep it as secret as a private key."
     session))
 
 (defun session-handle (session operation)
-  "SESSION's handle, or a TLS-ERROR for OPERATION when it was freed."
+  "SESSION's handle, or a TLS-ERROR for OPERATION when it was freed (or
+made before the image was saved)."
   (let ((h (tls-session-handle session)))
-    (if (plusp h) h (freed-error "session" operation))))
+    (cond ((not (epsilon.foreign:current-epoch-p (tls-session-epoch session)))
+           (saved-error "session" operation))
+          ((plusp h) h)
+          (t (freed-error "session" operation)))))
 
 (defun check-session-argument (session)
   "Check the :SESSION option of MAKE-TLS-CONNECTION (before anything is made)."
@@ -81,7 +88,9 @@ affected.  Idempotent: later calls do nothing.  Returns NIL."
   (check-type session tls-session)
   (let ((h (tls-session-handle session)))
     (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-session-handle session) h 0)))
+               (eql h (sb-ext:compare-and-swap (tls-session-handle session) h 0))
+               ;; One made before the image was saved has nothing to free.
+               (epsilon.foreign:current-epoch-p (tls-session-epoch session)))
       (sb-ext:cancel-finalization session)
       (with-shim (%eps-tls-session-free h))))
   nil)

@@ -120,12 +120,6 @@ string holding a NUL is a TYPE-ERROR: C would see only its start."
                      (t (error "Bad DEFSHARED clause ~S." x)))))
     (values (nreverse args) options)))
 
-(defun ensure-library-for-designator (designator)
-  "Make sure DESIGNATOR's library is loaded, so its symbols link."
-  (if (string= designator "libepsilon-linux")
-      (ensure-library-loaded)
-      (lib-open designator)))
-
 (defun defshared-argument-forms (name args &optional explicit)
   "Return, for the arguments ARGS of function NAME: the checks to run
 first, and a function wrapping a call form in the bindings and pinning
@@ -182,9 +176,10 @@ OPTIMIZE declaration does not survive into a caller compiled at safety 0)."
   (defshared lisp-name \"c_name\" library-designator return-type
     {(argument type)}* {:documentation \"...\"} {:inline boolean})
 
-LIBRARY is \"libepsilon-linux\" (the library ENSURE-LIBRARY-LOADED finds)
-or any designator LIB-OPEN accepts; it is loaded when the form is compiled
-and loaded.  The function is a compiled, typed sb-alien call whose foreign
+LIBRARY is any designator LIB-OPEN accepts (\"libepsilon-linux\", \"libc\",
+\"libm\", a soname, a path); it is opened when the form is compiled and
+loaded (the bindings of libepsilon-linux, loaded before its loader, link
+when it runs).  The function is a compiled, typed sb-alien call whose foreign
 address is linked once, at load time: no lookup, EVAL or allocation per
 call (except a :STRING argument's UTF-8 copy).  Each argument is checked
 against its type keyword (see the package documentation) before anything
@@ -215,7 +210,7 @@ compiled at any safety."
             (setf call (funcall wrap call)))
           `(progn
              (eval-when (:compile-toplevel :load-toplevel :execute)
-               (ensure-library-for-designator ,library))
+               (open-library-for-declarations ,library))
              ,@(when (getf options :inline) `((declaim (inline ,name))))
              (defun ,name ,vars
                ,@(let ((doc (getf options :documentation)))

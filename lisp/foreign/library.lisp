@@ -1,98 +1,16 @@
-;;;; library.lisp - find and load libepsilon-linux once, checking its ABI.
+;;;; library.lisp - shared libraries: opening them by designator, finding
+;;;; their functions, closing them.  Knows no particular library: one whose
+;;;; opening needs more than a file name (libepsilon-linux, with its search
+;;;; order and ABI check) registers an opener.
 
 (in-package #:epsilon.foreign)
 
-(defconstant +abi-major+ 1
-  "The ABI major version these bindings were generated for.  A library with
-another major version is refused at load time.")
-
-(defvar *library-path* nil
-  "The path or soname libepsilon-linux was loaded from, once loaded.")
-
-(defun library-path ()
-  "Return the path (or soname) libepsilon-linux was loaded from, loading it
-first if needed."
-  (ensure-library-loaded)
-  *library-path*)
-
-(define-condition library-not-found (error)
-  ((attempts :initarg :attempts :reader library-not-found-attempts
-             :documentation "A list of (place . reason) for every place tried."))
-  (:report (lambda (c s)
-             (format s "libepsilon-linux could not be loaded. Places tried:~
-                        ~{~%  ~A: ~A~}~%Build it with `make`, or set ~
-                        EPSILON_LINUX_LIBRARY to the library's path."
-                     (loop for (place . reason) in (library-not-found-attempts c)
-                           collect place collect reason))))
-  (:documentation "Signalled when libepsilon-linux is in none of the places
-searched: $EPSILON_LINUX_LIBRARY, the build tree, the system loader path."))
-
-(define-condition abi-mismatch (error)
-  ((path :initarg :path :reader abi-mismatch-path)
-   (found :initarg :found :reader abi-mismatch-found))
-  (:report (lambda (c s)
-             (format s "~A has ABI major version ~D; these bindings need ~D. ~
-                        Rebuild the library and the bindings together."
-                     (abi-mismatch-path c) (abi-mismatch-found c) +abi-major+)))
-  (:documentation "Signalled when the loaded library's ABI major version
-differs from the one the bindings were generated for."))
-
-(defparameter *soname* (format nil "libepsilon-linux.so.~D" +abi-major+))
-
-(defun build-tree-candidates ()
-  "Library paths in the build tree beside the source tree ASDF loaded us from."
-  (let ((dir (ignore-errors (asdf:system-source-directory "epsilon.foreign"))))
-    (when dir
-      ;; The system lives in <root>/lisp/; meson builds into <root>/build/.
-      (list (namestring (merge-pathnames
-                         (concatenate 'string "../build/csrc/" *soname*)
-                         dir))))))
-
 (defun try-load (place)
-  "Load PLACE as a shared object; return NIL on success or a reason string."
+  "Load PLACE as a shared object; return NIL on success or a reason string.
+Not saved with the image: a saved image opens its libraries again when it
+starts (ON-IMAGE-START below), from where they are then."
   (handler-case (progn (sb-alien:load-shared-object place :dont-save t) nil)
     (error (e) (remove #\Newline (princ-to-string e)))))
-
-(defun check-abi (place)
-  (let ((found (ash (sb-alien:alien-funcall
-                     (sb-alien:extern-alien "eps_abi_version"
-                                            (function sb-alien:int)))
-                    -16)))
-    (unless (= found +abi-major+)
-      (error 'abi-mismatch :path place :found found))))
-
-(defun ensure-library-loaded ()
-  "Load libepsilon-linux if it is not loaded yet, trying in order
-$EPSILON_LINUX_LIBRARY, the build tree, and the system loader path.  Signals
-LIBRARY-NOT-FOUND naming every place tried, or ABI-MISMATCH."
-  (or *library-path*
-      (let ((attempts '())
-            (env (sb-ext:posix-getenv "EPSILON_LINUX_LIBRARY")))
-        (flet ((attempt (place label)
-                 (let ((reason (cond ((and (find #\/ place) (not (probe-file place)))
-                                      "no such file")
-                                     (t (try-load place)))))
-                   (cond ((null reason) (check-abi place)
-                                        (setf *library-path* place)
-                                        t)
-                         (t (push (cons (format nil "~A ~A" label place) reason)
-                                  attempts)
-                            nil)))))
-          (cond ((and env (plusp (length env)))
-                 ;; An explicit choice is never silently replaced by another.
-                 (attempt env "EPSILON_LINUX_LIBRARY="))
-                (t
-                 (push (cons "EPSILON_LINUX_LIBRARY" "not set") attempts)
-                 (or (some (lambda (p) (attempt p "build tree")) (build-tree-candidates))
-                     (attempt *soname* "system loader path"))))
-          (or *library-path*
-              (error 'library-not-found :attempts (reverse attempts)))))))
-
-;; Load at system load time, so a missing library fails the load with one
-;; clear error rather than a later undefined-alien warning.
-(ensure-library-loaded)
-
-;;; Other libraries: lib-open, lib-close, lib-function.
 
 (defstruct (foreign-library (:constructor %make-foreign-library (name path handle))
                             (:copier nil) (:predicate nil))
@@ -136,9 +54,36 @@ library defines."))
 (defparameter *library-sonames*
   '(("libc" . nil) ("c" . nil)
     ("libm" . "libm.so.6") ("libdl" . "libdl.so.2") ("libpthread" . "libpthread.so.0")
-    ("libssl" . "libssl.so.3") ("libcrypto" . "libcrypto.so.3") ("libffi" . "libffi.so.8"))
+    ("libssl" . "libssl.so.3") ("libcrypto" . "libcrypto.so.3") ("libffi" . "libffi.so.8")
+    ;; Found by the loader defined with its bindings (lisp/ffi/library.lisp),
+    ;; which knows where to look and which ABI they need.
+    ("libepsilon-linux" . :opener))
   "Designators with a known soname.  NIL means the process itself: the C
-library is always loaded, and its symbols are found without opening it.")
+library is always loaded, and its symbols are found without opening it.
+:OPENER means a function of its own opens it (DEFINE-LIBRARY-OPENER), once
+the system that declares its functions has loaded.")
+
+(defvar *openers* (make-hash-table :test 'equal :synchronized t)
+  "Designator -> the function (no arguments) that loads that library and
+returns the path it was loaded from, or signals why it cannot.")
+
+(defun define-library-opener (name function)
+  "Make FUNCTION open the library NAME (a designator marked :OPENER): LIB-OPEN
+calls it instead of trying file names.  Such a library is never closed."
+  (check-type name string)
+  (setf (gethash name *openers*) function)
+  name)
+
+(defun opener-designator-p (name)
+  (eq :opener (cdr (assoc name *library-sonames* :test #'string=))))
+
+(defun open-library-for-declarations (name)
+  "Open the library NAME when a DEFSHARED naming it loads, so its symbols
+link at once -- unless it is opened by an opener not defined yet: the
+functions declared before it link when it runs (SBCL links every symbol
+left undefined when a shared object loads)."
+  (unless (and (opener-designator-p name) (null (gethash name *openers*)))
+    (lib-open name)))
 
 (defun library-candidates (name)
   (let ((known (assoc name *library-sonames* :test #'string=)))
@@ -159,11 +104,14 @@ library cannot be loaded."
       (when (and open (or (foreign-library-handle open)
                           (null (foreign-library-path open))))
         (return-from lib-open open)))
-    (when (string= name "libepsilon-linux")
-      (let ((path (ensure-library-loaded)))
-        (return-from lib-open
-          (setf (gethash name *libraries*)
-                (%make-foreign-library name path (shared-object-handle path))))))
+    (when (opener-designator-p name)
+      (let ((opener (or (gethash name *openers*)
+                        (error "The library ~S is opened by the loader its bindings define, ~
+                                which is not loaded yet." name))))
+        (let ((path (funcall opener)))
+          (return-from lib-open
+            (setf (gethash name *libraries*)
+                  (%make-foreign-library name path (shared-object-handle path)))))))
     (let ((candidates (library-candidates name))
           (reasons '()))
       (when (equal candidates '(nil))
@@ -186,14 +134,15 @@ library cannot be loaded."
 (defun lib-close (library)
   "Close LIBRARY (a FOREIGN-LIBRARY or the name it was opened with): SBCL
 unloads it and its symbols become undefined.  Returns T when a library was
-closed, NIL when there was nothing to close.  libepsilon-linux and the
-process itself (\"libc\") are never closed: the bindings need them."
+closed, NIL when there was nothing to close.  A library with an opener
+(libepsilon-linux) and the process itself (\"libc\") are never closed: the
+bindings need them."
   (sb-thread:with-recursive-lock (*library-lock*)
     (let ((lib (if (stringp library) (gethash library *libraries*) library)))
       (check-type lib (or null foreign-library))
       (when (and lib (foreign-library-handle lib)
                  (foreign-library-path lib)
-                 (not (equal (foreign-library-name lib) "libepsilon-linux")))
+                 (not (opener-designator-p (foreign-library-name lib))))
         (sb-alien:unload-shared-object (foreign-library-path lib))
         (clrhash *function-cache*)
         (sb-ext:atomic-incf (car *library-generation*))
@@ -243,3 +192,22 @@ Signals FOREIGN-SYMBOL-NOT-FOUND when there is no such function."
                (unless sap
                  (error 'foreign-symbol-not-found :name name :library lib))
                (setf (gethash key *function-cache*) sap))))))))
+
+;;; A saved image starts without the libraries it had open: open again, from
+;;; the same files, the ones LIB-OPEN opened by file name.  One that is gone
+;;; is forgotten, so LIB-OPEN tries its name again and says what failed.  A
+;;; library with an opener is opened again by its own start function.
+
+(defun reopen-libraries ()
+  (clrhash *function-cache*)
+  (sb-ext:atomic-incf (car *library-generation*))
+  (maphash (lambda (name lib)
+             (setf (foreign-library-handle lib) nil)
+             (let ((path (foreign-library-path lib)))
+               (cond ((null path))
+                     ((and (not (opener-designator-p name)) (null (try-load path)))
+                      (setf (foreign-library-handle lib) (shared-object-handle path)))
+                     (t (remhash name *libraries*)))))
+           *libraries*))
+
+(on-image-start 'libraries 'reopen-libraries)

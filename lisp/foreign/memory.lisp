@@ -151,3 +151,8 @@ NUL.  Free it with FOREIGN-FREE."
          (sap (foreign-alloc (length octets))))
     (dotimes (i (length octets)) (setf (sb-sys:sap-ref-8 sap i) (aref octets i)))
     sap))
+
+;; Blocks allocated before an image was saved are not in the process that
+;; starts it: forget them, so FOREIGN-FREE never frees an address this
+;; process did not allocate.
+(on-image-start 'allocations (lambda () (clrhash *allocations*)))

@@ -50,6 +50,11 @@ Type keywords, for DEFSHARED, SHARED-CALL and callbacks:
            #:callback-pointer
            #:callback-live-p
            #:with-callback)
+  ;; Saved images
+  (:export #:image-epoch
+           #:current-epoch-p
+           #:saved-object-error
+           #:saved-object-error-object)
   ;; Memory
   (:export #:foreign-alloc
            #:foreign-free

@@ -26,6 +26,22 @@ return true when nothing failed."
             passed failed (and (plusp skipped) skipped))
     (zerop failed)))
 
+(defun run-package-suites (&rest prefixes)
+  "Run the suites whose names start with one of PREFIXES (keywords: :TLS
+runs TLS, TLS2, TLS-INTEROP...), for ASDF:TEST-SYSTEM on one package's
+system; signal an error when none matches or one fails."
+  (let ((suites (sort (loop for name in (test-names)
+                            when (and (typep (get-test name) 'fiveam::test-suite)
+                                      (some (lambda (p) (eql 0 (search (symbol-name p)
+                                                                       (symbol-name name))))
+                                            prefixes))
+                              collect name)
+                      #'string< :key #'symbol-name)))
+    (unless suites (error "No test suite named ~{~A~^ or ~}..." prefixes))
+    (dolist (suite suites)
+      (unless (run! suite)
+        (error "The suite ~A failed." suite)))))
+
 (defun least-consing (measure)
   "Call MEASURE (returning bytes and a count) up to three times, stopping at
 a run that consed nothing; return the least bytes and that run's count.

@@ -832,8 +832,9 @@ when all went well."
                        "/usr/bin/timeout"
                        (list "300" "sbcl" "--noinform" "--non-interactive" "--no-userinit"
                              "--eval" "(require :asdf)"
-                             "--eval" (format nil "(asdf:load-asd ~S)" foreign)
-                             "--eval" (format nil "(asdf:load-asd ~S)" asd)
+                             ;; Where the systems are: epsilon.linux needs those beside it.
+                             "--eval" (format nil "(asdf:initialize-source-registry '(:source-registry (:directory ~S) (:directory ~S) :inherit-configuration))"
+                                             (directory-namestring foreign) (directory-namestring asd))
                              "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"epsilon.linux/tests\"))"
                              "--eval" "(epsilon.linux.tests.misuse:run-misuse-child)")
                        :search nil :input nil :output s :error nil)))))

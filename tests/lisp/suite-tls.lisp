@@ -550,8 +550,9 @@ arrival order, or :interleaved when a message mixes two senders."
                  "/usr/bin/timeout"
                  (list "120" "sbcl" "--noinform" "--non-interactive" "--no-userinit"
                        "--eval" "(require :asdf)"
-                       "--eval" (format nil "(asdf:load-asd ~S)" foreign)
-                       "--eval" (format nil "(asdf:load-asd ~S)" asd)
+                       ;; Where the systems are: epsilon.linux needs those beside it.
+                       "--eval" (format nil "(asdf:initialize-source-registry '(:source-registry (:directory ~S) (:directory ~S) :inherit-configuration))"
+                                       (directory-namestring foreign) (directory-namestring asd))
                        "--eval" "(handler-bind ((warning #'muffle-warning)) (asdf:load-system \"epsilon.linux/tests\"))"
                        "--eval" "(sb-sys:enable-interrupt sb-unix:sigpipe :default)"
                        "--eval" "(epsilon.linux.tests::sigpipe-child-body)")

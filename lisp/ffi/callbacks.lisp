@@ -3,16 +3,24 @@
 
 (in-package #:epsilon.foreign)
 
-(defstruct (callback (:constructor %make-callback (id function return-type arg-types))
+(defstruct (callback (:constructor %make-callback (id function return-type arg-types
+                                                   &aux (epoch (image-epoch))))
                      (:copier nil))
   "A Lisp function callable from C through a libffi closure."
   (id 0 :type (unsigned-byte 62) :read-only t)
   (function #'identity :type function :read-only t)
   (return-type :void :type keyword :read-only t)
   (arg-types #() :type simple-vector :read-only t)
+  ;; The image epoch it was made in: its closure exists only in that one.
+  (epoch 0 :type fixnum :read-only t)
   ;; The closure handle and its code address; NIL once freed.
   (handle nil)
-  (pointer nil))
+  (%pointer nil))
+
+(defmethod print-object ((callback callback) stream)
+  (print-unreadable-object (callback stream :type t :identity t)
+    (format stream "~(~A ~A~)~:[ freed~;~]" (callback-return-type callback)
+            (coerce (callback-arg-types callback) 'list) (callback-handle callback))))
 
 (defvar *callbacks* (make-hash-table :test 'eql :synchronized t)
   "Live callbacks by id: the one dispatcher finds the Lisp function here.")
@@ -118,29 +126,40 @@ it: fine for qsort, not for C code holding locks."
             (remhash id *callbacks*)
             (error 'foreign-call-error :code r :operation "eps_ffi_closure_address")))
         (setf (callback-handle callback) h
-              (callback-pointer callback) (sb-sys:int-sap (aref out 0)))))
+              (callback-%pointer callback) (sb-sys:int-sap (aref out 0)))))
     callback))
 
 (defun callback-live-p (callback)
-  "True until CALLBACK is freed."
+  "True until CALLBACK is freed (or the image it was made in was saved)."
   (check-type callback callback)
-  (and (callback-handle callback) t))
+  (and (callback-handle callback) (current-epoch-p (callback-epoch callback))))
 
-(setf (documentation 'callback-pointer 'function)
-      "The C function pointer of a live CALLBACK, as a SAP (NIL once freed).")
+(defun callback-pointer (callback)
+  "The C function pointer of a live CALLBACK, as a SAP (NIL once freed).
+A callback made before the image was saved signals SAVED-OBJECT-ERROR: its
+closure is not in this process."
+  (check-type callback callback)
+  (if (current-epoch-p (callback-epoch callback))
+      (callback-%pointer callback)
+      (error 'saved-object-error :object callback)))
 
 (defun free-callback (callback)
   "Free CALLBACK's closure.  Returns T, or NIL when it was already freed
-(a second free is harmless).  Calling its pointer afterwards is undefined
+(a second free is harmless) or made before the image was saved (nothing of
+it is left to free).  Calling its pointer afterwards is undefined
 behaviour."
   (check-type callback callback)
   (let ((h (callback-handle callback)))
     (when h
       (setf (callback-handle callback) nil
-            (callback-pointer callback) nil)
-      (epsilon.linux.bindings:%eps-ffi-closure-free h)
-      (remhash (callback-id callback) *callbacks*)
-      t)))
+            (callback-%pointer callback) nil)
+      (when (current-epoch-p (callback-epoch callback))
+        (epsilon.linux.bindings:%eps-ffi-closure-free h)
+        (remhash (callback-id callback) *callbacks*)
+        t))))
+
+;; No closure of a saved image's past survives its start.
+(on-image-start 'callbacks (lambda () (clrhash *callbacks*)))
 
 (defmacro with-callback ((var function return-type arg-types) &body body)
   "Bind VAR to the C function pointer (a SAP) of a callback made by

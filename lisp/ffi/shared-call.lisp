@@ -366,3 +366,12 @@ call interface at that site and marshals the arguments inline."
                      (ffi-call (cif-handle (target-cif ,state)) (target-address ,state)
                                ,slots-sap ,result-sap)
                      (load-result ,result-sap ,(canonical-type ret)))))))))))
+
+;; The call interfaces were handles of the process that saved the image:
+;; prepare them again.  Cached addresses are looked up again (REOPEN-LIBRARIES
+;; moved the library generation on).
+(on-image-start 'call-caches
+                (lambda ()
+                  (setf *cifs* (make-hash-table :test 'equal)
+                        *call-targets* (make-hash-table :test 'equal))
+                  (fill *recent-targets* nil)))
