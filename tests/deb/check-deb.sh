@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 debs=$(cd "${1:-$here/../../build-deb}" && pwd)
 # The systems the test loads, one word each (roundtrip.lisp needs the
 # packages epsilon.net.core and epsilon.sys.epoll).
-systems="epsilon.linux"
+systems="epsilon.sys.epoll epsilon.net.core"
 fail() { echo "check-deb: $*" >&2; exit 1; }
 
 tmp=$(mktemp -d)
