@@ -5,7 +5,7 @@
 (SNI, ALPN, client certificates, a handshake timeout).  Not loaded by epsilon.linux."
   :license "MIT"
   :version "0.1.0"
-  :depends-on ("epsilon.linux" "hunchentoot")
+  :depends-on ("epsilon.linux" "hunchentoot" "usocket")
   :pathname "hunchentoot/"
   :serial t
   :components ((:file "package")

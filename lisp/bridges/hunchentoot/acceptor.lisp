@@ -174,17 +174,25 @@ from it and closes the connection."
   ;; Hunchentoot treats the end of input or a timeout before a request as
   ;; the normal end of a keep-alive connection; on TLS these are a peer
   ;; that closed without close_notify or went idle past :READ-TIMEOUT.
-  ;; This handler runs before the :AROUND method's, which would log them
-  ;; as errors.
+  ;; Hunchentoot's reads map every error into a usocket condition, and its
+  ;; :AROUND method would log them as errors: this handler runs first.
   (let ((*connection-info* nil))
     (block connection
-      (handler-bind ((epsilon.crypto:tls-unexpected-eof
-                       (lambda (c) (declare (ignore c))
-                         (unless (boundp 'hunchentoot:*request*) (return-from connection))))
-                     (epsilon.crypto:tls-timeout
-                       (lambda (c) (declare (ignore c))
-                         (unless (boundp 'hunchentoot:*request*) (return-from connection)))))
-        (call-next-method)))))
+      (flet ((end-quietly (c)
+               (when (and (not (boundp 'hunchentoot:*request*)) (connection-end-p c))
+                 (return-from connection))))
+        (handler-bind ((error #'end-quietly))
+          (call-next-method))))))
+
+(defun connection-end-p (condition)
+  "True when CONDITION (or the error a usocket condition maps) is a TLS
+peer's end without close_notify or a read timeout."
+  ;; USOCKET-REAL-ERROR, the reader of UNKNOWN-ERROR's REAL-ERROR slot, is
+  ;; not exported (usocket 0.8).
+  (let ((real (if (typep condition 'usocket:unknown-error)
+                  (usocket::usocket-real-error condition)
+                  condition)))
+    (typep real '(or epsilon.crypto:tls-unexpected-eof epsilon.crypto:tls-timeout))))
 
 (defmethod hunchentoot:initialize-connection-stream ((acceptor tls-acceptor) stream)
   (let* ((fd (stream-fd stream))
