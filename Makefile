@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz clean
+.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k bench-hunchentoot repl bindings check-valgrind fuzz clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -37,7 +37,7 @@ export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BUL
 bench:
 	@bash scripts/install-deps.sh --bench
 	@bash scripts/build.sh build
-	@bash bench/run.sh ffi http tls c10k
+	@bash bench/run.sh ffi http tls c10k hunchentoot
 
 # HTTP keep-alive (-c100, -c1000), pipelined, two threads vs one.
 bench-http:
@@ -50,6 +50,12 @@ bench-tls:
 	@bash scripts/install-deps.sh --bench
 	@bash scripts/build.sh build
 	@bash bench/run.sh tls
+
+# Hunchentoot over cl+ssl vs over epsilon.crypto: HTTPS keep-alive, handshakes/s.
+bench-hunchentoot:
+	@bash scripts/install-deps.sh --bench
+	@bash scripts/build.sh build
+	@bash bench/run.sh hunchentoot
 
 # 10,000 concurrent keep-alive connections, server memory per connection.
 bench-c10k:
