@@ -58,7 +58,7 @@ besides ACCEPTOR's own (:PORT, default 443, 0 for one the kernel picks;
 Protocol versions and ciphers are epsilon.crypto's defaults (TLS 1.2 or
 newer, OpenSSL's default suites).  The files are loaded when the acceptor
 is made (a missing file or a key that does not match signals a TLS-ERROR
-then) and again at each START; STOP frees the context.  A failed handshake
+then); STOP frees the context and a later START loads them again.  A failed handshake
 closes that connection only and is logged at :WARNING through
 HUNCHENTOOT:ACCEPTOR-LOG-MESSAGE."))
 
