@@ -397,3 +397,46 @@ after TIMEOUT seconds."
         (is (contains " 1 s:CN = " out) "the chain's CA is not sent: ~A" out))
       (is (eql 200 (nth-value 1 (curl (port-of a) "/eps-bridges/hello")))))
     (is (null (funcall leftovers)) "the combined chain file is left in the temporary directory")))
+
+(defun read-reply-to-eof (port request)
+  "Send REQUEST over a TLS connection (epsilon.crypto, verifying) to
+127.0.0.1:PORT and read the reply until the end of the connection: the
+reply as Latin-1 text, and whether that end was the server's close_notify
+(:CLOSE-NOTIFY) or a cut (:CUT)."
+  (let ((fd (raw-connect port)))
+    (unwind-protect
+         (epsilon.crypto:with-tls-context (ctx :ca-file (cert "ca.pem"))
+           (epsilon.crypto:with-tls-connection (conn ctx fd :hostname "127.0.0.1" :timeout 10)
+             (epsilon.crypto:with-tls-stream (s conn :element-type '(unsigned-byte 8)
+                                                     :external-format :latin-1)
+               (write-sequence (sb-ext:string-to-octets request :external-format :latin-1) s)
+               (finish-output s)
+               (let ((out (make-string-output-stream)) (end nil))
+                 (handler-case
+                     (loop for b = (read-byte s nil nil)
+                           while b do (write-char (code-char b) out)
+                           finally (setf end :close-notify))
+                   (epsilon.crypto:tls-unexpected-eof () (setf end :cut)))
+                 (values (get-output-stream-string out) end)))))
+      (epsilon.net.core:socket-close fd))))
+
+(test hunchentoot-ends-a-closing-connection-with-close-notify
+  (with-acceptor (a log)
+    (let ((crlf (format nil "~C~C" #\Return #\Linefeed)))
+      ;; HTTP/1.0: the server closes after the reply.
+      (multiple-value-bind (reply end)
+          (read-reply-to-eof (port-of a) (format nil "GET /eps-bridges/hello HTTP/1.0~AHost: a~A~A"
+                                                 crlf crlf crlf))
+        (is (eql 0 (search "HTTP/1.1 200" reply)) "~S" reply)
+        (is (string= "hello" (subseq reply (- (length reply) 5))))
+        (is (eq :close-notify end)))
+      ;; HTTP/1.1, Connection: close, a chunked reply: its last chunk
+      ;; arrives before close_notify.
+      (multiple-value-bind (reply end)
+          (read-reply-to-eof (port-of a)
+                             (format nil "GET /eps-bridges/chunked HTTP/1.1~AHost: a~AConnection: close~A~A"
+                                     crlf crlf crlf crlf))
+        (is (search "Transfer-Encoding: chunked" reply) "~S" (subseq reply 0 (min 300 (length reply))))
+        (is (string= (format nil "~A0~A~A" crlf crlf crlf) (subseq reply (- (length reply) 7))))
+        (is (eq :close-notify end))))
+    (is (string= "" (log-text log)) "~A" (log-text log))))

@@ -221,3 +221,25 @@ peer's end without close_notify or a read timeout."
                                                                     :timeout read-timeout)))
           (epsilon.crypto:epsilon-error (e) (refuse "~A" e)))))
     (call-next-method acceptor tls-stream)))
+
+(defun last-request-p ()
+  "True in RESET-CONNECTION-STREAM after a connection's last request
+(Connection: close, HTTP/1.0), when Hunchentoot will close the stream.
+Hunchentoot keeps that in two specials it does not export."
+  (and (boundp 'hunchentoot::*finish-processing-socket*)
+       hunchentoot::*finish-processing-socket*
+       (boundp 'hunchentoot::*close-hunchentoot-stream*)
+       hunchentoot::*close-hunchentoot-stream*))
+
+(defmethod hunchentoot:reset-connection-stream ((acceptor tls-acceptor) stream)
+  ;; Hunchentoot closes a connection with (CLOSE STREAM :ABORT T), which
+  ;; sends no close_notify.  After the last request, send it here (as
+  ;; cl+ssl does), after the reply's last bytes (a chunked reply's last
+  ;; chunk is written by the unwrapping above): a client that reads the
+  ;; reply to the end of the connection can then tell that end from a cut.
+  (let ((stream (call-next-method)))
+    (when (and (typep stream 'epsilon.crypto:tls-stream) (last-request-p))
+      (ignore-errors
+       (finish-output stream)
+       (epsilon.crypto:tls-shutdown (epsilon.crypto:tls-stream-connection stream) :timeout 1)))
+    stream))
