@@ -164,3 +164,36 @@
                                  (remove "" (uiop:split-string (subseq line 15) :separator ",")
                                          :test #'string= :key (lambda (s) (string-trim " `." s))))
                          #'string<))))
+
+(test drakma-bridge-options-context-verify-and-client-certificate
+  (with-acceptor (a log :client-certificates :require :ca-file (cert "ca.pem"))
+    (let ((url (format nil "https://localhost:~D/eps-bridges/whoami" (port-of a))))
+      ;; A client certificate for a server that requires one.
+      (let ((s (epsilon.drakma:open-tls-stream url :ca-file (cert "ca.pem")
+                                                   :cert-file (cert "client.pem")
+                                                   :key-file (cert "client.key"))))
+        (multiple-value-bind (body status) (drakma:http-request url :stream s)
+          (is (eql 200 status))
+          (is (eql 0 (search "O = Epsilon, CN = epsilon client|" body)) "~S" body)))
+      ;; The caller's context: used for two streams, and still the
+      ;; caller's (not freed) after both are closed.
+      (epsilon.crypto:with-tls-context (ctx :ca-file (cert "ca.pem")
+                                            :cert-file (cert "client.pem")
+                                            :key-file (cert "client.key"))
+        (dotimes (i 2)
+          (is (eql 200 (nth-value 1 (drakma:http-request
+                                     url :stream (epsilon.drakma:open-tls-stream url :context ctx))))))
+        (is (eql 200 (nth-value 1 (drakma:http-request
+                                   url :stream (epsilon.drakma:open-tls-stream url :context ctx))))
+            "the context was freed with the first stream")))
+    (let ((url (format nil "https://localhost:~D/eps-bridges/hello" (port-of a))))
+      ;; :VERIFY NIL accepts a server the client cannot verify (no CA given).
+      (let ((s (epsilon.drakma:open-tls-stream url :verify nil :cert-file (cert "client.pem")
+                                                   :key-file (cert "client.key"))))
+        (is (eql 200 (nth-value 1 (drakma:http-request url :stream s)))))
+      ;; Verifying, without the CA: refused, nothing left open.
+      (let ((before (epsilon.linux:open-fd-count)))
+        (signals epsilon.crypto:tls-verification-error
+          (epsilon.drakma:open-tls-stream url :cert-file (cert "client.pem")
+                                              :key-file (cert "client.key")))
+        (is (= before (epsilon.linux:open-fd-count)))))))
