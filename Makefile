@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k bench-bulk repl bindings check-valgrind fuzz deb test-deb reference clean
+.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k bench-bulk bench-hunchentoot repl bindings check-valgrind fuzz deb test-deb reference clean
 
 all: build
 
@@ -35,7 +35,7 @@ reference: build
 	@sbcl --script scripts/gen-reference.lisp
 
 # The benchmarks need wrk, gnuplot and the Lisp libraries they compare with.
-bench bench-http bench-tls bench-c10k bench-bulk bench-ffi: DEPS_FLAGS = --bench
+bench bench-http bench-tls bench-c10k bench-bulk bench-hunchentoot bench-ffi: DEPS_FLAGS = --bench
 
 # The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
 # set them here, or in the environment. Unset: those rows say "pending".
@@ -51,7 +51,7 @@ export LISP_BULK_SEND_CMD
 # bench/results/latest.md, the chart to bench/results/latest.png.
 # The Lisp server plugs in with LISP_HTTP_SERVER_CMD=... (see bench/run.sh).
 bench: build
-	@bash bench/run.sh ffi http tls c10k
+	@bash bench/run.sh ffi http tls c10k hunchentoot
 
 # HTTP keep-alive (-c100, -c1000), pipelined, two threads vs one.
 bench-http: build
@@ -64,6 +64,10 @@ bench-tls: build
 # Only the bulk rows: 1 GiB over TCP and TLS, Lisp receiver and sender.
 bench-bulk: build
 	@bash bench/run.sh bulk
+
+# Hunchentoot over cl+ssl vs over epsilon.crypto: HTTPS keep-alive, handshakes/s.
+bench-hunchentoot: build
+	@bash bench/run.sh hunchentoot
 
 # 10,000 concurrent keep-alive connections, server memory per connection.
 bench-c10k: build

@@ -57,7 +57,7 @@ function spec_text(spec) {
   return substr(spec, 1, 2) " " substr(spec, 3) "x"
 }
 BEGIN {
-  nrows = split("ffi http-c100 http-c1000 http-pipe16 https-c100 tls-hs bulk-tcp bulk-tls bulk-tcp-send bulk-tls-send c10k threads", order, " ")
+  nrows = split("ffi http-c100 http-c1000 http-pipe16 https-c100 tls-hs bulk-tcp bulk-tls bulk-tcp-send bulk-tls-send c10k threads hunchentoot hunchentoot-hs", order, " ")
   title["ffi"] = "1. FFI: one trivial call"
   title["http-c100"] = "2. HTTP keep-alive, wrk -t1 -c100"
   title["http-c1000"] = "2. HTTP keep-alive, wrk -t1 -c1000"
@@ -70,6 +70,9 @@ BEGIN {
   title["bulk-tls-send"] = "6. Bulk 1 GiB over TLS (sender)"
   title["c10k"] = "7. C10K: 10,000 keep-alive connections, one request each"
   title["threads"] = "8. Two threads vs one (SO_REUSEPORT), wrk -t2 -c100, unpinned"
+  title["hunchentoot"] = "9. Hunchentoot HTTPS keep-alive, wrk -t1 -c50"
+  title["hunchentoot-hs"] = "9. Hunchentoot TLS handshakes/s, openssl s_time -new"
+  mlabel["ht_hs_cpu_us"] = "server CPU us/handshake"
   short["http-c100"] = "HTTP -c100"; short["http-c1000"] = "HTTP -c1000"
   short["http-pipe16"] = "pipelined x16"; short["https-c100"] = "HTTPS -c100"; short["tls-hs"] = "TLS handshakes"
   mlabel["rps"] = "req/s"; mlabel["cpu_us"] = "server CPU us/req"; mlabel["consed"] = "bytes consed/req"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh [PART...] - run benchmark parts, then write one table of
 # ratios (bench/results/latest.md) and a chart (bench/results/latest.png).
-# Parts: ffi http tls c10k (default: all four), bulk (only the bulk rows,
-# which tls also runs). See bench/README.md.
+# Parts: ffi http tls c10k hunchentoot (default: all five), bulk (only the
+# bulk rows, which tls also runs). See bench/README.md.
 #
 # Every figure is measured in this run: the baseline of each row is the
 # first subject measured in it, and every ratio is against that baseline.
@@ -61,11 +61,13 @@ CERTS="$BUILD/bench-certs"
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+# shellcheck source=bench/hunchentoot.sh
+. "$ROOT/bench/hunchentoot.sh"
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(ffi http tls c10k)
+[ ${#parts[@]} -gt 0 ] || parts=(ffi http tls c10k hunchentoot)
 for p in "${parts[@]}"; do
-  case $p in ffi | http | tls | c10k | bulk) ;; *) log "run.sh: unknown part $p (ffi http tls c10k bulk)"; exit 2 ;; esac
+  case $p in ffi | http | tls | c10k | bulk | hunchentoot) ;; *) log "run.sh: unknown part $p (ffi http tls c10k bulk hunchentoot)"; exit 2 ;; esac
 done
 for f in "$C_SERVER" "$C10K_CLIENT" "$BULK"; do
   [ -x "$f" ] || { log "run.sh: $f is missing: build first (make bench builds)"; exit 1; }
