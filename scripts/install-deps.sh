@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   gcc make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
   openssl libclang-dev clang libclang-rt-14-dev cl-fiveam curl valgrind
+  testssl.sh
 )
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox)

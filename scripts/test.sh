@@ -42,6 +42,7 @@ if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
+run "tls scan (testssl.sh)" bash tests/interop/tls-scan.sh
 # Every libFuzzer target for 20 s from its seed corpus (a scratch copy):
 # a crash, leak, hang or sanitizer report fails the step.
 if run "build-fuzz" bash scripts/build.sh build-fuzz; then
