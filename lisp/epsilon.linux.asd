@@ -55,6 +55,7 @@
                (:file "suite-net")
                (:file "suite-tls2")
                (:file "suite-tls2-interop")
+               (:file "suite-tls-policy")
                (:file "suite-docs")
                (:file "suite-conformance")
                (:file "suite-misuse")
