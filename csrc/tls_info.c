@@ -29,7 +29,7 @@
 /* Produce a connection's text into a memory BIO; -code on failure. */
 typedef int32_t (*info_fn)(struct tls_connection *t, BIO *out);
 
-static int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
+static EPS_MUST_USE int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 {
 	if (buf == NULL && len != 0)
 		return -EPS_EINVAL;
@@ -53,13 +53,13 @@ static int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 	return r;
 }
 
-static int32_t absent(const char *what)
+static EPS_MUST_USE int32_t absent(const char *what)
 {
 	eps__set_detail("%s", what);
 	return -EPS_ENOENT;
 }
 
-static int32_t put(BIO *out, const void *data, size_t n)
+static EPS_MUST_USE int32_t put(BIO *out, const void *data, size_t n)
 {
 	if (n > 0 && BIO_write(out, data, (int)n) != (int)n)
 		return eps__tls_fail(EPS_ENOMEM, "BIO_write");
@@ -119,7 +119,7 @@ EPS_EXPORT int32_t eps_tls_connection_session_reused(int64_t conn)
 
 /* --- the peer certificate ------------------------------------------------ */
 
-static int32_t peer(struct tls_connection *t, X509 **out)
+static EPS_MUST_USE int32_t peer(struct tls_connection *t, X509 **out)
 {
 	X509 *x = SSL_get0_peer_certificate(t->ssl);
 	if (x == NULL)
@@ -129,7 +129,7 @@ static int32_t peer(struct tls_connection *t, X509 **out)
 	return 0;
 }
 
-static int32_t print_name(BIO *out, const X509_NAME *name)
+static EPS_MUST_USE int32_t print_name(BIO *out, const X509_NAME *name)
 {
 	if (X509_NAME_print_ex(out, name, 0, NAME_FLAGS) < 0)
 		return eps__tls_fail(EPS_ETLS, "X509_NAME_print_ex");
@@ -257,7 +257,7 @@ EPS_EXPORT int32_t eps_tls_connection_peer_certificate_pem(int64_t conn, uint8_t
 	return info_text(conn, buf, len, pem_fn);
 }
 
-static int32_t unix_time(const ASN1_TIME *at, int64_t *out)
+static EPS_MUST_USE int32_t unix_time(const ASN1_TIME *at, int64_t *out)
 {
 	struct tm tm;
 	if (at == NULL || !ASN1_TIME_to_tm(at, &tm))

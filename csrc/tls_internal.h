@@ -87,7 +87,7 @@ void eps__tls_queue_to_detail(void);
  * Copy the N bytes at S into BUF of LEN bytes, NUL-terminated when LEN > 0,
  * truncating if needed; return N (like snprintf), at most INT32_MAX.
  */
-int32_t eps__tls_copy_out(const char *s, size_t n, uint8_t *buf, size_t len);
+EPS_MUST_USE int32_t eps__tls_copy_out(const char *s, size_t n, uint8_t *buf, size_t len);
 
 /* --- tls_pem.c ----------------------------------------------------------- */
 
