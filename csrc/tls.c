@@ -33,6 +33,7 @@ static void context_destroy(void *obj)
 {
 	struct tls_context *c = obj;
 	SSL_CTX_free(c->ctx);
+	free(c->cipher_list);
 	eps__tls_object_free(c);
 }
 
@@ -369,20 +370,37 @@ EPS_EXPORT int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode)
 
 /*
  * OpenSSL replaces the list even when nothing in it matches and then
- * reports failure: try LIST on a scratch context first.  The context is
- * locked.
+ * reports failure: on failure the last good list goes back.  (Trying LIST
+ * on a scratch SSL_CTX first costs an SSL_CTX_new, a millisecond of
+ * provider fetches, per call.)  The context is locked.
  */
 static EPS_MUST_USE int32_t set_cipher_list(struct tls_context *c, const char *list)
 {
-	int32_t r = 0;
-	SSL_CTX *scratch = SSL_CTX_new(TLS_method());
-	if (scratch == NULL)
-		return eps__tls_fail(EPS_ENOMEM, "SSL_CTX_new");
-	EPS_GUARD_OSSL(SSL_CTX_set_cipher_list(scratch, list), EPS_ETLS, "SSL_CTX_set_cipher_list");
-	EPS_GUARD_OSSL(SSL_CTX_set_cipher_list(c->ctx, list), EPS_ETLS, "SSL_CTX_set_cipher_list");
-out:
-	SSL_CTX_free(scratch);
-	return r;
+	const char *last = c->cipher_list != NULL ? c->cipher_list : policy_ciphers[c->policy];
+	if (SSL_CTX_set_cipher_list(c->ctx, list) != 1) {
+		int32_t r = eps__tls_fail(EPS_ETLS, "SSL_CTX_set_cipher_list");
+		if (SSL_CTX_set_cipher_list(c->ctx, last) != 1)
+			r = eps__tls_fail(EPS_ETLS, "restoring the cipher list");
+		ERR_clear_error();
+		return r;
+	}
+	return 0;
+}
+
+/* Remember LIST as the last good one (NULL: the policy's). */
+static EPS_MUST_USE int32_t keep_cipher_list(struct tls_context *c, const char *list)
+{
+	char *copy = NULL;
+	if (list != NULL && (copy = strdup(list)) == NULL) {
+		/* Keep the context as it was: the last good list back in force. */
+		const char *last =
+		    c->cipher_list != NULL ? c->cipher_list : policy_ciphers[c->policy];
+		(void)SSL_CTX_set_cipher_list(c->ctx, last);
+		return -EPS_ENOMEM;
+	}
+	free(c->cipher_list);
+	c->cipher_list = copy;
+	return 0;
 }
 
 EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list)
@@ -392,6 +410,8 @@ EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = set_cipher_list(c, list);
+	if (r == 0)
+		r = keep_cipher_list(c, list);
 	eps__tls_context_leave(ctx, c);
 	return r;
 }
@@ -403,6 +423,11 @@ EPS_EXPORT int32_t eps_tls_context_set_policy(int64_t ctx, int32_t policy)
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = set_cipher_list(c, policy_ciphers[policy]);
+	if (r == 0) {
+		free(c->cipher_list);
+		c->cipher_list = NULL;
+		c->policy = policy;
+	}
 	eps__tls_context_leave(ctx, c);
 	return r;
 }

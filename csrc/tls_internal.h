@@ -47,6 +47,8 @@ struct tls_context {
 	struct tls_object obj;
 	SSL_CTX *ctx;
 	int32_t role;
+	int32_t policy;	   /* the cipher policy in force (enum eps_tls_policy) */
+	char *cipher_list; /* the list set over it, or NULL */
 };
 
 struct tls_connection {
