@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz clean
+.PHONY: all test run bench bench-ffi bench-http bench-tls bench-c10k repl bindings check-valgrind fuzz fuzz-long clean
 
 all:
 	@bash scripts/install-deps.sh
@@ -73,6 +73,13 @@ SECONDS ?= 60
 fuzz:
 	@bash scripts/install-deps.sh
 	@bash scripts/fuzz.sh $(SECONDS)
+
+# Each libFuzzer target until 10^7 executions or FUZZ_SECONDS (default
+# 7200) each; writes the table to build-fuzz/fuzz-long/table.md.
+FUZZ_SECONDS ?= 7200
+fuzz-long:
+	@bash scripts/install-deps.sh
+	@bash tests/fuzz/fuzz-long.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz
