@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
   # Over the whole run, seed corpus included (libFuzzer's own figure is
   # rounded to whole seconds).
-  rate=$(awk -v n="${execs:-0}" -v s="$elapsed" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')
+  rate=$(awk -v n="${execs:-0}" -v s="$elapsed" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$work/log" | tail -1 | awk '{print $2 " / " $4}')
   units=$(ls "$work/corpus" | wc -l)
   crashes=$(ls "$work/artifacts" | grep -cE '^(crash|leak|timeout|oom|slow-unit)-' || true)
