@@ -81,3 +81,48 @@ SERVER-POLICY; the client's cipher, or the condition it got."
     (is (search "OCSP Response Status: successful" output) "s_client printed ~S" output)
     (is (search "Cert Status: good" output) "s_client printed ~S" output)
     (is (not (typep (first results) 'condition)) "server: ~S" results)))
+
+;;; The demo certificate of `make run` (tests/data/make-certs.sh)
+
+(defconstant +unix-epoch-offset+ (encode-universal-time 0 0 0 1 1 1970 0))
+
+(defun shell-status (command &rest args)
+  "Run COMMAND with ARGS (bounded to 120 s); its exit code."
+  (sb-ext:process-exit-code
+   (sb-ext:run-program "/usr/bin/timeout" (list* "120" command args)
+                       :search nil :output nil :error nil)))
+
+(defun days-valid (pem)
+  "How many days the certificate in the file PEM is valid for, from now."
+  (let ((out (with-output-to-string (s)
+               (sb-ext:run-program "/usr/bin/openssl"
+                                   (list "x509" "-noout" "-enddate" "-in" pem)
+                                   :output s :error nil))))
+    ;; notAfter=Mar  3 13:17:01 2027 GMT
+    (let ((end (subseq out (1+ (position #\= out)) (position #\Newline out))))
+      (floor (- (parse-integer
+                 (with-output-to-string (s)
+                   (sb-ext:run-program "/bin/date" (list "-u" "-d" end "+%s") :output s))
+                 :junk-allowed t)
+                (- (get-universal-time) +unix-epoch-offset+))
+             86400))))
+
+
+(tls-test demo-certificate-lasts-90-days-and-is-remade-when-expired
+  (let* ((dir (format nil "/tmp/epsilon-certs-~D-~D/" (sb-unix:unix-getpid) (random 1000000)))
+         (script (namestring (project-file "tests/data/make-certs.sh")))
+         (server (concatenate 'string dir "server.pem")))
+    (unwind-protect
+         (progn
+           (is (eql 0 (shell-status "/bin/sh" script dir)))
+           (is (<= 88 (days-valid server) 90) "valid ~D days" (days-valid server))
+           (is (probe-file (concatenate 'string dir "server.ocsp")))
+           ;; An expired server certificate: the next run makes the set again.
+           (is (eql 0 (shell-status "/bin/cp" (concatenate 'string dir "expired.pem") server)))
+           (is (not (eql 0 (shell-status "/usr/bin/openssl" "x509" "-checkend" "0" "-noout"
+                                         "-in" server))))
+           (is (eql 0 (shell-status "/bin/sh" script dir)))
+           (is (eql 0 (shell-status "/usr/bin/openssl" "x509" "-checkend" "86400" "-noout"
+                                    "-in" server)))
+           (is (<= 88 (days-valid server) 90)))
+      (shell-status "/bin/rm" "-rf" dir))))
