@@ -211,8 +211,7 @@ static int32_t fingerprint_fn(struct tls_connection *t, BIO *out)
 	EPS_GUARD(peer(t, &x));
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	if (!X509_digest(x, EVP_sha256(), md, &n))
-		return eps__tls_fail(EPS_ETLS, "X509_digest");
+	EPS_ENSURE_OSSL(X509_digest(x, EVP_sha256(), md, &n), EPS_ETLS, "X509_digest");
 	char hex[3 * EVP_MAX_MD_SIZE];
 	static const char digits[] = "0123456789ABCDEF";
 	for (unsigned int i = 0; i < n; i++) {
@@ -227,8 +226,7 @@ static int32_t pem_fn(struct tls_connection *t, BIO *out)
 {
 	X509 *x;
 	EPS_GUARD(peer(t, &x));
-	if (!PEM_write_bio_X509(out, x))
-		return eps__tls_fail(EPS_ENOMEM, "PEM_write_bio_X509");
+	EPS_ENSURE_OSSL(PEM_write_bio_X509(out, x), EPS_ENOMEM, "PEM_write_bio_X509");
 	return 0;
 }
 

@@ -35,6 +35,13 @@
 		}                                                             \
 	} while (0)
 
+/* The same, for a function with nothing to free: return the failure. */
+#define EPS_ENSURE_OSSL(call, code, what)                                     \
+	do {                                                                  \
+		if ((call) != 1)                                              \
+			return eps__tls_fail((code), (what));                 \
+	} while (0)
+
 /*
  * What contexts and connections share: the mutex that serializes calls on
  * one object.  It is the first member of both.
