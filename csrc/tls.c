@@ -110,9 +110,9 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	 * cache without a session id context: name one always.
 	 */
 	if (role == EPS_TLS_ROLE_SERVER)
-		EPS_GUARD_OSSL(SSL_CTX_set_session_id_context(c->ctx,
-							      (const unsigned char *)"epsilon", 7),
-			       EPS_ETLS, "SSL_CTX_set_session_id_context");
+		EPS_GUARD_OSSL(
+		    SSL_CTX_set_session_id_context(c->ctx, (const unsigned char *)"epsilon", 7),
+		    EPS_ETLS, "SSL_CTX_set_session_id_context");
 	r = eps__tls_ext_attach(c->ctx, role);
 	if (r < 0)
 		goto out;
@@ -322,7 +322,8 @@ EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
 		eps__set_detail("%s is not a regular file", path);
 		r = -EPS_EBADPEM;
 	} else {
-		EPS_GUARD_OSSL(SSL_CTX_load_verify_locations(c->ctx, path, NULL), EPS_EBADPEM, path);
+		EPS_GUARD_OSSL(SSL_CTX_load_verify_locations(c->ctx, path, NULL), EPS_EBADPEM,
+			       path);
 		if (c->role == EPS_TLS_ROLE_SERVER)
 			r = add_client_ca_names(c->ctx, path);
 	}

@@ -203,8 +203,8 @@ EPS_EXPORT int32_t eps_tls_connection_set_hostname(int64_t conn, const char *nam
 		r = -EPS_EINVAL;
 	} else if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
 		/* RFC 6066: no SNI for an address; match the certificate's IPs. */
-		EPS_GUARD_OSSL(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name), EPS_ETLS,
-			       "X509_VERIFY_PARAM_set1_ip_asc");
+		EPS_GUARD_OSSL(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name),
+			       EPS_ETLS, "X509_VERIFY_PARAM_set1_ip_asc");
 	} else {
 		EPS_GUARD_OSSL(SSL_set_tlsext_host_name(t->ssl, name), EPS_EINVAL,
 			       "setting the host name (SNI)");

@@ -352,8 +352,9 @@ static EPS_MUST_USE int32_t sni_name_copy(const char *name, char **out)
 	return 0;
 }
 
-static EPS_MUST_USE int32_t add_server_certificate(int64_t ctx, const char *name, const uint8_t *cert,
-				      size_t cert_len, const uint8_t *key, size_t key_len)
+static EPS_MUST_USE int32_t add_server_certificate(int64_t ctx, const char *name,
+						   const uint8_t *cert, size_t cert_len,
+						   const uint8_t *key, size_t key_len)
 {
 	struct sni_cert s = {0};
 	int32_t r = sni_name_copy(name, &s.name);

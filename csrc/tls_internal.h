@@ -27,19 +27,19 @@
  * caller's R to the failure CODE (detail WHAT and the error queue) and go
  * to the caller's label `out`, where it frees what it took.
  */
-#define EPS_GUARD_OSSL(call, code, what)                                      \
-	do {                                                                  \
-		if ((call) != 1) {                                            \
-			r = eps__tls_fail((code), (what));                    \
-			goto out;                                             \
-		}                                                             \
+#define EPS_GUARD_OSSL(call, code, what)                   \
+	do {                                               \
+		if ((call) != 1) {                         \
+			r = eps__tls_fail((code), (what)); \
+			goto out;                          \
+		}                                          \
 	} while (0)
 
 /* The same, for a function with nothing to free: return the failure. */
-#define EPS_ENSURE_OSSL(call, code, what)                                     \
-	do {                                                                  \
-		if ((call) != 1)                                              \
-			return eps__tls_fail((code), (what));                 \
+#define EPS_ENSURE_OSSL(call, code, what)                     \
+	do {                                                  \
+		if ((call) != 1)                              \
+			return eps__tls_fail((code), (what)); \
 	} while (0)
 
 /*

@@ -105,8 +105,7 @@ static EPS_MUST_USE int32_t read_certs(BIO *mem, STACK_OF(X509) * chain)
 	}
 	/* The loop ends at end of input (no start line) or at a bad block. */
 	unsigned long e = ERR_peek_last_error();
-	if (e != 0 &&
-	    !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+	if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
 		return eps__tls_fail(EPS_EBADPEM, "malformed certificate in the chain");
 	ERR_clear_error();
 	return 0;

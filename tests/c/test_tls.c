@@ -490,8 +490,6 @@ END_TEST
 
 /* --- versions -------------------------------------------------------------- */
 
-
-
 START_TEST(each_version_negotiated_when_forced)
 {
 	struct baseline base = baseline();

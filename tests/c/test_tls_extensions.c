@@ -295,7 +295,6 @@ END_TEST
 
 /* --- mutual TLS ------------------------------------------------------------ */
 
-
 /* The client's view of a refused handshake: now, or at its first read. */
 static void client_refused(struct side *c)
 {

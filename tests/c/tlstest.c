@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -316,7 +316,6 @@ void reap(pid_t pid, int from)
 
 const int32_t versions[2] = {EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3};
 
-
 /* The text FN reports for CONN, or "" with *RC the negative code. */
 const char *text(text_fn fn, int64_t conn, int32_t *rc)
 {
@@ -350,7 +349,6 @@ void load_pair(int64_t ctx, const char *name)
 	ck_assert_ok(eps_tls_context_use_certificate_file(ctx, cert(p)));
 	ck_assert_ok(eps_tls_context_use_private_key_file(ctx, cert(k)));
 }
-
 
 int64_t parse_date(const char *s)
 {
@@ -408,8 +406,7 @@ struct x509_facts x509_facts(const char *name)
 }
 
 /* Handshake a pair and require both sides to succeed. */
-void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c,
-		       struct side *s)
+void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s)
 {
 	connect_pair(cctx, sctx, hostname, c, s);
 	ck_assert_msg(c->rc == 0 && s->rc == 0, "client %s (%s), server %s (%s)",

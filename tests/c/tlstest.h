@@ -75,8 +75,7 @@ int64_t parse_date(const char *s);
 void chomp(char *s);
 struct x509_facts x509_facts(const char *name);
 /* Handshake a pair and require both sides to succeed. */
-void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c,
-		struct side *s);
+void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
 /* The peer's fingerprint on CONN equals the file NAME's. */
 void assert_peer_is(int64_t conn, const char *name);
 /* Drive one handshake against a tool on the other end of X's socket. */

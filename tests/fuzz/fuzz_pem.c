@@ -121,8 +121,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = eps_tls_context_add_server_certificate_pem(ctx, NULL, text, cut, text + cut,
 							       len - cut);
 		FZ_CHECK(is_one_of(r, pem_codes), "sni pair: %s", eps_errname((int32_t)r));
-		r = eps_tls_context_add_server_certificate_pem(
-		    ctx, "x.localhost", text, len, (const uint8_t *)fz_key_pem, sizeof fz_key_pem - 1);
+		r = eps_tls_context_add_server_certificate_pem(ctx, "x.localhost", text, len,
+							       (const uint8_t *)fz_key_pem,
+							       sizeof fz_key_pem - 1);
 		FZ_CHECK(is_one_of(r, pem_codes), "sni cert: %s", eps_errname((int32_t)r));
 		check_usable(ctx, 1);
 		FZ_CHECK(eps_tls_context_free(ctx) == 0, "free");
@@ -184,7 +185,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0);
 		FZ_CHECK(ctx > 0, "client context");
 		r = eps_tls_context_use_certificate_pem(ctx, text, len);
-		FZ_CHECK(is_one_of(r, pem_codes), "client certificate: %s", eps_errname((int32_t)r));
+		FZ_CHECK(is_one_of(r, pem_codes), "client certificate: %s",
+			 eps_errname((int32_t)r));
 		FZ_CHECK(eps_tls_context_free(ctx) == 0, "free");
 		break;
 	}

@@ -106,8 +106,8 @@ static int64_t client_context(int32_t max_version, int verify)
 {
 	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, max_version);
 	FZ_CHECK(ctx > 0, "client context: %s", eps_errname((int32_t)ctx));
-	FZ_CHECK(eps_tls_context_set_verify(ctx, verify ? EPS_TLS_VERIFY_PEER : EPS_TLS_VERIFY_NONE) ==
-		     0,
+	FZ_CHECK(eps_tls_context_set_verify(ctx, verify ? EPS_TLS_VERIFY_PEER
+							: EPS_TLS_VERIFY_NONE) == 0,
 		 "verify");
 	FZ_CHECK(eps_tls_context_set_alpn_protocols(ctx, "h2,http/1.1") == 0, "alpn");
 	return ctx;
