@@ -39,7 +39,7 @@ static void context_destroy(void *obj)
 
 /*
  * The TLS 1.2 cipher list of each policy (TLS 1.3 has only AEAD suites).
- * INTERMEDIATE is Mozilla's "intermediate" profile (version 5.7): forward
+ * INTERMEDIATE is Mozilla's "intermediate" profile (its TLS 1.2 list): forward
  * secret AEAD suites only, so no CBC (Lucky13) and no SHA-1 MAC; the
  * DHE-RSA ones are used only with an RSA certificate and DH parameters,
  * which a context does not set, so in practice ECDHE.  COMPATIBLE is
