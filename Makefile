@@ -1,7 +1,7 @@
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 
-.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k bench-bulk bench-hunchentoot repl bindings check-valgrind fuzz deb test-deb reference clean
+.PHONY: all deps build test run bench bench-ffi bench-http bench-tls bench-c10k bench-bulk bench-hunchentoot repl bindings check-valgrind fuzz fuzz-long deb test-deb reference clean
 
 all: build
 
@@ -94,6 +94,12 @@ deb: deps
 
 test-deb: deb
 	@bash tests/deb/check-deb.sh
+
+# Each libFuzzer target until 10^7 executions or FUZZ_SECONDS (default
+# 7200) each; writes the table to build-fuzz/fuzz-long/table.md.
+FUZZ_SECONDS ?= 7200
+fuzz-long: deps
+	@bash tests/fuzz/fuzz-long.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz build-deb

@@ -35,14 +35,14 @@ _Static_assert(EPS_ADDRESS_TEXT_MAX >= 1 + EPS_UNIX_PATH_MAX + 1 &&
 #define LEN_MAX ((size_t)INT32_MAX)
 
 /* An output buffer: NULL only with capacity 0, capacity below 2^31. */
-static int check_out(const void *buf, size_t cap)
+static EPS_MUST_USE int check_out(const void *buf, size_t cap)
 {
 	EPS_ENSURE(cap <= LEN_MAX && (buf != NULL || cap == 0), EPS_EINVAL);
 	return 0;
 }
 
 /* Copy a built address to the caller's buffer; return its length. */
-static int32_t put_address(const void *sa, size_t len, uint8_t *addr, size_t addrcap)
+static EPS_MUST_USE int32_t put_address(const void *sa, size_t len, uint8_t *addr, size_t addrcap)
 {
 	EPS_ENSURE(len <= addrcap, EPS_EBUFTOOSMALL);
 	memcpy(addr, sa, len);
@@ -63,7 +63,7 @@ EPS_EXPORT int32_t eps_addr_inet(const char *host, int32_t port, uint8_t *addr, 
 }
 
 /* A scope after "%": an interface number, else an interface name. */
-static int parse_scope(const char *scope, uint32_t *out)
+static EPS_MUST_USE int parse_scope(const char *scope, uint32_t *out)
 {
 	if (*scope == '\0')
 		return -EPS_EBADADDRESS;
@@ -133,7 +133,7 @@ EPS_EXPORT int32_t eps_addr_unix_abstract(const uint8_t *name, size_t namelen, u
 }
 
 /* The family of a caller's address, read without assuming alignment. */
-static int32_t read_family(const uint8_t *addr, size_t addrlen)
+static EPS_MUST_USE int32_t read_family(const uint8_t *addr, size_t addrlen)
 {
 	EPS_ENSURE(addrlen <= EPS_SOCKADDR_MAX, EPS_EINVAL);
 	EPS_ENSURE(addr != NULL && addrlen >= sizeof(sa_family_t), EPS_EINVAL);
@@ -181,7 +181,7 @@ EPS_EXPORT int64_t eps_addr_scope_id(const uint8_t *addr, size_t addrlen)
  * Format ADDR into a local buffer of EPS_ADDRESS_TEXT_MAX bytes, with or
  * without the port; return the length or a negative code.
  */
-static int32_t format_address(const uint8_t *addr, size_t addrlen, int with_port,
+static EPS_MUST_USE int32_t format_address(const uint8_t *addr, size_t addrlen, int with_port,
 			      char out[EPS_ADDRESS_TEXT_MAX])
 {
 	int32_t family = read_family(addr, addrlen);
@@ -241,7 +241,7 @@ static int32_t format_address(const uint8_t *addr, size_t addrlen, int with_port
 	return n;
 }
 
-static int32_t put_text(const char *text, int32_t len, uint8_t *out, size_t outcap)
+static EPS_MUST_USE int32_t put_text(const char *text, int32_t len, uint8_t *out, size_t outcap)
 {
 	EPS_ENSURE((size_t)len < outcap, EPS_EBUFTOOSMALL);
 	memcpy(out, text, (size_t)len + 1);
@@ -287,7 +287,7 @@ static void addrinfo_destroy(void *obj)
 }
 
 /* getaddrinfo's own codes, as the shim's; errno when it says EAI_SYSTEM. */
-static int32_t eai_code(int eai, int saved_errno)
+static EPS_MUST_USE int32_t eai_code(int eai, int saved_errno)
 {
 	switch (eai) {
 	case EAI_NONAME:

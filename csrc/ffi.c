@@ -48,7 +48,7 @@ static ffi_type *ffi_type_of(int32_t code)
 }
 
 /* Fill SIG from the caller's type codes; 0 or a negative code. */
-static int32_t prepare(struct cif *sig, int32_t return_type, const uint8_t *arg_types, uint32_t nargs)
+static EPS_MUST_USE int32_t prepare(struct cif *sig, int32_t return_type, const uint8_t *arg_types, uint32_t nargs)
 {
 	if (nargs > EPS_FFI_MAX_ARGS || (nargs > 0 && arg_types == NULL)) {
 		eps__set_detail(EPS_EINVAL, "ffi: %u arguments (at most %d), types %s", nargs,

@@ -104,10 +104,10 @@ EPS_MUST_USE int eps__fd_register(int fd, int nonblocking);
 EPS_MUST_USE int eps__fd_register_kind(int fd, int nonblocking, int kind);
 
 /* 1 if FD is owned and non-blocking, 0 if owned and blocking, else -EBADF. */
-int eps__fd_state(int fd);
+EPS_MUST_USE int eps__fd_state(int fd);
 
 /* The kind FD was registered with (>= 0) if it is owned, else -EBADF. */
-int eps__fd_kind(int fd);
+EPS_MUST_USE int eps__fd_kind(int fd);
 
 /* --- TLS socket BIO (tls_bio.c) ---------------------------------------- */
 

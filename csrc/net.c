@@ -71,7 +71,7 @@ _Static_assert((int)EPS_SOMAXCONN == (int)SOMAXCONN, "SOMAXCONN");
 #define RECV_FLAGS (MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC | MSG_OOB)
 
 /* A (buffer, length) pair: NULL only with length 0, length below 2^31. */
-static int check_buffer(const void *buf, size_t len)
+static EPS_MUST_USE int check_buffer(const void *buf, size_t len)
 {
 	if (len > LEN_MAX || (buf == NULL && len != 0))
 		return -EPS_EINVAL;
@@ -79,7 +79,7 @@ static int check_buffer(const void *buf, size_t len)
 }
 
 /* An address given to the kernel: a buffer of at most EPS_SOCKADDR_MAX bytes. */
-static int check_address(const uint8_t *addr, size_t addrlen)
+static EPS_MUST_USE int check_address(const uint8_t *addr, size_t addrlen)
 {
 	if (addrlen > sizeof(struct sockaddr_storage) || (addr == NULL && addrlen != 0))
 		return -EPS_EINVAL;
@@ -91,7 +91,7 @@ static int check_address(const uint8_t *addr, size_t addrlen)
  * a datagram): the capacity is checked before the call so the result is
  * never lost for want of room.
  */
-static int check_address_out(const uint8_t *addr, const uint32_t *addrlen)
+static EPS_MUST_USE int check_address_out(const uint8_t *addr, const uint32_t *addrlen)
 {
 	if (addr == NULL)
 		return addrlen == NULL ? 0 : -EPS_EINVAL;
@@ -281,7 +281,7 @@ EPS_EXPORT int32_t eps_shutdown(int32_t fd, int32_t how)
 }
 
 /* getsockname and getpeername share everything but the call. */
-static int32_t copy_name(int32_t fd, uint8_t *addr, size_t addrcap, int peer)
+static EPS_MUST_USE int32_t copy_name(int32_t fd, uint8_t *addr, size_t addrcap, int peer)
 {
 	EPS_ENSURE(fd >= 0, EPS_EBADF);
 	EPS_GUARD(check_buffer(addr, addrcap));

@@ -27,7 +27,7 @@ SAME(EPS_CLOCK_BOOTTIME, CLOCK_BOOTTIME);
 #define NS_PER_SEC 1000000000LL
 
 /* 0 if FD is an owned descriptor of KIND, else -EBADF or -EINVAL. */
-static int check_kind(int32_t fd, int kind)
+static EPS_MUST_USE int check_kind(int32_t fd, int kind)
 {
 	int actual = eps__fd_kind(fd);
 	if (actual < 0)
@@ -36,7 +36,7 @@ static int check_kind(int32_t fd, int kind)
 }
 
 /* One 8-byte read; the kernel never returns less for these descriptors. */
-static int32_t read_counter(int32_t fd, uint64_t *out)
+static EPS_MUST_USE int32_t read_counter(int32_t fd, uint64_t *out)
 {
 	uint64_t value;
 	ssize_t n = read(fd, &value, sizeof value);

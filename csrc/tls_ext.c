@@ -233,7 +233,7 @@ int32_t eps__tls_ext_attach(SSL_CTX *ctx, int32_t role)
 /* --- configuration ------------------------------------------------------- */
 
 /* Enter CTX and lock its ext; pair with ext_leave. */
-static int ext_enter(int64_t ctx, struct tls_context **c, struct tls_ext **e)
+static EPS_MUST_USE int ext_enter(int64_t ctx, struct tls_context **c, struct tls_ext **e)
 {
 	EPS_GUARD(eps__tls_context_enter(ctx, c));
 	*e = SSL_CTX_get_ex_data((*c)->ctx, ext_index);
@@ -248,7 +248,7 @@ static void ext_leave(int64_t ctx, struct tls_context *c, struct tls_ext *e)
 }
 
 /* "h2,http/1.1" to the wire format; -EINVAL for an empty or long name. */
-static int32_t alpn_wire(const char *list, uint8_t **out, size_t *out_len)
+static EPS_MUST_USE int32_t alpn_wire(const char *list, uint8_t **out, size_t *out_len)
 {
 	size_t len = strlen(list);
 	if (len == 0) {
@@ -333,7 +333,7 @@ EPS_EXPORT int32_t eps_tls_context_set_alpn_mismatch(int64_t ctx, int32_t action
 }
 
 /* Check NAME for add_server_certificate: NULL or "" means none. */
-static int32_t sni_name_copy(const char *name, char **out)
+static EPS_MUST_USE int32_t sni_name_copy(const char *name, char **out)
 {
 	*out = NULL;
 	if (name == NULL || name[0] == '\0')
@@ -352,8 +352,9 @@ static int32_t sni_name_copy(const char *name, char **out)
 	return 0;
 }
 
-static int32_t add_server_certificate(int64_t ctx, const char *name, const uint8_t *cert,
-				      size_t cert_len, const uint8_t *key, size_t key_len)
+static EPS_MUST_USE int32_t add_server_certificate(int64_t ctx, const char *name,
+						   const uint8_t *cert, size_t cert_len,
+						   const uint8_t *key, size_t key_len)
 {
 	struct sni_cert s = {0};
 	int32_t r = sni_name_copy(name, &s.name);
@@ -361,20 +362,17 @@ static int32_t add_server_certificate(int64_t ctx, const char *name, const uint8
 		return r;
 	r = eps__tls_parse_chain(cert, cert_len, &s.leaf, &s.chain);
 	if (r < 0)
-		goto fail;
+		goto out;
 	r = eps__tls_parse_key(key, key_len, &s.key);
 	if (r < 0)
-		goto fail;
-	if (!X509_check_private_key(s.leaf, s.key)) {
-		r = eps__tls_fail(EPS_EKEYMISMATCH,
-				  "the private key does not match the certificate");
-		goto fail;
-	}
+		goto out;
+	EPS_GUARD_OSSL(X509_check_private_key(s.leaf, s.key), EPS_EKEYMISMATCH,
+		       "the private key does not match the certificate");
 	struct tls_context *c;
 	struct tls_ext *e;
 	r = ext_enter(ctx, &c, &e);
 	if (r < 0)
-		goto fail;
+		goto out;
 	if (c->role != EPS_TLS_ROLE_SERVER) {
 		eps__set_detail(EPS_EINVAL, "only a server chooses a certificate by SNI name");
 		r = -EPS_EINVAL;
@@ -389,7 +387,7 @@ static int32_t add_server_certificate(int64_t ctx, const char *name, const uint8
 		}
 	}
 	ext_leave(ctx, c, e);
-fail:
+out:
 	sni_cert_clear(&s);
 	return r;
 }
@@ -411,9 +409,9 @@ EPS_EXPORT int32_t eps_tls_context_add_server_certificate_file(int64_t ctx, cons
 		return -EPS_EINVAL;
 	uint8_t *cert = NULL, *key = NULL;
 	size_t cert_len = 0, key_len = 0;
-	int32_t r = eps__tls_read_pem_file(cert_path, &cert, &cert_len);
+	int32_t r = eps__tls_read_file(cert_path, &cert, &cert_len);
 	if (r == 0)
-		r = eps__tls_read_pem_file(key_path, &key, &key_len);
+		r = eps__tls_read_file(key_path, &key, &key_len);
 	if (r == 0)
 		r = add_server_certificate(ctx, name, cert, cert_len, key, key_len);
 	free(cert);

@@ -29,7 +29,7 @@
 /* Produce a connection's text into a memory BIO; -code on failure. */
 typedef int32_t (*info_fn)(struct tls_connection *t, BIO *out);
 
-static int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
+static EPS_MUST_USE int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 {
 	if (buf == NULL && len != 0)
 		return -EPS_EINVAL;
@@ -53,13 +53,13 @@ static int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 	return r;
 }
 
-static int32_t absent(const char *what)
+static EPS_MUST_USE int32_t absent(const char *what)
 {
 	eps__set_detail(EPS_ENOENT, "%s", what);
 	return -EPS_ENOENT;
 }
 
-static int32_t put(BIO *out, const void *data, size_t n)
+static EPS_MUST_USE int32_t put(BIO *out, const void *data, size_t n)
 {
 	if (n > 0 && BIO_write(out, data, (int)n) != (int)n)
 		return eps__tls_fail(EPS_ENOMEM, "BIO_write");
@@ -119,7 +119,7 @@ EPS_EXPORT int32_t eps_tls_connection_session_reused(int64_t conn)
 
 /* --- the peer certificate ------------------------------------------------ */
 
-static int32_t peer(struct tls_connection *t, X509 **out)
+static EPS_MUST_USE int32_t peer(struct tls_connection *t, X509 **out)
 {
 	X509 *x = SSL_get0_peer_certificate(t->ssl);
 	if (x == NULL)
@@ -129,7 +129,7 @@ static int32_t peer(struct tls_connection *t, X509 **out)
 	return 0;
 }
 
-static int32_t print_name(BIO *out, const X509_NAME *name)
+static EPS_MUST_USE int32_t print_name(BIO *out, const X509_NAME *name)
 {
 	if (X509_NAME_print_ex(out, name, 0, NAME_FLAGS) < 0)
 		return eps__tls_fail(EPS_ETLS, "X509_NAME_print_ex");
@@ -211,8 +211,7 @@ static int32_t fingerprint_fn(struct tls_connection *t, BIO *out)
 	EPS_GUARD(peer(t, &x));
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	if (!X509_digest(x, EVP_sha256(), md, &n))
-		return eps__tls_fail(EPS_ETLS, "X509_digest");
+	EPS_ENSURE_OSSL(X509_digest(x, EVP_sha256(), md, &n), EPS_ETLS, "X509_digest");
 	char hex[3 * EVP_MAX_MD_SIZE];
 	static const char digits[] = "0123456789ABCDEF";
 	for (unsigned int i = 0; i < n; i++) {
@@ -227,8 +226,7 @@ static int32_t pem_fn(struct tls_connection *t, BIO *out)
 {
 	X509 *x;
 	EPS_GUARD(peer(t, &x));
-	if (!PEM_write_bio_X509(out, x))
-		return eps__tls_fail(EPS_ENOMEM, "PEM_write_bio_X509");
+	EPS_ENSURE_OSSL(PEM_write_bio_X509(out, x), EPS_ENOMEM, "PEM_write_bio_X509");
 	return 0;
 }
 
@@ -257,7 +255,7 @@ EPS_EXPORT int32_t eps_tls_connection_peer_certificate_pem(int64_t conn, uint8_t
 	return info_text(conn, buf, len, pem_fn);
 }
 
-static int32_t unix_time(const ASN1_TIME *at, int64_t *out)
+static EPS_MUST_USE int32_t unix_time(const ASN1_TIME *at, int64_t *out)
 {
 	struct tm tm;
 	if (at == NULL || !ASN1_TIME_to_tm(at, &tm))

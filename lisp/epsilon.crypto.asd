@@ -18,4 +18,4 @@ connections, sessions, ALPN and SNI, and bivalent streams."
                (:file "aliases"))
   :in-order-to ((test-op (load-op "epsilon.linux/tests")))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-package-suites
-                                            :tls :tls2 :tls-interop :tls2-interop)))
+                                            :tls)))

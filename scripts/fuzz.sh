@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_abi fuzz_addr fuzz_tls_server)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_abi fuzz_addr fuzz_tls_server fuzz_tls_client fuzz_pem)
 
 bash scripts/build.sh build-fuzz || exit 1
 

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   gcc g++ make sbcl meson ninja-build pkg-config check libffi-dev libssl-dev
   openssl libclang-dev clang libclang-rt-14-dev cl-fiveam curl valgrind
-  cl-hunchentoot cl-drakma cl-usocket cl-plus-ssl
+  cl-hunchentoot cl-drakma cl-usocket cl-plus-ssl testssl.sh
 )
 # usage: scripts/install-deps.sh [--bench] [--deb]
 for flag in "$@"; do

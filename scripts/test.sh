@@ -47,6 +47,7 @@ if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
+run "tls scan (testssl.sh)" bash tests/interop/tls-scan.sh
 # The Debian packages, built from a copy of the tree (lintian: no errors),
 # unpacked into a scratch root and loaded from there by a fresh SBCL.
 if run "make deb" bash scripts/deb.sh; then

@@ -187,11 +187,12 @@ most the hard limit), and return the new soft limit.  Lowering works too."
       (unless ok (socket-close fd)))))
 
 (defun make-server (&key (host "127.0.0.1") (port 8080) tls-port cert-file key-file
-                         (idle-timeout 60) (tick 1) (backlog 65535) (reuse-port t)
+                         ocsp-response-file (idle-timeout 60) (tick 1) (backlog 65535) (reuse-port t)
                          (max-events 512) max-fds)
   "Make a server: a plain HTTP listener on HOST:PORT unless PORT is NIL, an
 HTTPS one on HOST:TLS-PORT (with the PEM files CERT-FILE and KEY-FILE)
-unless TLS-PORT is NIL; port 0 picks a free port (read it back with
+unless TLS-PORT is NIL, stapling the DER OCSP-RESPONSE-FILE when given;
+port 0 picks a free port (read it back with
 SERVER-PORT / SERVER-TLS-PORT).  IDLE-TIMEOUT (seconds) closes connections
 without traffic; TICK (seconds) is how often that is checked.  MAX-FDS
 (default: the soft descriptor limit) sizes the connection table.
@@ -212,7 +213,8 @@ several threads can listen on the same port.  Close it with CLOSE-SERVER."
                (add-event (server-epfd server) fd +epollin+)))
            (when tls-port
              (setf (server-tls-context server)
-                   (make-tls-context :role :server :cert-file cert-file :key-file key-file))
+                   (make-tls-context :role :server :cert-file cert-file :key-file key-file
+                                     :ocsp-response-file ocsp-response-file))
              (multiple-value-bind (fd p) (open-listener host tls-port backlog reuse-port)
                (setf (server-tls-listener server) fd (server-tls-port server) p)
                (add-event (server-epfd server) fd +epollin+)))

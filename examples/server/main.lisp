@@ -46,16 +46,16 @@
 
 (defun ensure-certificates (root)
   "The directory of the test CA and server certificate of `make run`,
-made with tests/data/make-certs.sh (the openssl command) the first time."
-  (let ((dir (merge-pathnames "build/run-certs/" root)))
-    (unless (probe-file (merge-pathnames "server.pem" dir))
-      (let ((p (sb-ext:run-program "/bin/sh"
-                                   (list (namestring (merge-pathnames "tests/data/make-certs.sh" root))
-                                         (namestring dir))
-                                   :output *error-output* :error *error-output*)))
-        (unless (and (zerop (sb-ext:process-exit-code p))
-                     (probe-file (merge-pathnames "server.pem" dir)))
-          (error "could not make the certificates in ~A (is openssl installed?)" dir))))
+made with tests/data/make-certs.sh (the openssl command) the first time
+and again when the certificate (90 days) expires: the script decides."
+  (let* ((dir (merge-pathnames "build/run-certs/" root))
+         (p (sb-ext:run-program "/bin/sh"
+                                (list (namestring (merge-pathnames "tests/data/make-certs.sh" root))
+                                      (namestring dir))
+                                :output *error-output* :error *error-output*)))
+    (unless (and (zerop (sb-ext:process-exit-code p))
+                 (probe-file (merge-pathnames "server.pem" dir)))
+      (error "could not make the certificates in ~A (is openssl installed?)" dir))
     dir))
 
 (defun install-stop-signals (servers &key on-usr1)
@@ -87,6 +87,7 @@ serve until SIGINT or SIGTERM, close everything, and return 0."
          (cert (getf options :cert))
          (key (getf options :key))
          (cert-dir nil)
+         (ocsp nil)
          (port nil)
          (tls-port nil))
     (if harness
@@ -96,7 +97,8 @@ serve until SIGINT or SIGTERM, close everything, and return 0."
                 tls-port (env-int "TLS_PORT" 8443)
                 cert-dir (ensure-certificates root)
                 cert (namestring (merge-pathnames "server.pem" cert-dir))
-                key (namestring (merge-pathnames "server.key" cert-dir)))))
+                key (namestring (merge-pathnames "server.key" cert-dir))
+                ocsp (namestring (merge-pathnames "server.ocsp" cert-dir)))))
     (raise-fd-limit (env-int "FD_LIMIT" nil))
     (let ((servers '())
           (usr1 nil))
@@ -104,12 +106,14 @@ serve until SIGINT or SIGTERM, close everything, and return 0."
            (progn
              ;; The first server picks the ports; the others share them.
              (let ((first (make-server :host host :port port :tls-port tls-port
-                                       :cert-file cert :key-file key :idle-timeout idle)))
+                                       :cert-file cert :key-file key :idle-timeout idle
+                                       :ocsp-response-file ocsp)))
                (push first servers)
                (loop repeat (1- threads)
                      do (push (make-server :host host :port (server-port first)
                                            :tls-port (server-tls-port first)
-                                           :cert-file cert :key-file key :idle-timeout idle)
+                                           :cert-file cert :key-file key :idle-timeout idle
+                                           :ocsp-response-file ocsp)
                               servers)))
              (setf servers (nreverse servers))
              (let ((first (first servers)))

@@ -94,6 +94,12 @@ made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
     (:tls-v1.2 +tls-version-1-2+)
     (:tls-v1.3 +tls-version-1-3+)))
 
+(defun policy-code (policy)
+  "The C cipher policy for the :POLICY option POLICY."
+  (ecase policy
+    (:intermediate +tls-policy-intermediate+)
+    (:compatible +tls-policy-compatible+)))
+
 (defun verify-mode (role verify)
   "The C verification mode for ROLE and the :VERIFY option VERIFY."
   (if (eq role :client)
@@ -104,7 +110,8 @@ made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
         ((t :require) (logior +tls-verify-peer+ +tls-verify-fail-if-no-peer-cert+)))))
 
 (defun make-tls-context (&key (method :tls) (role :client) (verify (eq role :client))
-                              ca-file ca-path cert-file key-file ciphers ciphersuites
+                              ca-file ca-path cert-file key-file chain-file ciphers
+                              ciphersuites (policy :intermediate) ocsp-response-file
                               max-version alpn alpn-mismatch sni-certificates
                               (session-cache nil session-cache-p)
                               (session-tickets nil session-tickets-p)
@@ -127,9 +134,20 @@ rehash`), or the system's default CAs when neither is given.
 CERT-FILE and KEY-FILE load the certificate chain and the unencrypted
 private key (PEM), checked to match; a server needs both (here, with
 TLS-LOAD-CERT-FILE and TLS-LOAD-KEY-FILE, or as SNI-CERTIFICATES).  A client
-context with both presents them to servers that ask (mutual TLS).  CIPHERS
-is the TLS 1.2 cipher list, CIPHERSUITES the TLS 1.3 suites, in OpenSSL's
+context with both presents them to servers that ask (mutual TLS).
+CHAIN-FILE (a PEM file of intermediate CA certificates, the issuer of the
+leaf first) replaces the intermediates of CERT-FILE in what the server
+sends.
+POLICY is the TLS 1.2 cipher policy: :INTERMEDIATE (the default, Mozilla's
+\"intermediate\" profile: forward-secret AEAD suites only, no CBC) or
+:COMPATIBLE (OpenSSL's default list, CBC suites included, for peers that
+know no AEAD suite).  CIPHERS (the TLS 1.2 cipher list) replaces the
+policy's list; CIPHERSUITES sets the TLS 1.3 suites; both in OpenSSL's
 syntax.
+OCSP-RESPONSE-FILE (servers only) is a DER OCSP response file (as `openssl
+ocsp -respout` writes it) stapled to the handshakes of clients that ask for
+the certificate status; the file is read again when it changes (replace it
+with a rename), and a bad new file keeps the last good response.
 ALPN is a list of protocol names (strings of 1 to 255 bytes without a
 comma: (\"h2\" \"http/1.1\")) in order of preference: a client offers them,
 a server selects the first of its own list that the client offered.
@@ -146,7 +164,8 @@ that file (mode 0600) in the format Wireshark reads: for debugging only,
 whoever reads the file can decrypt the captured traffic.  Off unless asked.
 Returns a TLS-CONTEXT; free it with TLS-CONTEXT-FREE, or use
 WITH-TLS-CONTEXT.  Signals a TLS-ERROR on failure (+EBADPEM+ for a missing
-or malformed file, +EKEYMISMATCH+ for a key that does not match, +EINVAL+
+or malformed file, a chain that does not continue the certificate or a file
+that is not an OCSP response, +EKEYMISMATCH+ for a key that does not match, +EINVAL+
 for an option the role does not take)."
   (check-type method (member :tls :tls-v1.2 :tls-v1.3))
   (check-type max-version (member nil :tls :tls-v1.2 :tls-v1.3))
@@ -157,6 +176,9 @@ for an option the role does not take)."
   (check-type ca-path (or null string pathname))
   (check-type cert-file (or null string pathname))
   (check-type key-file (or null string pathname))
+  (check-type chain-file (or null string pathname))
+  (check-type ocsp-response-file (or null string pathname))
+  (check-type policy (member :intermediate :compatible))
   (check-type ciphers (or null string))
   (check-type ciphersuites (or null string))
   (let ((alpn-text (and alpn (alpn-list-string alpn)))
@@ -186,12 +208,20 @@ for an option the role does not take)."
                           (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
              (when (and verify (not ca-file) (not ca-path))
                (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
+             (unless (eq policy :intermediate)
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-policy h (policy-code policy))))
              (when ciphers
                (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
              (when ciphersuites
                (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
              (when cert-file (tls-load-cert-file ctx cert-file))
              (when key-file (tls-load-key-file ctx key-file))
+             (when chain-file (tls-load-chain-file ctx chain-file))
+             (when ocsp-response-file
+               (shim-call 'make-tls-context
+                          (%eps-tls-context-set-ocsp-response-file
+                           h (file-argument ocsp-response-file))))
              (when alpn-text
                (shim-call 'make-tls-context (%eps-tls-context-set-alpn-protocols h alpn-text)))
              (when alpn-mismatch
@@ -216,6 +246,7 @@ for an option the role does not take)."
 
 (defmacro with-tls-context ((ctx &rest options
                              &key method role verify ca-file ca-path cert-file key-file
+                               chain-file policy ocsp-response-file
                                ciphers ciphersuites max-version alpn alpn-mismatch
                                sni-certificates session-cache session-tickets keylog-file)
                             &body body)
@@ -225,7 +256,7 @@ BODY, and free the context on every exit.  Returns BODY's values.
   (with-tls-context (ctx :role :server :cert-file \"server.pem\" :key-file \"server.key\")
     ...)"
   (declare (ignore method role verify ca-file ca-path cert-file key-file
-                   ciphers ciphersuites max-version alpn alpn-mismatch
+                   chain-file policy ocsp-response-file ciphers ciphersuites max-version alpn alpn-mismatch
                    sni-certificates session-cache session-tickets keylog-file))
   `(let ((,ctx (make-tls-context ,@options)))
      (unwind-protect (progn ,@body)
@@ -255,4 +286,18 @@ certificate (CTX is then unchanged)."
     (shim-call 'tls-load-key-file
                (%eps-tls-context-use-private-key-file
                 (context-handle ctx 'tls-load-key-file) file)))
+  ctx)
+
+(defun tls-load-chain-file (ctx path)
+  "Load the intermediate CA certificates sent after the leaf from the PEM
+file PATH (the issuer of the leaf first) into the TLS context CTX, replacing
+those that came with the certificate file; load the certificate first.
+Returns CTX.  Signals a TLS-ERROR: +EBADPEM+ when the file is missing, holds
+no certificate or its first one did not issue the leaf, +EINVAL+ when no
+certificate is loaded yet."
+  (check-type ctx tls-context)
+  (let ((file (file-argument path)))
+    (shim-call 'tls-load-chain-file
+               (%eps-tls-context-use-chain-file
+                (context-handle ctx 'tls-load-chain-file) file)))
   ctx)

@@ -26,6 +26,9 @@
                 #:%eps-tls-context-add-server-certificate-file
                 #:%eps-tls-context-set-keylog-file #:%eps-tls-context-set-session-cache
                 #:%eps-tls-context-set-session-tickets
+                #:%eps-tls-context-set-policy #:%eps-tls-context-use-chain-file
+                #:%eps-tls-context-set-ocsp-response-file
+                #:+tls-policy-intermediate+ #:+tls-policy-compatible+
                 #:%eps-tls-connection-cipher #:%eps-tls-connection-alpn-protocol
                 #:%eps-tls-connection-server-name #:%eps-tls-connection-session-reused
                 #:%eps-tls-connection-peer-subject #:%eps-tls-connection-peer-issuer
@@ -63,6 +66,7 @@ certificate (TLS-VERSION, TLS-PEER-CERTIFICATE), bivalent Gray streams
            #:tls-context-free
            #:tls-load-cert-file
            #:tls-load-key-file
+           #:tls-load-chain-file
            #:tls-context-add-certificate)
   ;; Connections
   (:export #:tls-connection

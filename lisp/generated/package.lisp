@@ -292,12 +292,15 @@
    #:+tls-verify-fail-if-no-peer-cert+
    #:+tls-alpn-mismatch-fail+
    #:+tls-alpn-mismatch-proceed+
+   #:+tls-policy-intermediate+
+   #:+tls-policy-compatible+
    #:+tls-shutdown-sent+
    #:+tls-shutdown-received+
    #:%eps-tls-context-new
    #:%eps-tls-context-free
    #:%eps-tls-context-use-certificate-file
    #:%eps-tls-context-use-certificate-pem
+   #:%eps-tls-context-use-chain-file
    #:%eps-tls-context-use-private-key-file
    #:%eps-tls-context-use-private-key-pem
    #:%eps-tls-context-check-private-key
@@ -306,11 +309,13 @@
    #:%eps-tls-context-load-ca-dir
    #:%eps-tls-context-set-verify
    #:%eps-tls-context-set-cipher-list
+   #:%eps-tls-context-set-policy
    #:%eps-tls-context-set-ciphersuites
    #:%eps-tls-context-set-alpn-protocols
    #:%eps-tls-context-set-alpn-mismatch
    #:%eps-tls-context-add-server-certificate-file
    #:%eps-tls-context-add-server-certificate-pem
+   #:%eps-tls-context-set-ocsp-response-file
    #:%eps-tls-context-set-keylog-file
    #:%eps-tls-context-set-session-cache
    #:%eps-tls-context-set-session-tickets

@@ -22,6 +22,10 @@
 
 (defconstant +tls-alpn-mismatch-proceed+ 1)
 
+(defconstant +tls-policy-intermediate+ 0)
+
+(defconstant +tls-policy-compatible+ 1)
+
 (defconstant +tls-shutdown-sent+ 1)
 
 (defconstant +tls-shutdown-received+ 2)
@@ -59,6 +63,18 @@ holds no certificate, -EKEYMISMATCH when the loaded key does not match
   :inline t
   :documentation "Like eps_tls_context_use_certificate_file, with the PEM text in the
 LEN bytes at PEM.")
+
+(defshared %eps-tls-context-use-chain-file "eps_tls_context_use_chain_file" "libepsilon-linux" :int
+  (ctx :long)
+  (path :string)
+  :documentation "Load the intermediate certificates sent after the leaf from the PEM file
+PATH (one or more certificates, the one that issued the leaf first) into
+CTX, replacing those that came with the certificate file.  Call it after
+eps_tls_context_use_certificate_file (or _pem), which resets the chain.
+Returns 0, -EBADPEM when the file is missing or unreadable, holds no
+certificate or a malformed one, or its first certificate did not issue
+the leaf, -EINVAL for a NULL PATH or when no certificate is loaded yet,
+-EBADHANDLE.")
 
 (defshared %eps-tls-context-use-private-key-file "eps_tls_context_use_private_key_file" "libepsilon-linux" :int
   (ctx :long)
@@ -127,8 +143,21 @@ context, or without EPS_TLS_VERIFY_PEER), -EBADHANDLE.")
   (ctx :long)
   (list :string)
   :documentation "Set the TLS 1.2 cipher list of CTX, in OpenSSL's cipher-list syntax
-(\"ECDHE+AESGCM:ECDHE+CHACHA20\").  Returns 0, -ETLS when nothing in LIST
-is usable (CTX unchanged), -EINVAL for NULL, -EBADHANDLE.")
+(\"ECDHE+AESGCM:ECDHE+CHACHA20\"), replacing the policy's list (a later
+eps_tls_context_set_policy replaces this one).  Returns 0, -ETLS when
+nothing in LIST is usable (CTX unchanged), -EINVAL for NULL,
+-EBADHANDLE.")
+
+(defshared %eps-tls-context-set-policy "eps_tls_context_set_policy" "libepsilon-linux" :int
+  (ctx :long)
+  (policy :int)
+  :documentation "Set the cipher policy of CTX for TLS 1.2: POLICY
+EPS_TLS_POLICY_INTERMEDIATE (the default of every context: forward
+secret AEAD suites only, as Mozilla's \"intermediate\" profile) or
+EPS_TLS_POLICY_COMPATIBLE (OpenSSL's default list, CBC suites included:
+widen to it only for a peer that knows no AEAD suite).  Replaces a list
+set with eps_tls_context_set_cipher_list.  Applies to connections made
+afterwards.  Returns 0, -EINVAL for another POLICY, -EBADHANDLE.")
 
 (defshared %eps-tls-context-set-ciphersuites "eps_tls_context_set_ciphersuites" "libepsilon-linux" :int
   (ctx :long)
@@ -193,6 +222,23 @@ context, -ENOMEM, -EBADHANDLE.")
   :inline t
   :documentation "Like eps_tls_context_add_server_certificate_file, with the PEM texts in
 the CERT_LEN bytes at CERT and the KEY_LEN bytes at KEY.")
+
+(defshared %eps-tls-context-set-ocsp-response-file "eps_tls_context_set_ocsp_response_file" "libepsilon-linux" :int
+  (ctx :long)
+  (path :string)
+  :documentation "Staple the OCSP response in the DER file PATH (as `openssl ocsp
+-respout` writes it) to the handshakes of the server context CTX whose
+client asks for the certificate status (status_request).  The file is
+read now and checked to be an OCSP response; afterwards a handshake that
+asks looks at the file's modification time, size and inode (one stat(2),
+at most once a second) and reads it again when it changed, so a cron job
+that replaces the file (write, then rename) refreshes the staple without
+a restart.  A later file that cannot be read or parsed leaves the last
+good response stapled.  The response is sent as it is: its signer,
+status and dates are the file maker's business.  PATH NULL stops the
+stapling.  Returns 0, -EBADPEM when the file is missing, unreadable or
+not a DER OCSP response (CTX unchanged), -EINVAL for \"\" or a client
+context, -ENOMEM, -EBADHANDLE.")
 
 (defshared %eps-tls-context-set-keylog-file "eps_tls_context_set_keylog_file" "libepsilon-linux" :int
   (ctx :long)

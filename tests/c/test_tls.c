@@ -490,8 +490,6 @@ END_TEST
 
 /* --- versions -------------------------------------------------------------- */
 
-static const int32_t versions[] = {EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3};
-
 START_TEST(each_version_negotiated_when_forced)
 {
 	struct baseline base = baseline();
@@ -1012,14 +1010,8 @@ END_TEST
 START_TEST(openssl_s_client_interoperates_with_server)
 {
 	struct baseline base = baseline();
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof a;
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
 	char target[64];
-	snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
+	int l = listener(target, sizeof target);
 	char *argv[] = {"openssl",
 			"s_client",
 			"-connect",
@@ -1035,23 +1027,12 @@ START_TEST(openssl_s_client_interoperates_with_server)
 			NULL};
 	int to, from;
 	pid_t pid = spawn(argv, &to, &from);
-	struct pollfd lp = {.fd = l, .events = POLLIN};
-	ck_assert_int_eq(poll(&lp, 1, POLL_MS), 1);
-	int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	close(l);
+	int fd = accept_one(l);
 
 	int64_t sctx = server_ctx("server");
 	struct side s;
 	open_side(&s, sctx, fd, NULL);
-	int32_t r = 0;
-	for (int step = 0; step < MAX_STEPS; step++) {
-		r = eps_tls_connection_handshake(s.conn);
-		if (r != -EPS_ETLSWANTREAD && r != -EPS_ETLSWANTWRITE)
-			break;
-		struct pollfd p = {.fd = fd, .events = want_events(r)};
-		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
-	}
+	int32_t r = handshake_alone(&s);
 	ck_assert_msg(r == 0, "handshake: %s", eps_errname(r));
 	ck_assert_int_eq(write(to, "ping\n", 5), 5);
 	uint8_t buf[5];

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -309,4 +311,193 @@ void reap(pid_t pid, int from)
 	}
 	close(from);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+
+/* --- shared by the suites of test_tls*.c ------------------------------------- */
+
+const int32_t versions[2] = {EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_3};
+
+/* The text FN reports for CONN, or "" with *RC the negative code. */
+const char *text(text_fn fn, int64_t conn, int32_t *rc)
+{
+	static char bufs[4][4096];
+	static int next;
+	char *b = bufs[next++ % 4];
+	int32_t r = fn(conn, (uint8_t *)b, 4096);
+	if (rc != NULL)
+		*rc = r;
+	if (r < 0)
+		b[0] = '\0';
+	else
+		ck_assert_int_lt(r, 4096);
+	return b;
+}
+
+void assert_text(text_fn fn, int64_t conn, const char *want)
+{
+	int32_t r;
+	const char *got = text(fn, conn, &r);
+	ck_assert_msg(r >= 0, "got %s", eps_errname(r));
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(r, (int32_t)strlen(want));
+}
+
+void load_pair(int64_t ctx, const char *name)
+{
+	char p[64], k[64];
+	snprintf(p, sizeof p, "%s.pem", name);
+	snprintf(k, sizeof k, "%s.key", name);
+	ck_assert_ok(eps_tls_context_use_certificate_file(ctx, cert(p)));
+	ck_assert_ok(eps_tls_context_use_private_key_file(ctx, cert(k)));
+}
+
+int64_t parse_date(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4];
+	struct tm tm = {0};
+	ck_assert_int_eq(sscanf(s, "%3s %d %d:%d:%d %d", mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+				&tm.tm_sec, &tm.tm_year),
+			 6);
+	const char *m = strstr(months, mon);
+	ck_assert_ptr_nonnull(m);
+	tm.tm_mon = (int)(m - months) / 3;
+	tm.tm_year -= 1900;
+	return (int64_t)timegm(&tm);
+}
+
+void chomp(char *s)
+{
+	s[strcspn(s, "\n")] = '\0';
+}
+
+struct x509_facts x509_facts(const char *name)
+{
+	char cmd[PATH_MAX + 128];
+	snprintf(cmd, sizeof cmd,
+		 "openssl x509 -noout -fingerprint -sha256 -subject -issuer -dates -in '%s'",
+		 cert(name));
+	FILE *f = popen(cmd, "re");
+	ck_assert_ptr_nonnull(f);
+	struct x509_facts x = {0};
+	char line[512];
+	int seen = 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		chomp(line);
+		char *eq = strchr(line, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		const char *v = eq + 1;
+		if (strcmp(line, "sha256 Fingerprint") == 0 ||
+		    strcmp(line, "SHA256 Fingerprint") == 0)
+			snprintf(x.fingerprint, sizeof x.fingerprint, "%s", v), seen |= 1;
+		else if (strcmp(line, "subject") == 0)
+			snprintf(x.subject, sizeof x.subject, "%s", v), seen |= 2;
+		else if (strcmp(line, "issuer") == 0)
+			snprintf(x.issuer, sizeof x.issuer, "%s", v), seen |= 4;
+		else if (strcmp(line, "notBefore") == 0)
+			x.not_before = parse_date(v), seen |= 8;
+		else if (strcmp(line, "notAfter") == 0)
+			x.not_after = parse_date(v), seen |= 16;
+	}
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_int_eq(seen, 31);
+	return x;
+}
+
+/* Handshake a pair and require both sides to succeed. */
+void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s)
+{
+	connect_pair(cctx, sctx, hostname, c, s);
+	ck_assert_msg(c->rc == 0 && s->rc == 0, "client %s (%s), server %s (%s)",
+		      eps_errname(c->rc), c->detail, eps_errname(s->rc), s->detail);
+}
+
+/* The peer's fingerprint on CONN equals the file NAME's. */
+void assert_peer_is(int64_t conn, const char *name)
+{
+	struct x509_facts x = x509_facts(name);
+	assert_text(eps_tls_connection_peer_fingerprint, conn, x.fingerprint);
+}
+
+/* Drive one handshake against a tool on the other end of FD. */
+int32_t handshake_alone(struct side *x)
+{
+	int32_t r = 0;
+	for (int step = 0; step < MAX_STEPS; step++) {
+		r = eps_tls_connection_handshake(x->conn);
+		if (r != -EPS_ETLSWANTREAD && r != -EPS_ETLSWANTWRITE)
+			return r;
+		struct pollfd p = {.fd = x->fd, .events = want_events(r)};
+		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+	}
+	ck_abort_msg("handshake did not finish");
+	return r;
+}
+
+/* A listener on 127.0.0.1, port 0; "127.0.0.1:PORT" in TARGET. */
+int listener(char *target, size_t cap)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	snprintf(target, cap, "127.0.0.1:%d", ntohs(a.sin_port));
+	return l;
+}
+
+int accept_one(int l)
+{
+	struct pollfd lp = {.fd = l, .events = POLLIN};
+	ck_assert_int_eq(poll(&lp, 1, POLL_MS), 1);
+	int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	close(l);
+	return fd;
+}
+
+/* Start `openssl s_server` with EXTRA arguments; connect to it. */
+pid_t s_server(char **extra, int *to, int *from, int *fd)
+{
+	char *argv[32] = {"openssl",  "s_server",
+			  "-accept",  "127.0.0.1:0",
+			  "-cert",    (char *)cert("server.pem"),
+			  "-key",     (char *)cert("server.key"),
+			  "-naccept", "1",
+			  "-rev"};
+	int n = 11;
+	while (*extra != NULL)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	pid_t pid = spawn(argv, to, from);
+	char out[4096];
+	ck_assert_msg(read_until(*from, out, sizeof out, "ACCEPT 127.0.0.1:"), "s_server said: %s",
+		      out);
+	int port = atoi(strstr(out, "ACCEPT 127.0.0.1:") + strlen("ACCEPT 127.0.0.1:"));
+	ck_assert_int_gt(port, 0);
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(connect(*fd, (struct sockaddr *)&a, sizeof a), 0);
+	return pid;
+}
+
+int64_t mtls_server(int32_t version, int32_t mode)
+{
+	int64_t sctx = server_ctx_v("server", version, version);
+	ck_assert_ok(eps_tls_context_load_ca_file(sctx, cert("ca.pem")));
+	ck_assert_ok(eps_tls_context_set_verify(sctx, mode));
+	return sctx;
+}
+
+int64_t mtls_client(const char *name)
+{
+	int64_t cctx = client_ctx("ca.pem");
+	if (name != NULL)
+		load_pair(cctx, name);
+	return cctx;
 }

@@ -53,4 +53,42 @@ pid_t spawn(char *const argv[], int *to_child, int *from_child);
 int read_until(int fd, char *buf, size_t cap, const char *needle);
 void reap(pid_t pid, int from);
 
+/* TLS 1.2 and TLS 1.3, for loop tests. */
+extern const int32_t versions[2];
+
+typedef int32_t (*text_fn)(int64_t conn, uint8_t *buf, size_t len);
+
+/* What `openssl x509` prints about a certificate file. */
+struct x509_facts {
+	char fingerprint[128];
+	char subject[256];
+	char issuer[256];
+	int64_t not_before, not_after;
+};
+
+/* The text FN reports for CONN, or "" with *RC the negative code. */
+const char *text(text_fn fn, int64_t conn, int32_t *rc);
+void assert_text(text_fn fn, int64_t conn, const char *want);
+/* Load NAME.pem and NAME.key into CTX. */
+void load_pair(int64_t ctx, const char *name);
+int64_t parse_date(const char *s);
+void chomp(char *s);
+struct x509_facts x509_facts(const char *name);
+/* Handshake a pair and require both sides to succeed. */
+void connect_ok(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
+/* The peer's fingerprint on CONN equals the file NAME's. */
+void assert_peer_is(int64_t conn, const char *name);
+/* Drive one handshake against a tool on the other end of X's socket. */
+int32_t handshake_alone(struct side *x);
+/* A listener on 127.0.0.1, port 0; "127.0.0.1:PORT" in TARGET. */
+int listener(char *target, size_t cap);
+/* Accept one connection on L (then closed). */
+int accept_one(int l);
+/* Start `openssl s_server` with EXTRA arguments (NULL-terminated); connect to it. */
+pid_t s_server(char **extra, int *to, int *from, int *fd);
+/* A server context asking client certificates with MODE (ca.pem trusted). */
+int64_t mtls_server(int32_t version, int32_t mode);
+/* A client context presenting the certificate NAME (none for NULL). */
+int64_t mtls_client(const char *name);
+
 #endif

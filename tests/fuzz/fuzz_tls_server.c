@@ -26,58 +26,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* RAND_set_rand_method is deprecated in OpenSSL 3, and the only way in. */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/rand.h>
-
 #include "fuzzlib.h"
+#include "fuzzrng.h"
 
 static int64_t server_ctx;
 static int trace;
 
-/* --- a deterministic generator for OpenSSL (splitmix64) ------------------ */
-
 #define SEED_SERVER UINT64_C(0x45505346555a5a31)
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static int rng_bytes(unsigned char *buf, int num)
-{
-	for (int i = 0; i < num; i += 8) {
-		uint64_t v = rng_next();
-		memcpy(buf + i, &v, num - i < 8 ? (size_t)(num - i) : 8);
-	}
-	return 1;
-}
-
-static int rng_seed(const void *buf, int num)
-{
-	(void)buf;
-	(void)num;
-	return 1;
-}
-
-static int rng_add(const void *buf, int num, double entropy)
-{
-	(void)buf;
-	(void)num;
-	(void)entropy;
-	return 1;
-}
-
-static int rng_status(void)
-{
-	return 1;
-}
-
-static const RAND_METHOD rng_method = {rng_seed, rng_bytes, NULL, rng_add, rng_bytes, rng_status};
 
 static void record(const char *path);
 
@@ -148,8 +103,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	trace = getenv("EPS_FUZZ_TRACE") != NULL;
 	/* Before the context exists: its ticket keys come from it too. */
-	rng_state = SEED_SERVER;
-	FZ_CHECK(RAND_set_rand_method(&rng_method) == 1, "RAND_set_rand_method");
+	fz_rng_install(SEED_SERVER);
 	server_ctx = fz_server_context();
 	const char *out = getenv("EPS_FUZZ_RECORD");
 	if (out != NULL) {
@@ -162,7 +116,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The server's connection over SV[0]; the same steps for fuzzing and recording. */
 static int64_t session_open(int32_t sv[2])
 {
-	rng_state = SEED_SERVER;
+	fz_rng_state = SEED_SERVER;
 	int32_t r = eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0, sv);
 	FZ_CHECK(r == 0, "socketpair: %s", eps_errname(r));
 	int64_t conn = eps_tls_connection_new(server_ctx, sv[0]);
@@ -222,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* The client, in a child: handshake, a request, the reply, close_notify. */
 static void client(int fd, int32_t max_version)
 {
-	rng_state = UINT64_C(0x636c69656e74); /* not the server's sequence */
+	fz_rng_state = UINT64_C(0x636c69656e74); /* not the server's sequence */
 	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, max_version);
 	FZ_CHECK(ctx > 0, "client context");
 	FZ_CHECK(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_NONE) == 0, "verify");

@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, 'corpus')
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TLS_TARGET = os.path.join(ROOT, 'build-fuzz', 'tests', 'fuzz', 'fuzz_tls_server')
+TLS_CLIENT_TARGET = os.path.join(ROOT, 'build-fuzz', 'tests', 'fuzz', 'fuzz_tls_client')
 
 
 def u8(v):
@@ -381,6 +382,56 @@ def tls_seeds():
         write(t, name + '_abrupt', b'\x00' + session[1:])
 
 
+# --- fuzz_tls_client -----------------------------------------------------------
+
+def tls_client_seeds():
+    t = 'fuzz_tls_client'
+    # mode: bit 0 half-close at the end, bit 2 the verifying context, bit 3 TLS 1.2.
+    write(t, 'alert_first', u8(1) + steps(record(21, b'\x02\x28')))
+    write(t, 'appdata_first', u8(0) + steps(record(23, b'hello')))
+    write(t, 'garbage', u8(0) + steps(b'HTTP/1.1 200 OK\r\n\r\n'))
+    if not os.access(TLS_CLIENT_TARGET, os.X_OK):
+        raise SystemExit('make-corpus: build build-fuzz first (%s)' % TLS_CLIENT_TARGET)
+    # Whole sessions from a real server, replayable because the client's
+    # random numbers are the target's own.
+    for name, version in (('session_tls13', None), ('session_tls12', '1.2')):
+        path = os.path.join(OUT, t, name)
+        env = dict(os.environ, EPS_FUZZ_RECORD=path)
+        if version:
+            env['EPS_FUZZ_RECORD_VERSION'] = version
+        subprocess.run([TLS_CLIENT_TARGET], env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        with open(path, 'rb') as f:
+            session = f.read()
+        write(t, name + '_abrupt', bytes([session[0] & ~1]) + session[1:])
+        write(t, name + '_verifying', bytes([session[0] | 4]) + session[1:])
+
+
+# --- fuzz_pem ------------------------------------------------------------------
+
+def pem_seeds():
+    t = 'fuzz_pem'
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(['sh', os.path.join(ROOT, 'tests', 'data', 'make-certs.sh'), d],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def rd(name):
+            with open(os.path.join(d, name), 'rb') as f:
+                return f.read()
+        # The first byte picks the loader (fuzz_pem.c).
+        seeds = {
+            'cert': (0, rd('server.pem')), 'cert_chain': (0, rd('chained.pem') + rd('inter.pem')),
+            'garbage': (0, rd('garbage.pem')), 'key': (1, rd('server.key')), 'key_none': (1, b''),
+            'sni_pair': (2, bytes([100]) + rd('alt.pem') + rd('alt.key')),
+            'files': (3, rd('server.pem') + rd('server.key')), 'chain': (4, rd('inter.pem')),
+            'ca': (5, rd('ca.pem') + rd('ca2.pem')), 'ocsp': (6, rd('server.ocsp')),
+            'client_cert': (8, rd('client.pem')),
+        }
+        for name, (mode, body) in seeds.items():
+            write(t, name, u8(mode) + body)
+
+
 def main():
     # Inputs that once found a bug (regress_*) stay; the rest is remade.
     for d, _, files in os.walk(OUT):
@@ -390,6 +441,8 @@ def main():
     addr_seeds()
     abi_seeds()
     tls_seeds()
+    tls_client_seeds()
+    pem_seeds()
     for t in sorted(os.listdir(OUT)):
         print('%s: %d seeds' % (t, len(os.listdir(os.path.join(OUT, t)))))
 

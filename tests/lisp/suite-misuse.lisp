@@ -629,6 +629,13 @@ the other end is returned as the second value, or closed with PEER :CLOSED."
   (tls-load-cert-file (ctx) (with-nul "/dev/null"))
   (tls-load-cert-file (ctx) (make-string 100000 :initial-element #\a)))
 
+(misuse tls-load-chain-file
+  (tls-load-chain-file nil "/dev/null") (tls-load-chain-file (ctx) nil)
+  (tls-load-chain-file (ctx) 5) (tls-load-chain-file (ctx) (missing-file))
+  (tls-load-chain-file (ctx) "/dev/null") (tls-load-chain-file (ctx) "/")
+  (tls-load-chain-file (freed-ctx) "/dev/null")
+  (tls-load-chain-file (ctx) (with-nul "/dev/null")))
+
 (misuse tls-load-key-file
   (tls-load-key-file nil "/dev/null") (tls-load-key-file (ctx) nil)
   (tls-load-key-file (ctx) (missing-file)) (tls-load-key-file (ctx) "/dev/null")

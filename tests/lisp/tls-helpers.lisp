@@ -240,3 +240,78 @@ error seen."
   `(multiple-value-bind (,a ,b) (stream-pair)
      (declare (ignorable ,a ,b))
      (unwind-protect (progn ,@body) (close-fd ,a) (close-fd ,b))))
+
+;;; Servers and clients of the TLS suites (suite-tls-*.lisp)
+
+(defun call-with-server (server-options handler client &key (clients 1))
+  "Listen on 127.0.0.1 port 0 with a server context made from
+SERVER-OPTIONS (plus :ROLE :SERVER); in a thread, accept CLIENTS
+connections one after the other, run the handshake of each and call
+HANDLER with it.  Call CLIENT with the port meanwhile.  Returns CLIENT's
+value and the list of the server's results (values or conditions)."
+  (multiple-value-bind (listener port) (make-listener)
+    (unwind-protect
+         (let ((ctx (apply #'epsilon.crypto:make-tls-context :role :server server-options)))
+           (unwind-protect
+                (let (value results)
+                  (with-thread (server
+                                (loop repeat clients
+                                      collect (handler-case
+                                                  (with-fd (fd (accept-one listener))
+                                                    (epsilon.crypto:with-tls-connection
+                                                        (conn ctx fd :timeout 30)
+                                                      (epsilon.crypto:tls-handshake conn)
+                                                      (funcall handler conn)))
+                                                (error (e) e))))
+                    (setf value (funcall client port)
+                          results (join-result server)))
+                  (values value results))
+             (epsilon.crypto:tls-context-free ctx)))
+      (close-fd listener))))
+
+(defmacro with-server ((port &rest server-options) (&key (clients 1)) handler &body body)
+  `(call-with-server (list ,@server-options) ,handler (lambda (,port) ,@body)
+                     :clients ,clients))
+
+(defun server-options (&rest more)
+  (list* :cert-file (cert "server.pem") :key-file (cert "server.key") more))
+
+(defun call-client (port function &key (hostname "localhost") session
+                                     (options (list :ca-file (cert "ca.pem"))))
+  "Connect a Lisp TLS client (context from OPTIONS) to PORT and call
+FUNCTION with the connection (not yet handshaken); close it cleanly."
+  (with-fd (fd (connect-to port))
+    (let ((ctx (apply #'epsilon.crypto:make-tls-context options)))
+      (unwind-protect
+           (epsilon.crypto:with-tls-connection (c ctx fd :hostname hostname :timeout 30
+                                                         :session session)
+             (multiple-value-prog1 (funcall function c)
+               (finish-tls c)))
+        (epsilon.crypto:tls-context-free ctx)))))
+
+(defun wait-close-handler (result-function)
+  "A server handler: compute RESULT-FUNCTION's value on the connection,
+send a byte (so that a TLS 1.3 client receives its ticket with it), then
+read until the client's close_notify and return the value."
+  (lambda (conn)
+    (let ((value (funcall result-function conn)))
+      (epsilon.crypto:tls-send conn "!")
+      (loop repeat 1000
+            until (zerop (length (epsilon.crypto:tls-recv conn 1024))))
+      value)))
+
+(defun read-bang (c)
+  "Run the handshake of the client C and read the server's byte."
+  (epsilon.crypto:tls-handshake c)
+  (text (epsilon.crypto:tls-recv c 10)))
+
+(defun openssl-field (file option prefix)
+  "What `openssl x509 -noout OPTION -in FILE` prints after PREFIX."
+  (let* ((out (run-command "openssl" (append (list "x509" "-noout")
+                                            (if (listp option) option (list option))
+                                            (list "-in" file))))
+         (p (search prefix out)))
+    (string-right-trim '(#\Newline #\Return) (subseq out (+ p (length prefix))))))
+
+(defun fingerprint-of (name)
+  (openssl-field (cert name) '("-fingerprint" "-sha256") "Fingerprint="))

@@ -9,8 +9,9 @@
  * context's settings alive: freeing the context first is safe.  The socket
  * stays with its owner; freeing a connection never closes it.
  *
- * Secure defaults: TLS 1.2 at least, no compression, no renegotiation,
- * clients verify the server's certificate (give the trust with one of the
+ * Secure defaults: TLS 1.2 at least, under TLS 1.2 only forward-secret
+ * AEAD cipher suites (Mozilla's "intermediate" profile: no CBC suite, no
+ * SHA-1 MAC), no compression, no renegotiation, clients verify the server's certificate (give the trust with one of the
  * eps_tls_context_load_ or eps_tls_context_use_default_verify_paths calls,
  * and the expected name with eps_tls_connection_set_hostname).
  *
@@ -67,6 +68,17 @@ enum eps_tls_verify {
  */
 enum eps_tls_alpn_mismatch { EPS_TLS_ALPN_MISMATCH_FAIL = 0, EPS_TLS_ALPN_MISMATCH_PROCEED = 1 };
 
+/**
+ * The cipher policy of a context (eps_tls_context_set_policy), for TLS 1.2;
+ * TLS 1.3 has only AEAD suites.
+ */
+enum eps_tls_policy {
+	/* Mozilla's "intermediate": ECDHE (or DHE) with AES-GCM or ChaCha20-Poly1305. */
+	EPS_TLS_POLICY_INTERMEDIATE = 0,
+	/* OpenSSL's default list: also the CBC suites, for peers older than 2013. */
+	EPS_TLS_POLICY_COMPATIBLE = 1
+};
+
 /** Bits returned by eps_tls_connection_shutdown. */
 enum eps_tls_shutdown_state { EPS_TLS_SHUTDOWN_SENT = 1, EPS_TLS_SHUTDOWN_RECEIVED = 2 };
 
@@ -103,6 +115,18 @@ int32_t eps_tls_context_use_certificate_file(int64_t ctx, const char *path);
  * LEN bytes at PEM.
  */
 int32_t eps_tls_context_use_certificate_pem(int64_t ctx, const uint8_t *pem, size_t len);
+
+/**
+ * Load the intermediate certificates sent after the leaf from the PEM file
+ * PATH (one or more certificates, the one that issued the leaf first) into
+ * CTX, replacing those that came with the certificate file.  Call it after
+ * eps_tls_context_use_certificate_file (or _pem), which resets the chain.
+ * Returns 0, -EBADPEM when the file is missing or unreadable, holds no
+ * certificate or a malformed one, or its first certificate did not issue
+ * the leaf, -EINVAL for a NULL PATH or when no certificate is loaded yet,
+ * -EBADHANDLE.
+ */
+int32_t eps_tls_context_use_chain_file(int64_t ctx, const char *path);
 
 /**
  * Load an unencrypted private key from the PEM file PATH into CTX.  If a
@@ -169,10 +193,23 @@ int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode);
 
 /**
  * Set the TLS 1.2 cipher list of CTX, in OpenSSL's cipher-list syntax
- * ("ECDHE+AESGCM:ECDHE+CHACHA20").  Returns 0, -ETLS when nothing in LIST
- * is usable (CTX unchanged), -EINVAL for NULL, -EBADHANDLE.
+ * ("ECDHE+AESGCM:ECDHE+CHACHA20"), replacing the policy's list (a later
+ * eps_tls_context_set_policy replaces this one).  Returns 0, -ETLS when
+ * nothing in LIST is usable (CTX unchanged), -EINVAL for NULL,
+ * -EBADHANDLE.
  */
 int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list);
+
+/**
+ * Set the cipher policy of CTX for TLS 1.2: POLICY
+ * EPS_TLS_POLICY_INTERMEDIATE (the default of every context: forward
+ * secret AEAD suites only, as Mozilla's "intermediate" profile) or
+ * EPS_TLS_POLICY_COMPATIBLE (OpenSSL's default list, CBC suites included:
+ * widen to it only for a peer that knows no AEAD suite).  Replaces a list
+ * set with eps_tls_context_set_cipher_list.  Applies to connections made
+ * afterwards.  Returns 0, -EINVAL for another POLICY, -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_policy(int64_t ctx, int32_t policy);
 
 /**
  * Set the TLS 1.3 cipher suites of CTX, colon-separated
@@ -233,6 +270,23 @@ int32_t eps_tls_context_add_server_certificate_file(int64_t ctx, const char *nam
 int32_t eps_tls_context_add_server_certificate_pem(int64_t ctx, const char *name,
 						   const uint8_t *cert, size_t cert_len,
 						   const uint8_t *key, size_t key_len);
+
+/**
+ * Staple the OCSP response in the DER file PATH (as `openssl ocsp
+ * -respout` writes it) to the handshakes of the server context CTX whose
+ * client asks for the certificate status (status_request).  The file is
+ * read now and checked to be an OCSP response; afterwards a handshake that
+ * asks looks at the file's modification time, size and inode (one stat(2),
+ * at most once a second) and reads it again when it changed, so a cron job
+ * that replaces the file (write, then rename) refreshes the staple without
+ * a restart.  A later file that cannot be read or parsed leaves the last
+ * good response stapled.  The response is sent as it is: its signer,
+ * status and dates are the file maker's business.  PATH NULL stops the
+ * stapling.  Returns 0, -EBADPEM when the file is missing, unreadable or
+ * not a DER OCSP response (CTX unchanged), -EINVAL for "" or a client
+ * context, -ENOMEM, -EBADHANDLE.
+ */
+int32_t eps_tls_context_set_ocsp_response_file(int64_t ctx, const char *path);
 
 /**
  * Log the secrets of CTX's handshakes to the file PATH, in the

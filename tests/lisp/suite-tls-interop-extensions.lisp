@@ -1,6 +1,6 @@
-;;;; suite-tls2-interop.lisp - part 2 against the openssl and curl commands
-;;;; on loopback: ALPN both ways, SNI and mutual TLS seen by s_client, curl
-;;;; through a stream-based Lisp server.
+;;;; suite-tls-interop-extensions.lisp - ALPN, SNI, mutual TLS and streams against
+;;;; the openssl and curl commands on loopback: ALPN both ways, SNI and mutual
+;;;; TLS seen by s_client, curl through a stream-based Lisp server.
 
 (in-package #:epsilon.linux.tests)
 
