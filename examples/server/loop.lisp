@@ -169,21 +169,70 @@ most the hard limit), and return the new soft limit.  Lowering works too."
           (or (first (resolve-host host :port port :family +af-inet+))
               (error "~A: no address" host))))))
 
+(define-condition startup-error (error)
+  ((message :initarg :message :reader startup-error-message
+            :documentation "What failed, one line."))
+  (:report (lambda (c s) (write-string (startup-error-message c) s)))
+  (:documentation "A server could not start: a listener could not be made
+(the port is in use, no permission, no such address) or what it needs is
+missing.  Its message is one line, for the user."))
+
+(define-condition listen-error (startup-error)
+  ((host :initarg :host :reader listen-error-host
+         :documentation "The host (a string) the listener was for.")
+   (port :initarg :port :reader listen-error-port
+         :documentation "The port asked for.")
+   (cause :initarg :cause :reader listen-error-cause
+          :documentation "The library's SOCKET-ERROR from the bind or listen."))
+  (:documentation "A listener on HOST:PORT could not be made; CAUSE is the
+library's condition (EPSILON-ERROR-NAME: :EADDRINUSE, :EACCES, ...)."))
+
+(defun listen-failure (host port cause)
+  (make-condition 'listen-error
+                  :host host :port port :cause cause
+                  :message (format nil "~A:~D: ~A"
+                                   (if (find #\: host) (format nil "[~A]" host) host) port
+                                   (case (epsilon-error-name cause)
+                                     (:eaddrinuse "address already in use (by another server?)")
+                                     (:eacces "permission denied (ports below 1024 need privileges)")
+                                     (:eaddrnotavail "not an address of this machine (HOST=127.0.0.1 is)")
+                                     (t (error-message (epsilon-error-code cause)))))))
+
+(defun check-port-free (address)
+  "Signal LISTEN-ERROR unless ADDRESS (with a fixed port) can be bound by a
+socket without SO_REUSEPORT: then no other socket listens there, whoever
+owns it.  Listeners with SO_REUSEPORT share a port with any other that also
+sets it (same user), so a second server would silently join the first."
+  (let ((probe (socket-create (address-family address) +sock-stream+ 0)))
+    (unwind-protect
+         (progn (set-socket-option probe +sol-socket+ +so-reuseaddr+ 1)
+                (socket-bind probe address))
+      (socket-close probe))))
+
 (defun open-listener (host port backlog reuse-port)
-  "A non-blocking TCP listener on HOST:PORT; returns its fd and port."
+  "A non-blocking TCP listener on HOST:PORT; returns its fd and port.
+REUSE-PORT: NIL, no SO_REUSEPORT; T, SO_REUSEPORT on a port nobody listens
+on yet (checked first, see CHECK-PORT-FREE); :JOIN, SO_REUSEPORT on the
+port of a listener of this process (another loop of the same server).
+Signals LISTEN-ERROR when the address cannot be bound."
   (let* ((address (listen-address host port))
          (fd (socket-create (address-family address)
                             (logior +sock-stream+ +sock-nonblock+) 0))
          (ok nil))
     (unwind-protect
-         (progn
-           (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1)
-           (when reuse-port
-             (set-socket-option fd +sol-socket+ +so-reuseport+ 1))
-           (socket-bind fd address)
-           (socket-listen fd backlog)
-           (setf ok t)
-           (values fd (address-port (socket-local-address fd))))
+         (handler-case
+             (progn
+               (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1)
+               (when (and (eq reuse-port t) (/= port 0))
+                 (check-port-free address))
+               (when reuse-port
+                 (set-socket-option fd +sol-socket+ +so-reuseport+ 1))
+               (socket-bind fd address)
+               (socket-listen fd backlog)
+               (setf ok t)
+               (values fd (address-port (socket-local-address fd))))
+           (socket-error (e)
+             (error (listen-failure host port e))))
       (unless ok (socket-close fd)))))
 
 (defun make-server (&key (host "127.0.0.1") (port 8080) tls-port cert-file key-file
@@ -195,8 +244,11 @@ unless TLS-PORT is NIL; port 0 picks a free port (read it back with
 SERVER-PORT / SERVER-TLS-PORT).  IDLE-TIMEOUT (seconds) closes connections
 without traffic; TICK (seconds) is how often that is checked.  MAX-FDS
 (default: the soft descriptor limit) sizes the connection table.
-REUSE-PORT (default true) sets SO_REUSEPORT, so that several servers in
-several threads can listen on the same port.  Close it with CLOSE-SERVER."
+REUSE-PORT (default T) sets SO_REUSEPORT, so that several servers in
+several threads can listen on the same port: the first with T (it signals
+LISTEN-ERROR when anything already listens on the port, so a second
+program does not join the first), the others with :JOIN and the first's
+ports.  Close it with CLOSE-SERVER."
   (let ((server (%make-server :events (make-event-buffer max-events)
                               :host host
                               :idle-ms (max 1 (round (* idle-timeout 1000)))

@@ -30,7 +30,12 @@ steady state; /stats shows the bytes consed per request.
            #:server-stats
            #:raise-fd-limit
            #:fd-limit
-           #:install-stop-signals)
+           #:install-stop-signals
+           #:startup-error
+           #:listen-error
+           #:listen-error-host
+           #:listen-error-port
+           #:listen-error-cause)
   ;; The package documentation's server examples
   (:export #:create-epoll-server
            #:handle-client-read
