@@ -248,22 +248,22 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
         (fd (tls-connection-fd conn))
         (pos start))
     (declare (type size pos))
+    ;; The lock's body is a closure: a RETURN-FROM out of it would cost a
+    ;; heap value cell (16 bytes) per call, so the loop's value is the result.
     (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-send)
       (let ((nonblocking (fd-nonblocking-p fd)))
-        (loop while (< pos end)
-              do (let ((r (with-shim
-                            ;; Inline call: the SAP is not boxed.
-                            (sb-sys:with-pinned-objects (octets)
-                              (%eps-tls-connection-write
-                               (tls-connection-handle conn)
-                               (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
-                               (- end pos))))))
-                   (if (plusp r)
-                       (incf pos r)
-                       (with-want-retry (conn r fd nonblocking deadline 'tls-send)
-                         :on-would-block
-                         (return-from send-octets (if (> pos start) (- pos start) nil))))))))
-    (- end start)))
+        (loop (when (>= pos end) (return (- end start)))
+              (let ((r (with-shim
+                         ;; Inline call: the SAP is not boxed.
+                         (sb-sys:with-pinned-objects (octets)
+                           (%eps-tls-connection-write
+                            (tls-connection-handle conn)
+                            (sb-sys:sap+ (sb-sys:vector-sap octets) pos)
+                            (- end pos))))))
+                (if (plusp r)
+                    (incf pos r)
+                    (with-want-retry (conn r fd nonblocking deadline 'tls-send)
+                      :on-would-block (return (if (> pos start) (- pos start) nil))))))))))
 
 (defun tls-send (conn data &key (start 0) end (timeout (tls-connection-timeout conn)))
   "Send DATA on the TLS connection CONN: a string (sent as UTF-8) or a

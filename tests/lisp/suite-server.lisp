@@ -274,6 +274,38 @@ always land at offset 0 (of BUFFER, then of SCRATCH), so nothing is consed."
             (is (equalp (epsilon.examples.server:hello-response)
                         (subseq buffer 0 +hello-length+)))))))))
 
+;; HTTPS in steady state: the server's TLS sends (and the client's) once
+;; consed a value cell per call, 16 bytes (bench row 4's 17.5 per request).
+(server-test loop-conses-nothing-per-https-request
+  (with-running-server (server :port nil :tls-port 0
+                               :cert-file (epsilon.linux.tests::cert "server.pem")
+                               :key-file (epsilon.linux.tests::cert "server.key"))
+    (epsilon.crypto:with-tls-context (ctx :ca-file (epsilon.linux.tests::cert "ca.pem"))
+      (with-client-socket (fd :host "127.0.0.1"
+                              :port (epsilon.examples.server:server-tls-port server) :timeout 10)
+        (epsilon.crypto:with-tls-connection (tls ctx fd :hostname "localhost" :timeout 10)
+          (epsilon.crypto:tls-handshake tls)
+          (let ((request (req "GET / HTTP/1.1~Host: a~~"))
+                (buffer (make-array 4096 :element-type '(unsigned-byte 8))))
+            (flet ((measure (n)
+                     (let ((before (sb-ext:get-bytes-consed)))
+                       (dotimes (i n)
+                         (epsilon.crypto:tls-send tls request)
+                         (let ((got 0))
+                           (declare (type fixnum got))
+                           (loop while (< got +hello-length+)
+                                 do (let ((k (epsilon.crypto:tls-recv-into tls buffer :start got)))
+                                      (when (zerop k) (return))
+                                      (incf got k)))))
+                       (- (sb-ext:get-bytes-consed) before))))
+              (measure 1000)
+              (let ((requests-before (getf (server-stats server) :requests)))
+                (is (= 0 (least-consing (lambda () (values (measure 5000) 5000))))
+                    "bytes consed over 5,000 HTTPS requests (client and server)")
+                (is (<= 5000 (- (getf (server-stats server) :requests) requests-before)))
+                (is (equalp (epsilon.examples.server:hello-response)
+                            (subseq buffer 0 +hello-length+)))))))))))
+
 ;;; The main job, as a subprocess
 
 (defstruct main process port tls-port output)
