@@ -173,7 +173,7 @@ prints one line on *ERROR-OUTPUT* and returns 1."
                    (tp (server-tls-port first)))
                (unless harness
                  (format t "epsilon-linux ~A: HTTP/1.1 server, ~D epoll loop~:P~%"
-                         (epsilon.linux:library-version) threads threads)
+                         (epsilon.linux:library-version) threads)
                  (when p
                    (format t "  http://~A:~D/        (statistics: http://~A:~D/stats)~%" h p h p))
                  (when tp

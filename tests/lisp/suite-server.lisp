@@ -27,8 +27,14 @@ after BODY as before."
          (is (= handles (epsilon.linux:open-handle-count)) "handle leak in ~A" ',name)))))
 
 (defun req (text)
-  "TEXT as octets, with every ~ turned into CRLF."
-  (epsilon.examples.server::octets text))
+  "TEXT as octets (LATIN-1), with every ~ turned into CRLF: the tests'
+shorthand for request heads."
+  (let ((out (make-array 0 :element-type '(unsigned-byte 8) :adjustable t :fill-pointer 0)))
+    (loop for c across text
+          do (if (char= c #\~)
+                 (progn (vector-push-extend 13 out) (vector-push-extend 10 out))
+                 (vector-push-extend (char-code c) out)))
+    (coerce out '(simple-array (unsigned-byte 8) (*)))))
 
 (defun text (octets) (sb-ext:octets-to-string octets :external-format :latin-1))
 
