@@ -89,6 +89,8 @@ BEGIN {
 FNR == NR { label[$1] = $2; next }
 {
   r = $1; s = $2; m = $3; v = $4
+  # a subject whose answer differs in bytes from bench/response.txt
+  if (m == "differs") { if (!(s in differs)) dorder[++ndiffers] = s; differs[s] = differs[s] (differs[s] ? "; " : "") r ": " v; next }
   if (!((r, s) in seen_s)) { seen_s[r, s] = 1; subj[r, ++nsubj[r]] = s }
   if (m == "pending" || m == "failed") { note[r, s] = (m == "failed" ? "FAILED: " : "") v; next }
   if (!((r, m) in seen_m)) { seen_m[r, m] = 1; met[r, ++nmet[r]] = m }
@@ -150,7 +152,7 @@ END {
         first = 0
         # chart: throughput and CPU ratios of the HTTP and TLS rows
         if ((r in short) && s != base[r] && ratio != "") {
-          col = (s ~ /self$/) ? 1 : (s ~ /^lisp/) ? 2 : 3
+          col = (s ~ /self$/) ? 1 : (s ~ /^lisp/) ? 2 : (s == "nginx") ? 4 : (s == "hunchentoot") ? 5 : 3
           if (m == "rps" || m == "hs") thr[r, col] = ratio
           if (m == "cpu_us" || m == "hs_cpu_us") cpuv[r, col] = ratio
           charted[r] = 1
@@ -164,14 +166,23 @@ END {
     for (j = 1; j <= nsubj[r]; j++) printf "| %s | %s | | %s | | | | |\n", (j == 1 ? title[r] : ""), subj[r, j], note[r, subj[r, j]] > md
   }
   print "" > md
+  if (ndiffers) {
+    print "Responses that differ in bytes from `bench/response.txt` (the C and Lisp servers send exactly those bytes):" > md
+    print "" > md
+    for (i = 1; i <= ndiffers; i++) {
+      s = dorder[i]
+      printf "- %s: %s\n", ((s in label) ? label[s] : s), differs[s] > md
+    }
+    print "" > md
+  }
   print "Rows not listed were not run (run one part: `make bench-http`, `bench-tls`, `bench-c10k`, `bench-ffi`)." > md
   n = 0
   for (i = 1; i <= nrows; i++) {
     r = order[i]
     if (!(r in charted)) continue
     printf "\"%s\"", short[r] > dat
-    for (c = 1; c <= 3; c++) printf " %s", ((r, c) in thr) ? thr[r, c] : "-" > dat
-    for (c = 1; c <= 3; c++) printf " %s", ((r, c) in cpuv) ? cpuv[r, c] : "-" > dat
+    for (c = 1; c <= 5; c++) printf " %s", ((r, c) in thr) ? thr[r, c] : "-" > dat
+    for (c = 1; c <= 5; c++) printf " %s", ((r, c) in cpuv) ? cpuv[r, c] : "-" > dat
     printf "\n" > dat
     n++
   }
@@ -200,11 +211,15 @@ set title "Throughput (requests or handshakes per second): higher is better, 1.0
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb "black" front
 plot "$dat" using 2:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
      "" using 3 title "Lisp (epsilon)" lc rgb "#2b7bba", \
-     "" using 4 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b"
+     "" using 4 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b", \
+     "" using 5 title "nginx (one process)" lc rgb "#3a9a3a", \
+     "" using 6 title "Hunchentoot" lc rgb "#9b59b6"
 set title "Server CPU time per request or handshake: lower is better, 1.0 = C"
-plot "$dat" using 5:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
-     "" using 6 title "Lisp (epsilon)" lc rgb "#2b7bba", \
-     "" using 7 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b"
+plot "$dat" using 7:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
+     "" using 8 title "Lisp (epsilon)" lc rgb "#2b7bba", \
+     "" using 9 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b", \
+     "" using 10 title "nginx (one process)" lc rgb "#3a9a3a", \
+     "" using 11 title "Hunchentoot" lc rgb "#9b59b6"
 unset multiplot
 EOF
   echo "bench: wrote $md and $png"

@@ -14,12 +14,19 @@
 #                          the options of ref-http-server (--host H --port 0
 #                          [--tls-cert PEM --tls-key PEM] [--threads N]),
 #                          prints `PORT <n>` on stdout when listening and
-#                          exits on SIGINT. Unset: the Lisp rows are "pending".
+#                          exits on SIGINT (default: sbcl --script
+#                          examples/main.lisp). Set but empty: the Lisp rows
+#                          are "pending". The same for the other commands.
 #   LISP_HTTP_SERVER_CONSED=1  the Lisp server answers SIGUSR1 with a line
 #                          `CONSED <bytes>` (sb-ext:get-bytes-consed) on stdout
+#                          (default 1)
 #   LISP_TLS_CLIENT_CMD    Lisp handshake loop: `CMD --host H --port P --seconds S`
-#                          prints `HANDSHAKES <n> SECONDS <x>`
+#                          prints `HANDSHAKES <n> SECONDS <x>` (default: sbcl
+#                          --script bench/lisp/tls-client.lisp)
+#   NGINX_SERVER_CMD, HUNCHENTOOT_SERVER_CMD  the servers users would pick
+#                          instead (bench/peers/; empty: not measured)
 #   LISP_BULK_RECV_CMD     Lisp bulk receiver: the CLI of `bulk recv`
+#                          (default: sbcl --script bench/lisp/bulk-recv.lisp)
 #   BENCH_SELF             1: also measure the C reference against itself
 #                          (default: 1 when LISP_HTTP_SERVER_CMD is unset)
 #   BENCH_DURATION (5)  BENCH_WARMUP (1)  BENCH_RUNS (3)  BENCH_C10K (10000)
@@ -37,10 +44,15 @@ SCORE=${BENCH_SERVER_CORE:-0}
 LCORE=${BENCH_LOAD_CORE:-1}
 C10K_N=${BENCH_C10K:-10000}
 BULK_BYTES=${BENCH_BULK_BYTES:-1G}
-LISP_SERVER=${LISP_HTTP_SERVER_CMD:-}
-LISP_CONSED=${LISP_HTTP_SERVER_CONSED:-0}
-LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD:-}
-LISP_BULK_RECV=${LISP_BULK_RECV_CMD:-}
+# The defaults are here, not in the Makefile: `bash bench/run.sh PART`
+# measures the same rows as `make bench-PART`.
+LISP_SERVER=${LISP_HTTP_SERVER_CMD-sbcl --script examples/main.lisp}
+LISP_CONSED=${LISP_HTTP_SERVER_CONSED-1}
+LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD-sbcl --script bench/lisp/tls-client.lisp}
+NGINX_SERVER=${NGINX_SERVER_CMD-bash $ROOT/bench/peers/nginx-server.sh}
+HUNCHENTOOT_SERVER=${HUNCHENTOOT_SERVER_CMD-sbcl --script $ROOT/bench/peers/hunchentoot-server.lisp}
+command -v nginx >/dev/null || { [ -n "$NGINX_SERVER" ] && log_later="nginx is missing (scripts/install-deps.sh --bench): no nginx lines"; NGINX_SERVER=""; }
+LISP_BULK_RECV=${LISP_BULK_RECV_CMD-sbcl --script bench/lisp/bulk-recv.lisp}
 if [ -z "${BENCH_SELF:-}" ]; then
   if [ -n "$LISP_SERVER" ]; then BENCH_SELF=0; else BENCH_SELF=1; fi
 fi
@@ -88,13 +100,38 @@ subject lisp "Lisp: epsilon server (issue 8)"
 subject bsd "peer: sb-bsd-sockets + serve-event"
 subject lisp-client "Lisp: TLS client loop (epsilon.crypto)"
 subject lisp-recv "Lisp: receiver (epsilon.net.core / epsilon.crypto)"
+subject nginx "nginx (Debian), one process, return 200"
+subject hunchentoot "Hunchentoot (Debian), easy-acceptor"
+[ -n "${log_later:-}" ] && log "run.sh: $log_later"
 
-# The HTTP server subjects: KEY|COMMAND|CONSED-HOOK
+# The HTTP server subjects: KEY|COMMAND|CONSED-HOOK, for the rows of
+# http (default), tls or c10k. nginx serves the HTTP and HTTPS rows,
+# Hunchentoot the HTTP ones (part_http measures it at -c100 only); neither
+# is in c10k, whose client checks every response against bench/response.txt.
 http_subjects() {
   echo "c|$C_SERVER|0"
   [ "$BENCH_SELF" = 1 ] && echo "c-self|$C_SERVER|0"
   [ -n "$LISP_SERVER" ] && echo "lisp|$LISP_SERVER|$LISP_CONSED"
   [ "${1:-}" = tls ] || echo "bsd|$BSD_SERVER|1"
+  [ "${1:-}" != c10k ] && [ -n "$NGINX_SERVER" ] && echo "nginx|$NGINX_SERVER|0"
+  [ -z "${1:-}" ] && [ -n "$HUNCHENTOOT_SERVER" ] && echo "hunchentoot|$HUNCHENTOOT_SERVER|0"
+  return 0
+}
+
+# check_response KEY SCHEME: once per subject, compare the bytes of its
+# answer to GET / with bench/response.txt; a difference becomes a note
+# under the table.
+check_response() {
+  local key=$1 scheme=$2 got
+  [ -e "$WORK/checked.$key.$scheme" ] && return 0
+  : >"$WORK/checked.$key.$scheme"
+  got=$WORK/response.$key
+  curl -s -k -i --raw --max-time 10 "$scheme://127.0.0.1:$PORT/" >"$got" 2>/dev/null || return 0
+  cmp -s "$got" "$RESPONSE" && return 0
+  local extra
+  extra=$(tr -d '\r' <"$got" | sed '/^$/q' | grep -v -x -F -f <(tr -d '\r' <"$RESPONSE" | sed '/^$/q') |
+    sed 's/^\(Date\): .*/\1: .../' | paste -sd '\t' | sed 's/\t/; /g')
+  record "$scheme" "$key" differs "$(wc -c <"$got") bytes, not $(wc -c <"$RESPONSE")${extra:+; head lines not in bench/response.txt: $extra}"
 }
 
 pending_lisp() { # ROW: the Lisp subject of ROW is not measurable yet
@@ -107,6 +144,7 @@ measure_wrk() {
   shift 8
   # shellcheck disable=SC2086
   start_server "$score" "$cmd" --host 127.0.0.1 --port 0 $sargs || { record "$row" "$key" failed "server did not start"; return; }
+  check_response "$key" "$scheme"
   local url="$scheme://127.0.0.1:$PORT/" pin=()
   [ -n "$lcore" ] && pin=(taskset -c "$lcore")
   "${pin[@]}" wrk "$@" -d"${WARM}s" --timeout 10s "$url" >/dev/null 2>&1
@@ -145,10 +183,18 @@ part_http() {
   log "== http: keep-alive -c100 and -c1000, pipelined (depth 16), two threads vs one"
   local r s key cmd consed
   for row in http-c100 http-c1000 http-pipe16 threads; do pending_lisp "$row"; done
+  # Compile Hunchentoot now (once per machine), not inside a measurement.
+  if [ -n "$HUNCHENTOOT_SERVER" ]; then
+    sbcl --noinform --non-interactive --eval '(require :asdf)' \
+      --eval '(handler-bind ((warning (function muffle-warning))) (asdf:load-system "hunchentoot"))' >/dev/null 2>&1 ||
+      log "run.sh: hunchentoot does not load (cl-hunchentoot): its row will fail"
+  fi
   for ((r = 1; r <= RUNS; r++)); do
     log "-- http run $r/$RUNS"
     while IFS='|' read -r key cmd consed; do
       measure_wrk http-c100 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100
+      # A thread per connection: the -c100 row is Hunchentoot's.
+      [ "$key" = hunchentoot ] && continue
       measure_wrk http-c1000 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c1000
       measure_wrk http-pipe16 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100 -s "$ROOT/bench/pipeline.lua"
     done < <(http_subjects)
@@ -343,7 +389,7 @@ part_c10k() {
     log "-- c10k run $r/$RUNS"
     while IFS='|' read -r key cmd consed; do
       measure_c10k "$key" "$cmd" "$consed"
-    done < <(http_subjects)
+    done < <(http_subjects c10k)
   done
 }
 

@@ -8,7 +8,7 @@ PACKAGES=(
   openssl libclang-dev clang libclang-rt-14-dev cl-fiveam curl valgrind
 )
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox)
+  PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox nginx-light cl-hunchentoot)
 fi
 
 missing=()
