@@ -174,7 +174,7 @@ most the hard limit), and return the new soft limit.  Lowering works too."
 (the port is in use, no permission, no such address) or what it needs is
 missing.  Its message is one line, for the user."))
 
-(define-condition listen-error (startup-error)
+(define-condition listen-error (startup-error socket-error)
   ((host :initarg :host :reader listen-error-host
          :documentation "The host (a string) the listener was for.")
    (port :initarg :port :reader listen-error-port
@@ -182,11 +182,13 @@ missing.  Its message is one line, for the user."))
    (cause :initarg :cause :reader listen-error-cause
           :documentation "The library's SOCKET-ERROR from the bind or listen."))
   (:documentation "A listener on HOST:PORT could not be made; CAUSE is the
-library's condition (EPSILON-ERROR-NAME: :EADDRINUSE, :EACCES, ...)."))
+library's condition.  Also a SOCKET-ERROR with CAUSE's code, so
+EPSILON-ERROR-NAME says :EADDRINUSE, :EACCES, ..."))
 
 (defun listen-failure (host port cause)
   (make-condition 'listen-error
                   :host host :port port :cause cause
+                  :code (epsilon-error-code cause) :operation 'make-server
                   :message (format nil "~A:~D: ~A"
                                    (if (find #\: host) (format nil "[~A]" host) host) port
                                    (case (epsilon-error-name cause)

@@ -312,6 +312,26 @@ always land at offset 0 (of BUFFER, then of SCRATCH), so nothing is consed."
                 (is (equalp (epsilon.examples.server:hello-response)
                             (subseq buffer 0 +hello-length+)))))))))))
 
+(server-test make-server-refuses-a-port-in-use-unless-told-to-join
+  ;; Both would set SO_REUSEPORT: without the check the second would
+  ;; silently share the first one's port.
+  (let ((first (make-server :port 0)))
+    (unwind-protect
+         (let ((port (server-port first)))
+           (let ((e (handler-case (progn (close-server (make-server :port port)) nil)
+                      (epsilon.examples.server:listen-error (e) e))))
+             (is (typep e 'epsilon.examples.server:listen-error))
+             (is (typep e 'socket-error))
+             (when e
+               (is (eq :eaddrinuse (epsilon-error-name e)))
+               (is (= port (epsilon.examples.server:listen-error-port e)))
+               (is (search (format nil "127.0.0.1:~D" port) (princ-to-string e)))))
+           ;; Another loop of the same program joins with :JOIN.
+           (let ((second (make-server :port port :reuse-port :join)))
+             (unwind-protect (is (= port (server-port second)))
+               (close-server second))))
+      (close-server first))))
+
 ;;; The main job, as a subprocess
 
 (defstruct main process port tls-port output)
