@@ -70,7 +70,7 @@ BEGIN {
   title["threads"] = "8. Two threads vs one (SO_REUSEPORT), wrk -t2 -c100, unpinned"
   short["http-c100"] = "HTTP -c100"; short["http-c1000"] = "HTTP -c1000"
   short["http-pipe16"] = "pipelined x16"; short["https-c100"] = "HTTPS -c100"; short["tls-hs"] = "TLS handshakes"
-  mlabel["rps"] = "req/s"; mlabel["cpu_us"] = "server CPU us/req"; mlabel["consed"] = "bytes consed/req"
+  mlabel["rps"] = "req/s"; mlabel["cpu_us"] = "server CPU us/req"; mlabel["consed"] = "bytes consed/req, steady state"; mlabel["consed_all"] = "bytes consed/req, whole run (connections made in it included)"
   mlabel["errors"] = "wrk errors"; mlabel["hs"] = "handshakes/s"; mlabel["hs_cpu_us"] = "s_server CPU us/handshake"
   mlabel["mibps"] = "MiB/s"; mlabel["cpu_ms_gib"] = "receiver CPU ms/GiB"; mlabel["ok"] = "connections OK"
   mlabel["fail"] = "connections failed"; mlabel["secs"] = "client seconds"

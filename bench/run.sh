@@ -148,10 +148,22 @@ measure_wrk() {
   local url="$scheme://127.0.0.1:$PORT/" pin=()
   [ -n "$lcore" ] && pin=(taskset -c "$lcore")
   "${pin[@]}" wrk "$@" -d"${WARM}s" --timeout 10s "$url" >/dev/null 2>&1
-  local b0 b1 c0 c1 out
+  local b0 b1 c0 c1 out s0="" s1=""
   [ "$consed" = 1 ] && b0=$(consed_bytes)
   c0=$(cpu_ticks "$SERVER_PID")
-  out=$("${pin[@]}" wrk "$@" -d"${D}s" --timeout 10s "$url" 2>&1)
+  "${pin[@]}" wrk "$@" -d"${D}s" --timeout 10s "$url" >"$WORK/wrk.out" 2>&1 &
+  local wrk_pid=$!
+  # Steady state: from 1 s into the run to 1 s before its end, the
+  # connections are open and only requests are served (a server whose
+  # CONSED line also says REQUESTS).
+  if [ "$consed" = 1 ] && [ "$D" -ge 3 ]; then
+    sleep 1
+    s0=$(consed_sample)
+    sleep $((D - 2))
+    s1=$(consed_sample)
+  fi
+  wait "$wrk_pid"
+  out=$(cat "$WORK/wrk.out")
   c1=$(cpu_ticks "$SERVER_PID")
   [ "$consed" = 1 ] && b1=$(consed_bytes)
   stop_server
@@ -173,8 +185,20 @@ measure_wrk() {
   if [ -n "${b0:-}" ] && [ -n "${b1:-}" ]; then
     local per
     per=$(awk -v a="$b0" -v b="$b1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')
-    record "$row" "$key" consed "$per"
-    extra=", $per bytes consed/req"
+    if [ -n "$s0" ] && [ -n "$s1" ]; then
+      local steady
+      steady=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        n = y[2] - x[2]; if (n > 0) printf "%.1f", (y[1] - x[1]) / n }')
+      if [ -n "$steady" ]; then
+        record "$row" "$key" consed "$steady"
+        record "$row" "$key" consed_all "$per"
+        extra=", $steady bytes consed/req in steady state ($per over the whole run)"
+      fi
+    fi
+    if [ -z "$extra" ]; then
+      record "$row" "$key" consed_all "$per"
+      extra=", $per bytes consed/req"
+    fi
   fi
   log "  $row $key: $rps req/s, $cpu us CPU/req$extra$([ "$errs" -gt 0 ] && echo ", $errs errors")"
 }

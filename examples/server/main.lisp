@@ -17,7 +17,8 @@
 ;;;;       HTTPS when a certificate is given.
 ;;;;
 ;;;; Prints `PORT <n>` (and `TLS_PORT <n>`) once listening; SIGUSR1 prints
-;;;; `CONSED <bytes>`; SIGINT or SIGTERM closes everything and exits 0.
+;;;; `CONSED <bytes> REQUESTS <n>` (bytes consed by the image, requests
+;;;; served); SIGINT or SIGTERM closes everything and exits 0.
 
 (in-package #:epsilon.examples.server)
 
@@ -165,7 +166,9 @@ prints one line on *ERROR-OUTPUT* and returns 1."
                      (declare (ignore server))
                      (when usr1
                        (setf usr1 nil)
-                       (format t "CONSED ~D~%" (sb-ext:get-bytes-consed))
+                       (let ((consed (sb-ext:get-bytes-consed))
+                             (requests (loop for s in servers sum (server-requests s))))
+                         (format t "CONSED ~D REQUESTS ~D~%" consed requests))
                        (finish-output))))
              (install-stop-signals servers :on-usr1 (lambda () (setf usr1 t) (wake-server first)))
              (let ((h (url-host host))
