@@ -37,19 +37,11 @@ reference: build
 # The benchmarks need wrk, gnuplot and the Lisp libraries they compare with.
 bench bench-http bench-tls bench-c10k bench-bulk bench-hunchentoot bench-ffi: DEPS_FLAGS = --bench
 
-# The Lisp programs the benchmarks measure (bench/README.md, "Plugging in"):
-# set them here, or in the environment. Unset: those rows say "pending".
-LISP_HTTP_SERVER_CMD ?= sbcl --script examples/main.lisp
-LISP_HTTP_SERVER_CONSED ?= 1
-LISP_TLS_CLIENT_CMD ?= sbcl --script bench/lisp/tls-client.lisp
-LISP_BULK_RECV_CMD ?= sbcl --script bench/lisp/bulk-recv.lisp
-LISP_BULK_SEND_CMD ?= sbcl --script bench/lisp/bulk-send.lisp
-export LISP_HTTP_SERVER_CMD LISP_HTTP_SERVER_CONSED LISP_TLS_CLIENT_CMD LISP_BULK_RECV_CMD
-export LISP_BULK_SEND_CMD
+# The programs the benchmarks measure have their defaults in bench/run.sh
+# (bench/README.md, "Plugging in"); set them in the environment to change.
 
 # Every benchmark row (bench/README.md): the table goes to
 # bench/results/latest.md, the chart to bench/results/latest.png.
-# The Lisp server plugs in with LISP_HTTP_SERVER_CMD=... (see bench/run.sh).
 bench: build
 	@bash bench/run.sh ffi http tls c10k hunchentoot
 

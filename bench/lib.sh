@@ -115,7 +115,20 @@ consed_bytes() {
   kill -USR1 "$SERVER_PID" 2>/dev/null || return 0
   local line
   line=$(wait_nth_line "$WORK/server.out" '^CONSED [0-9]+' $((n + 1)) 10) || return 0
-  echo "${line#CONSED }"
+  set -- $line
+  echo "$2"
+}
+
+# consed_sample: "BYTES REQUESTS" from the server's `CONSED <n> REQUESTS <r>`
+# line after a SIGUSR1, or nothing (no such hook, or no REQUESTS in it).
+consed_sample() {
+  local n line
+  n=$(grep -c '^CONSED ' "$WORK/server.out")
+  kill -USR1 "$SERVER_PID" 2>/dev/null || return 0
+  line=$(wait_nth_line "$WORK/server.out" '^CONSED [0-9]+' $((n + 1)) 10) || return 0
+  set -- $line
+  [ "${3:-}" = REQUESTS ] && [ -n "${4:-}" ] && echo "$2 $4"
+  return 0
 }
 
 # median/min/max of numbers on stdin: prints "median min max".

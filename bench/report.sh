@@ -75,7 +75,7 @@ BEGIN {
   mlabel["ht_hs_cpu_us"] = "server CPU us/handshake"
   short["http-c100"] = "HTTP -c100"; short["http-c1000"] = "HTTP -c1000"
   short["http-pipe16"] = "pipelined x16"; short["https-c100"] = "HTTPS -c100"; short["tls-hs"] = "TLS handshakes"
-  mlabel["rps"] = "req/s"; mlabel["cpu_us"] = "server CPU us/req"; mlabel["consed"] = "bytes consed/req"
+  mlabel["rps"] = "req/s"; mlabel["cpu_us"] = "server CPU us/req"; mlabel["consed"] = "bytes consed/req, steady state"; mlabel["consed_all"] = "bytes consed/req, whole run"
   mlabel["errors"] = "wrk errors"; mlabel["hs"] = "handshakes/s"; mlabel["hs_cpu_us"] = "s_server CPU us/handshake"
   mlabel["mibps"] = "MiB/s"; mlabel["cpu_ms_gib"] = "receiver CPU ms/GiB (in its loop)";
   mlabel["send_cpu_ms_gib"] = "sender CPU ms/GiB (in its loop)"; mlabel["ok"] = "connections OK"
@@ -85,6 +85,7 @@ BEGIN {
   # Targets for the Lisp subjects (issue 10), per row and metric.
   for (r in title) if (r ~ /^http-/) { target[r, "rps"] = ">=0.95"; target[r, "cpu_us"] = "<=1.1" }
   target["https-c100", "cpu_us"] = "<=1.1"
+  for (r in title) if (r ~ /^https?-/) target[r, "consed"] = "abs=0"
   target["tls-hs", "hs"] = ">=0.9"
   for (r in title) if (r ~ /^bulk-/) { target[r, "mibps"] = ">=0.95"; target[r, "cpu_ms_gib"] = "<=1.2"; target[r, "send_cpu_ms_gib"] = "<=1.2" }
   target["c10k", "fail"] = "abs=0"; target["c10k", "rss_conn"] = "abs<4096"; target["c10k", "consed"] = "abs=0"
@@ -95,6 +96,8 @@ BEGIN {
 FNR == NR { label[$1] = $2; next }
 {
   r = $1; s = $2; m = $3; v = $4
+  # a subject whose answer differs in bytes from bench/response.txt
+  if (m == "differs") { if (!(s in differs)) dorder[++ndiffers] = s; differs[s] = differs[s] (differs[s] ? "; " : "") r ": " v; next }
   if (!((r, s) in seen_s)) { seen_s[r, s] = 1; subj[r, ++nsubj[r]] = s }
   if (m == "pending" || m == "failed") { note[r, s] = (m == "failed" ? "FAILED: " : "") v; next }
   if (!((r, m) in seen_m)) { seen_m[r, m] = 1; met[r, ++nmet[r]] = m }
@@ -156,7 +159,7 @@ END {
         first = 0
         # chart: throughput and CPU ratios of the HTTP and TLS rows
         if ((r in short) && s != base[r] && ratio != "") {
-          col = (s ~ /self$/) ? 1 : (s ~ /^lisp/) ? 2 : 3
+          col = (s ~ /self$/) ? 1 : (s ~ /^lisp/) ? 2 : (s == "nginx") ? 4 : (s == "hunchentoot") ? 5 : 3
           if (m == "rps" || m == "hs") thr[r, col] = ratio
           if (m == "cpu_us" || m == "hs_cpu_us") cpuv[r, col] = ratio
           charted[r] = 1
@@ -170,14 +173,23 @@ END {
     for (j = 1; j <= nsubj[r]; j++) printf "| %s | %s | | %s | | | | |\n", (j == 1 ? title[r] : ""), subj[r, j], note[r, subj[r, j]] > md
   }
   print "" > md
+  if (ndiffers) {
+    print "Responses that differ in bytes from `bench/response.txt` (the C and Lisp servers send exactly those bytes):" > md
+    print "" > md
+    for (i = 1; i <= ndiffers; i++) {
+      s = dorder[i]
+      printf "- %s: %s\n", ((s in label) ? label[s] : s), differs[s] > md
+    }
+    print "" > md
+  }
   print "Rows not listed were not run (run one part: `make bench-http`, `bench-tls`, `bench-c10k`, `bench-ffi`)." > md
   n = 0
   for (i = 1; i <= nrows; i++) {
     r = order[i]
     if (!(r in charted)) continue
     printf "\"%s\"", short[r] > dat
-    for (c = 1; c <= 3; c++) printf " %s", ((r, c) in thr) ? thr[r, c] : "-" > dat
-    for (c = 1; c <= 3; c++) printf " %s", ((r, c) in cpuv) ? cpuv[r, c] : "-" > dat
+    for (c = 1; c <= 5; c++) printf " %s", ((r, c) in thr) ? thr[r, c] : "-" > dat
+    for (c = 1; c <= 5; c++) printf " %s", ((r, c) in cpuv) ? cpuv[r, c] : "-" > dat
     printf "\n" > dat
     n++
   }
@@ -206,11 +218,15 @@ set title "Throughput (requests or handshakes per second): higher is better, 1.0
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2 lc rgb "black" front
 plot "$dat" using 2:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
      "" using 3 title "Lisp (epsilon)" lc rgb "#2b7bba", \
-     "" using 4 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b"
+     "" using 4 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b", \
+     "" using 5 title "nginx (one process)" lc rgb "#3a9a3a", \
+     "" using 6 title "Hunchentoot" lc rgb "#9b59b6"
 set title "Server CPU time per request or handshake: lower is better, 1.0 = C"
-plot "$dat" using 5:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
-     "" using 6 title "Lisp (epsilon)" lc rgb "#2b7bba", \
-     "" using 7 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b"
+plot "$dat" using 7:xtic(1) title "C against itself (noise)" lc rgb "#888888", \
+     "" using 8 title "Lisp (epsilon)" lc rgb "#2b7bba", \
+     "" using 9 title "peer (sb-bsd-sockets / cl+ssl)" lc rgb "#d9822b", \
+     "" using 10 title "nginx (one process)" lc rgb "#3a9a3a", \
+     "" using 11 title "Hunchentoot" lc rgb "#9b59b6"
 unset multiplot
 EOF
   echo "bench: wrote $md and $png"

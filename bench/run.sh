@@ -15,11 +15,17 @@
 #                          the options of ref-http-server (--host H --port 0
 #                          [--tls-cert PEM --tls-key PEM] [--threads N]),
 #                          prints `PORT <n>` on stdout when listening and
-#                          exits on SIGINT. Unset: the Lisp rows are "pending".
+#                          exits on SIGINT (default: sbcl --script
+#                          examples/main.lisp). Set but empty: the Lisp rows
+#                          are "pending". The same for the other commands.
 #   LISP_HTTP_SERVER_CONSED=1  the Lisp server answers SIGUSR1 with a line
 #                          `CONSED <bytes>` (sb-ext:get-bytes-consed) on stdout
+#                          (default 1)
 #   LISP_TLS_CLIENT_CMD    Lisp handshake loop: `CMD --host H --port P --seconds S`
-#                          prints `HANDSHAKES <n> SECONDS <x>`
+#                          prints `HANDSHAKES <n> SECONDS <x>` (default: sbcl
+#                          --script bench/lisp/tls-client.lisp)
+#   NGINX_SERVER_CMD, HUNCHENTOOT_SERVER_CMD  the servers users would pick
+#                          instead (bench/peers/; empty: not measured)
 #   LISP_BULK_RECV_CMD     Lisp bulk receiver: the CLI of `bulk recv`
 #                          (default: sbcl --script bench/lisp/bulk-recv.lisp)
 #   LISP_BULK_SEND_CMD     Lisp bulk sender: the CLI of `bulk send`
@@ -41,11 +47,16 @@ SCORE=${BENCH_SERVER_CORE:-0}
 LCORE=${BENCH_LOAD_CORE:-1}
 C10K_N=${BENCH_C10K:-10000}
 BULK_BYTES=${BENCH_BULK_BYTES:-1G}
-LISP_SERVER=${LISP_HTTP_SERVER_CMD:-}
-LISP_CONSED=${LISP_HTTP_SERVER_CONSED:-0}
-LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD:-}
-LISP_BULK_RECV=${LISP_BULK_RECV_CMD:-sbcl --script bench/lisp/bulk-recv.lisp}
-LISP_BULK_SEND=${LISP_BULK_SEND_CMD:-sbcl --script bench/lisp/bulk-send.lisp}
+# The defaults are here, not in the Makefile: `bash bench/run.sh PART`
+# measures the same rows as `make bench-PART`.
+LISP_SERVER=${LISP_HTTP_SERVER_CMD-sbcl --script examples/main.lisp}
+LISP_CONSED=${LISP_HTTP_SERVER_CONSED-1}
+LISP_TLS_CLIENT=${LISP_TLS_CLIENT_CMD-sbcl --script bench/lisp/tls-client.lisp}
+NGINX_SERVER=${NGINX_SERVER_CMD-bash $ROOT/bench/peers/nginx-server.sh}
+HUNCHENTOOT_SERVER=${HUNCHENTOOT_SERVER_CMD-sbcl --script $ROOT/bench/peers/hunchentoot-server.lisp}
+command -v nginx >/dev/null || { [ -n "$NGINX_SERVER" ] && log_later="nginx is missing (scripts/install-deps.sh --bench): no nginx lines"; NGINX_SERVER=""; }
+LISP_BULK_RECV=${LISP_BULK_RECV_CMD-sbcl --script bench/lisp/bulk-recv.lisp}
+LISP_BULK_SEND=${LISP_BULK_SEND_CMD-sbcl --script bench/lisp/bulk-send.lisp}
 if [ -z "${BENCH_SELF:-}" ]; then
   if [ -n "$LISP_SERVER" ]; then BENCH_SELF=0; else BENCH_SELF=1; fi
 fi
@@ -99,13 +110,38 @@ subject bsd "peer: sb-bsd-sockets + serve-event"
 subject lisp-client "Lisp: TLS client loop (epsilon.crypto)"
 subject lisp-recv "Lisp: receiver (epsilon.net.core / epsilon.crypto)"
 subject lisp-send "Lisp: sender (epsilon.net.core / epsilon.crypto)"
+subject nginx "nginx (Debian), one process, return 200"
+subject hunchentoot "Hunchentoot (Debian), easy-acceptor"
+[ -n "${log_later:-}" ] && log "run.sh: $log_later"
 
-# The HTTP server subjects: KEY|COMMAND|CONSED-HOOK
+# The HTTP server subjects: KEY|COMMAND|CONSED-HOOK, for the rows of
+# http (default), tls or c10k. nginx serves the HTTP and HTTPS rows,
+# Hunchentoot the HTTP ones (part_http measures it at -c100 only); neither
+# is in c10k, whose client checks every response against bench/response.txt.
 http_subjects() {
   echo "c|$C_SERVER|0"
   [ "$BENCH_SELF" = 1 ] && echo "c-self|$C_SERVER|0"
   [ -n "$LISP_SERVER" ] && echo "lisp|$LISP_SERVER|$LISP_CONSED"
   [ "${1:-}" = tls ] || echo "bsd|$BSD_SERVER|1"
+  [ "${1:-}" != c10k ] && [ -n "$NGINX_SERVER" ] && echo "nginx|$NGINX_SERVER|0"
+  [ -z "${1:-}" ] && [ -n "$HUNCHENTOOT_SERVER" ] && echo "hunchentoot|$HUNCHENTOOT_SERVER|0"
+  return 0
+}
+
+# check_response KEY SCHEME: once per subject, compare the bytes of its
+# answer to GET / with bench/response.txt; a difference becomes a note
+# under the table.
+check_response() {
+  local key=$1 scheme=$2 got
+  [ -e "$WORK/checked.$key.$scheme" ] && return 0
+  : >"$WORK/checked.$key.$scheme"
+  got=$WORK/response.$key
+  curl -s -k -i --raw --max-time 10 "$scheme://127.0.0.1:$PORT/" >"$got" 2>/dev/null || return 0
+  cmp -s "$got" "$RESPONSE" && return 0
+  local extra
+  extra=$(tr -d '\r' <"$got" | sed '/^$/q' | grep -v -x -F -f <(tr -d '\r' <"$RESPONSE" | sed '/^$/q') |
+    sed 's/^\(Date\): .*/\1: .../' | paste -sd '\t' | sed 's/\t/; /g')
+  record "$scheme" "$key" differs "$(wc -c <"$got") bytes, not $(wc -c <"$RESPONSE")${extra:+; head lines not in bench/response.txt: $extra}"
 }
 
 pending_lisp() { # ROW: the Lisp subject of ROW is not measurable yet
@@ -118,13 +154,26 @@ measure_wrk() {
   shift 8
   # shellcheck disable=SC2086
   start_server "$score" "$cmd" --host 127.0.0.1 --port 0 $sargs || { record "$row" "$key" failed "server did not start"; return; }
+  check_response "$key" "$scheme"
   local url="$scheme://127.0.0.1:$PORT/" pin=()
   [ -n "$lcore" ] && pin=(taskset -c "$lcore")
   "${pin[@]}" wrk "$@" -d"${WARM}s" --timeout 10s "$url" >/dev/null 2>&1
-  local b0 b1 c0 c1 out
+  local b0 b1 c0 c1 out s0="" s1=""
   [ "$consed" = 1 ] && b0=$(consed_bytes)
   c0=$(cpu_ticks "$SERVER_PID")
-  out=$("${pin[@]}" wrk "$@" -d"${D}s" --timeout 10s "$url" 2>&1)
+  "${pin[@]}" wrk "$@" -d"${D}s" --timeout 10s "$url" >"$WORK/wrk.out" 2>&1 &
+  local wrk_pid=$!
+  # Steady state: from 1 s into the run to 1 s before its end, the
+  # connections are open and only requests are served (a server whose
+  # CONSED line also says REQUESTS).
+  if [ "$consed" = 1 ] && [ "$D" -ge 3 ]; then
+    sleep 1
+    s0=$(consed_sample)
+    sleep $((D - 2))
+    s1=$(consed_sample)
+  fi
+  wait "$wrk_pid"
+  out=$(cat "$WORK/wrk.out")
   c1=$(cpu_ticks "$SERVER_PID")
   [ "$consed" = 1 ] && b1=$(consed_bytes)
   stop_server
@@ -146,8 +195,20 @@ measure_wrk() {
   if [ -n "${b0:-}" ] && [ -n "${b1:-}" ]; then
     local per
     per=$(awk -v a="$b0" -v b="$b1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')
-    record "$row" "$key" consed "$per"
-    extra=", $per bytes consed/req"
+    if [ -n "$s0" ] && [ -n "$s1" ]; then
+      local steady
+      steady=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        n = y[2] - x[2]; if (n > 0) printf "%.1f", (y[1] - x[1]) / n }')
+      if [ -n "$steady" ]; then
+        record "$row" "$key" consed "$steady"
+        record "$row" "$key" consed_all "$per"
+        extra=", $steady bytes consed/req in steady state ($per over the whole run)"
+      fi
+    fi
+    if [ -z "$extra" ]; then
+      record "$row" "$key" consed_all "$per"
+      extra=", $per bytes consed/req"
+    fi
   fi
   log "  $row $key: $rps req/s, $cpu us CPU/req$extra$([ "$errs" -gt 0 ] && echo ", $errs errors")"
 }
@@ -156,10 +217,18 @@ part_http() {
   log "== http: keep-alive -c100 and -c1000, pipelined (depth 16), two threads vs one"
   local r s key cmd consed
   for row in http-c100 http-c1000 http-pipe16 threads; do pending_lisp "$row"; done
+  # Compile Hunchentoot now (once per machine), not inside a measurement.
+  if [ -n "$HUNCHENTOOT_SERVER" ]; then
+    sbcl --noinform --non-interactive --eval '(require :asdf)' \
+      --eval '(handler-bind ((warning (function muffle-warning))) (asdf:load-system "hunchentoot"))' >/dev/null 2>&1 ||
+      log "run.sh: hunchentoot does not load (cl-hunchentoot): its row will fail"
+  fi
   for ((r = 1; r <= RUNS; r++)); do
     log "-- http run $r/$RUNS"
     while IFS='|' read -r key cmd consed; do
       measure_wrk http-c100 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100
+      # A thread per connection: the -c100 row is Hunchentoot's.
+      [ "$key" = hunchentoot ] && continue
       measure_wrk http-c1000 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c1000
       measure_wrk http-pipe16 "$key" "$cmd" "$consed" http "$SCORE" "$LCORE" "" -t1 -c100 -s "$ROOT/bench/pipeline.lua"
     done < <(http_subjects)
@@ -420,7 +489,7 @@ part_c10k() {
     log "-- c10k run $r/$RUNS"
     while IFS='|' read -r key cmd consed; do
       measure_c10k "$key" "$cmd" "$consed"
-    done < <(http_subjects)
+    done < <(http_subjects c10k)
   done
 }
 

@@ -12,6 +12,7 @@
                 :components ((:file "package")
                              (:file "http")
                              (:file "loop")
+                             (:file "http-conn")
                              (:file "patterns")
                              (:file "websocket")
                              (:file "main")))))
@@ -23,5 +24,6 @@
   :pathname "../tests/lisp/"
   :components ((:file "suite-server")
                (:file "suite-server-faults")
+               (:file "suite-server-fuzz")
                (:file "suite-examples"))
   :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -11,7 +11,7 @@ PACKAGES=(
 # usage: scripts/install-deps.sh [--bench] [--deb]
 for flag in "$@"; do
   case "$flag" in
-    --bench) PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox) ;;
+    --bench) PACKAGES+=(wrk cl-cffi cl-plus-ssl cl-usocket gnuplot-nox nginx-light) ;;
     # make deb: Debian's packaging tools and the package checker.
     --deb) PACKAGES+=(build-essential debhelper dpkg-dev lintian) ;;
     *) echo "install-deps: unknown flag $flag" >&2; exit 2 ;;

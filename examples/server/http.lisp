@@ -23,23 +23,29 @@ one is answered 413 and the connection closed.")
   (defconstant +sp+ 32)
   (defconstant +tab+ 9)
   (defconstant +colon+ 58)
+  (defconstant +del+ 127)
+
+  (defparameter *crlf* (coerce '(#\Return #\Newline) 'string)
+    "CR LF, the end of every line of an HTTP head.")
 
   (defun octets (&rest parts)
-    "The concatenation of PARTS (strings, LATIN-1, and octet vectors) with
-every ~ turned into CRLF in strings."
+    "The concatenation of PARTS (strings, LATIN-1, and octet vectors)."
     (let ((out (make-array 0 :element-type '(unsigned-byte 8) :adjustable t :fill-pointer 0)))
       (dolist (p parts (coerce out 'octets))
         (etypecase p
-          (string (loop for c across p
-                        do (if (char= c #\~)
-                               (progn (vector-push-extend +cr+ out) (vector-push-extend +lf+ out))
-                               (vector-push-extend (char-code c) out))))
-          (vector (loop for b across p do (vector-push-extend b out))))))))
+          (string (loop for c across p do (vector-push-extend (char-code c) out)))
+          (vector (loop for b across p do (vector-push-extend b out)))))))
+
+  (defun head (&rest lines)
+    "An HTTP head: LINES (strings; NIL ones left out), each ended by CRLF,
+and the blank line that ends the head."
+    (format nil "~{~A~A~}~A" (loop for l in lines when l append (list l *crlf*)) *crlf*)))
 
 ;;; Responses
 
 (defparameter *hello*
-  (octets "HTTP/1.1 200 OK~Content-Type: text/plain~Content-Length: 13~~Hello, World!")
+  (octets (head "HTTP/1.1 200 OK" "Content-Type: text/plain" "Content-Length: 13")
+          "Hello, World!")
   "The response to GET /: exactly the bytes of bench/response.txt, the
 benchmark's canonical response, so that the C and Lisp servers compare like
 with like.")
@@ -60,8 +66,12 @@ with like.")
 
 (defun error-response (status reason &key close extra)
   (let ((body (format nil "~A~%" reason)))
-    (octets (format nil "HTTP/1.1 ~D ~A~~~@[~A~~~]Content-Type: text/plain~~Content-Length: ~D~~~:[~;Connection: close~~~]~~~A"
-                    status reason extra (length body) close body))))
+    (octets (head (format nil "HTTP/1.1 ~D ~A" status reason)
+                  extra
+                  "Content-Type: text/plain"
+                  (format nil "Content-Length: ~D" (length body))
+                  (and close "Connection: close"))
+            body)))
 
 (defparameter *responses*
   (vector *hello*
@@ -78,8 +88,8 @@ with like.")
   "RESPONSE with `Connection: keep-alive` after its status line: what an
 HTTP/1.0 client that asked to keep the connection must see."
   (when response
-    (let ((eol (+ 2 (search #.(octets "~") response))))
-      (concatenate 'octets (subseq response 0 eol) (octets "Connection: keep-alive~")
+    (let ((eol (+ 2 (search (octets *crlf*) response))))
+      (concatenate 'octets (subseq response 0 eol) (octets "Connection: keep-alive" *crlf*)
                    (subseq response eol)))))
 
 (defparameter *keep-alive-responses* (map 'vector #'with-keep-alive *responses*)
@@ -87,7 +97,7 @@ HTTP/1.0 client that asked to keep the connection must see."
 
 (defun head-length (response)
   "The length of RESPONSE's head (through the blank line): what HEAD gets."
-  (+ 4 (search #.(octets "~~") response)))
+  (+ 4 (search (octets *crlf* *crlf*) response)))
 
 (defparameter *head-lengths*
   (map '(simple-array fixnum (*)) (lambda (r) (if r (head-length r) 0)) *responses*))
@@ -105,24 +115,57 @@ HTTP/1.0 client that asked to keep the connection must see."
   "1 for the bytes of an HTTP token (tchar, RFC 9110).")
 (declaim (type simple-bit-vector **tchar**))
 
-(declaim (inline tchar-p lower))
+(defmacro define-octets (name string documentation)
+  "Define NAME as a global octet vector holding STRING's bytes."
+  `(progn (sb-ext:defglobal ,name (octets ,string) ,documentation)
+          (declaim (type octets ,name))))
+
+(define-octets **get** "GET" "The method GET (methods are case-sensitive).")
+(define-octets **head** "HEAD" "The method HEAD.")
+(define-octets **stats-path** "/stats" "The path of the statistics page.")
+(define-octets **http/** "HTTP/" "What a version starts with.")
+;; Header names and connection options are compared ignoring case: these
+;; are lowercase.
+(define-octets **host** "host" "The Host header's name.")
+(define-octets **connection** "connection" "The Connection header's name.")
+(define-octets **content-length** "content-length" "The Content-Length header's name.")
+(define-octets **transfer-encoding** "transfer-encoding" "The Transfer-Encoding header's name.")
+(define-octets **close** "close" "The connection option close.")
+(define-octets **keep-alive** "keep-alive" "The connection option keep-alive.")
+
+(declaim (inline tchar-p ows-p digit lower octets= token=))
 (defun tchar-p (byte)
   (= 1 (sbit **tchar** byte)))
+
+(defun ows-p (byte)
+  "True for optional whitespace: space or tab."
+  (or (= byte +sp+) (= byte +tab+)))
+
+(defun digit (byte)
+  "BYTE's decimal digit, or NIL."
+  (declare (type (unsigned-byte 8) byte))
+  (and (<= 48 byte 57) (- byte 48)))
 
 (defun lower (byte)
   "BYTE with ASCII letters lowercased."
   (declare (type (unsigned-byte 8) byte))
   (if (<= 65 byte 90) (+ byte 32) byte))
 
-(defmacro bytes= (buf start end literal)
-  "True when BUF[START,END) is LITERAL (a lowercase string), ignoring case."
-  (let ((b (gensym)) (s (gensym)) (e (gensym)))
-    `(let ((,b ,buf) (,s ,start) (,e ,end))
-       (declare (type octets ,b) (type index ,s ,e))
-       (and (= (- ,e ,s) ,(length literal))
-            ,@(loop for c across literal
-                    for i from 0
-                    collect `(= (lower (aref ,b (+ ,s ,i))) ,(char-code c)))))))
+(defun octets= (buf start end literal)
+  "True when BUF[START,END) is LITERAL, byte for byte."
+  (declare (type octets buf literal) (type index start end))
+  (and (= (- end start) (length literal))
+       (loop for i of-type index from start below end
+             for b across literal
+             always (= (aref buf i) b))))
+
+(defun token= (buf start end literal)
+  "True when BUF[START,END) is LITERAL (lowercase), ignoring ASCII case."
+  (declare (type octets buf literal) (type index start end))
+  (and (= (- end start) (length literal))
+       (loop for i of-type index from start below end
+             for b across literal
+             always (= (lower (aref buf i)) b))))
 
 (defun find-head-end (buf start end)
   "The index just past the first CRLFCRLF in BUF[START,END), or -1."
@@ -143,7 +186,151 @@ HTTP/1.0 client that asked to keep the connection must see."
               ((= b +cr+) (incf i 1))
               (t (incf i 4)))))))
 
-;;; The parser
+;;; The parser: one function per part of the head.  Each returns the index
+;;; where the next part starts, or a response index negated (-4: 400 Bad
+;;; Request, -7: 505) when the part is malformed; LAST is the index of the
+;;; head's final CRLF.
+
+(defconstant +bad+ (- +r-bad-request+))
+
+;; Inline into PARSE-REQUEST: one function's code per request, as before
+;; the split, no calls returning multiple values on the hot path.
+(declaim (inline parse-method parse-target parse-version parse-header-line
+                 connection-options content-length parse-headers))
+
+(defmacro scan (p last test)
+  "Advance the index P while it is below LAST and TEST (a form on the byte
+at P, bound to B) holds.  The buffer is the variable BUF of the caller."
+  `(loop while (and (< ,p ,last) (let ((b (aref buf ,p))) (declare (ignorable b)) ,test))
+         do (incf ,p)))
+
+(defun parse-method (buf p last)
+  "The method token ending in SP at P: :GET, :HEAD or :OTHER, and the index
+after the SP."
+  (declare (type octets buf) (type index p last) (optimize speed))
+  (let ((m0 p))
+    (scan p last (tchar-p b))
+    (if (or (= p m0) (>= p last) (/= (aref buf p) +sp+))
+        (values :other +bad+)
+        (values (cond ((octets= buf m0 p **get**) :get)
+                      ((octets= buf m0 p **head**) :head)
+                      (t :other))
+                (1+ p)))))
+
+(defun parse-target (buf p last)
+  "The request target ending in SP at P: its response index (by its path:
+the query and fragment do not count) and the index after the SP."
+  (declare (type octets buf) (type index p last) (optimize speed))
+  (let ((t0 p))
+    (scan p last (and (> b +sp+) (/= b +del+)))
+    (when (or (= p t0) (>= p last) (/= (aref buf p) +sp+))
+      (return-from parse-target (values 0 +bad+)))
+    (let ((path-end t0))
+      (declare (type index path-end))
+      (scan path-end p (and (/= b #.(char-code #\?)) (/= b #.(char-code #\#))))
+      (values (cond ((/= (aref buf t0) #.(char-code #\/))
+                     ;; Not origin-form: only the asterisk form is known.
+                     (if (and (= (aref buf t0) #.(char-code #\*)) (= p (1+ t0)))
+                         +r-not-found+
+                         (return-from parse-target (values 0 +bad+))))
+                    ((= path-end (1+ t0)) +r-hello+)
+                    ((octets= buf t0 path-end **stats-path**) +r-stats+)
+                    (t +r-not-found+))
+              (1+ p)))))
+
+(defun parse-version (buf p head-end)
+  "HTTP/d.d CRLF at P: true for HTTP/1.0, and the index after the CRLF (or
+-7, 505, for a version other than 1.0 and 1.1)."
+  (declare (type octets buf) (type index p head-end) (optimize speed))
+  (if (not (and (<= (+ p 10) head-end)
+                (octets= buf p (+ p 5) **http/**)
+                (digit (aref buf (+ p 5)))
+                (= (aref buf (+ p 6)) #.(char-code #\.))
+                (digit (aref buf (+ p 7)))
+                (= (aref buf (+ p 8)) +cr+)
+                (= (aref buf (+ p 9)) +lf+)))
+      (values nil +bad+)
+      (let ((major (- (aref buf (+ p 5)) #.(char-code #\0)))
+            (minor (- (aref buf (+ p 7)) #.(char-code #\0))))
+        (if (and (= major 1) (<= minor 1))
+            (values (= minor 0) (+ p 10))
+            (values nil (- +r-version+))))))
+
+(defun parse-header-line (buf p last)
+  "The header line at P, name \":\" OWS value OWS CRLF: the index after
+it, and the bounds of the name and of the value (without the OWS)."
+  (declare (type octets buf) (type index p last) (optimize speed))
+  (let ((n0 p))
+    (scan p last (tchar-p b))
+    (when (or (= p n0) (>= p last) (/= (aref buf p) +colon+))
+      (return-from parse-header-line +bad+))
+    (let ((n1 p))
+      (incf p)
+      (scan p last (ows-p b))
+      (let ((v0 p))
+        ;; The value: no control byte other than tab; it ends at CRLF.
+        (scan p last (not (or (= b +cr+) (and (< b 32) (/= b +tab+)) (= b +del+))))
+        (unless (and (< p last) (= (aref buf p) +cr+) (= (aref buf (1+ p)) +lf+))
+          (return-from parse-header-line +bad+))
+        (let ((v1 p))
+          (loop while (and (> v1 v0) (ows-p (aref buf (1- v1)))) do (decf v1))
+          (values (+ p 2) n0 n1 v0 v1))))))
+
+(defun connection-options (buf v0 v1)
+  "Whether the Connection value BUF[V0,V1), a comma-separated list of
+tokens, says close, and whether it says keep-alive."
+  (declare (type octets buf) (type index v0 v1) (optimize speed))
+  (let ((q v0) (close nil) (keep-alive nil))
+    (declare (type index q))
+    (loop while (< q v1)
+          do (let ((t0 q))
+               (scan q v1 (tchar-p b))
+               (cond ((token= buf t0 q **close**) (setf close t))
+                     ((token= buf t0 q **keep-alive**) (setf keep-alive t)))
+               (scan q v1 (not (tchar-p b)))))
+    (values close keep-alive)))
+
+(defun content-length (buf v0 v1)
+  "The Content-Length value BUF[V0,V1): 1 to 15 decimal digits, as an
+integer; -1 when it is not that."
+  (declare (type octets buf) (type index v0 v1) (optimize speed))
+  (if (or (= v0 v1) (> (- v1 v0) 15))
+      -1
+      (let ((n 0))
+        (declare (type (integer 0 #.+max-content-length+) n))
+        (loop for i of-type index from v0 below v1
+              do (let ((d (digit (aref buf i))))
+                   (if d (setf n (+ (* n 10) d)) (return-from content-length -1))))
+        n)))
+
+(defun parse-headers (buf p last)
+  "The header lines from P to LAST: NIL or the response index of an error,
+then how many Host headers, whether Connection says close, whether it says
+keep-alive, and the Content-Length (-1: none)."
+  (declare (type octets buf) (type index p last) (optimize speed))
+  (let ((hosts 0) (close nil) (keep-alive nil) (length -1))
+    (declare (type fixnum hosts length))
+    (macrolet ((fail (code) `(return-from parse-headers (values ,code 0 nil nil -1))))
+      (loop while (< p last)
+            do (multiple-value-bind (next n0 n1 v0 v1) (parse-header-line buf p last)
+                 (declare (type fixnum next))
+                 (when (minusp next) (fail +r-bad-request+))
+                 (locally (declare (type index n0 n1 v0 v1))
+                   (cond ((token= buf n0 n1 **host**) (incf hosts))
+                         ((token= buf n0 n1 **connection**)
+                          (multiple-value-bind (c k) (connection-options buf v0 v1)
+                            (when c (setf close t))
+                            (when k (setf keep-alive t))))
+                         ((token= buf n0 n1 **content-length**)
+                          (let ((n (content-length buf v0 v1)))
+                            ;; Repeated, it must say the same.
+                            (when (or (minusp n) (and (>= length 0) (/= n length)))
+                              (fail +r-bad-request+))
+                            (setf length n)))
+                         ((token= buf n0 n1 **transfer-encoding**)
+                          (fail +r-not-implemented+))))
+                 (setf p next))))
+    (values nil hosts close keep-alive length)))
 
 (defun parse-request (buf start head-end)
   "Parse the request head BUF[START,HEAD-END) (HEAD-END just past its
@@ -157,108 +344,29 @@ must say `Connection: keep-alive`).  Conses nothing."
   (declare (type octets buf) (type index start head-end) (optimize speed))
   (unless (and (<= head-end (length buf)) (<= (+ start 4) head-end))
     (error 'type-error :datum head-end :expected-type `(integer ,(+ start 4) ,(length buf))))
-  (let ((p start)
-        (last (- head-end 2))           ; the final CRLF
-        (route +r-hello+)
-        (method 0)                      ; 0 GET, 1 HEAD, 2 other
-        (http10 nil)
-        (close nil)
-        (keep-alive nil)
-        (hosts 0)
-        (content-length -1))
-    (declare (type index p last) (type fixnum route method hosts content-length))
-    (macrolet ((bad (&optional (code '+r-bad-request+))
-                 `(return-from parse-request (values ,code nil t 0 nil)))
-               (at (i) `(aref buf ,i)))
-      ;; Request line: METHOD SP target SP HTTP/1.x CRLF
-      (let ((m0 p))
-        (loop while (and (< p last) (tchar-p (at p))) do (incf p))
-        (when (or (= p m0) (>= p last) (/= (at p) +sp+)) (bad))
-        (setf method (cond ((bytes= buf m0 p "get") (if (= (at m0) 71) 0 2))
-                           ((bytes= buf m0 p "head") (if (= (at m0) 72) 1 2))
-                           (t 2))))
-      (incf p)
-      (let ((t0 p) (path-end 0))
-        (declare (type index path-end))
-        (loop while (and (< p last) (> (at p) +sp+) (/= (at p) 127)) do (incf p))
-        (when (or (= p t0) (>= p last) (/= (at p) +sp+)) (bad))
-        (setf path-end t0)
-        (loop while (and (< path-end p) (/= (at path-end) 63) (/= (at path-end) 35))
-              do (incf path-end))
-        (setf route (cond ((/= (at t0) 47) ; not origin-form: only * is known
-                           (if (and (= (at t0) 42) (= p (1+ t0))) +r-not-found+ (bad)))
-                          ((= path-end (1+ t0)) +r-hello+)
-                          ((and (= path-end (+ t0 6))
-                                (= (at (+ t0 1)) 115) (= (at (+ t0 2)) 116) (= (at (+ t0 3)) 97)
-                                (= (at (+ t0 4)) 116) (= (at (+ t0 5)) 115))
-                           +r-stats+)
-                          (t +r-not-found+))))
-      (incf p)
-      ;; HTTP/d.d CRLF
-      (unless (and (<= (+ p 10) head-end)
-                   (= (at p) 72) (= (at (+ p 1)) 84) (= (at (+ p 2)) 84) (= (at (+ p 3)) 80)
-                   (= (at (+ p 4)) 47) (<= 48 (at (+ p 5)) 57) (= (at (+ p 6)) 46)
-                   (<= 48 (at (+ p 7)) 57) (= (at (+ p 8)) +cr+) (= (at (+ p 9)) +lf+))
-        (bad))
-      (unless (= (at (+ p 5)) 49) (bad +r-version+))
-      (case (at (+ p 7))
-        (49)
-        (48 (setf http10 t))
-        (t (bad +r-version+)))
-      (incf p 10)
-      ;; Header lines: name ":" OWS value OWS CRLF
-      (loop while (< p last)
-            do (let ((n0 p) (v0 0) (v1 0))
-                 (declare (type index n0 v0 v1))
-                 (loop while (and (< p last) (tchar-p (at p))) do (incf p))
-                 (when (or (= p n0) (>= p last) (/= (at p) +colon+)) (bad))
-                 (let ((n1 p))
-                   (incf p)
-                   (loop while (and (< p last) (or (= (at p) +sp+) (= (at p) +tab+))) do (incf p))
-                   (setf v0 p)
-                   (loop (when (>= p last) (bad))
-                         (let ((b (at p)))
-                           (cond ((= b +cr+)
-                                  (unless (= (at (1+ p)) +lf+) (bad))
-                                  (return))
-                                 ((or (and (< b 32) (/= b +tab+)) (= b 127)) (bad))))
-                         (incf p))
-                   (setf v1 p)
-                   (loop while (and (> v1 v0) (or (= (at (1- v1)) +sp+) (= (at (1- v1)) +tab+)))
-                         do (decf v1))
-                   (incf p 2)
-                   (case (- n1 n0)
-                     (4 (when (bytes= buf n0 n1 "host") (incf hosts)))
-                     (10 (when (bytes= buf n0 n1 "connection")
-                           ;; A comma-separated list of tokens.
-                           (let ((q v0))
-                             (declare (type index q))
-                             (loop while (< q v1)
-                                   do (let ((t0 q))
-                                        (loop while (and (< q v1) (tchar-p (at q))) do (incf q))
-                                        (cond ((bytes= buf t0 q "close") (setf close t))
-                                              ((bytes= buf t0 q "keep-alive") (setf keep-alive t)))
-                                        (loop while (and (< q v1) (not (tchar-p (at q))))
-                                              do (incf q)))))))
-                     (14 (when (bytes= buf n0 n1 "content-length")
-                           (when (or (= v0 v1) (> (- v1 v0) 15)) (bad))
-                           (let ((n 0))
-                             (declare (type (integer 0 #.+max-content-length+) n))
-                             (loop for i of-type index from v0 below v1
-                                   do (let ((d (- (at i) 48)))
-                                        (unless (<= 0 d 9) (bad))
-                                        (setf n (+ (* n 10) d))))
-                             (when (and (>= content-length 0) (/= n content-length)) (bad))
-                             (setf content-length n))))
-                     (17 (when (bytes= buf n0 n1 "transfer-encoding")
-                           (bad +r-not-implemented+)))))))
-      (when (and (not http10) (/= hosts 1)) (bad))
-      (when (> hosts 1) (bad))
-      (let ((route (if (and (< route +r-not-found+) (= method 2))
-                       +r-method-not-allowed+
-                       route)))
-        (values route
-                (= method 1)
-                (or close (and http10 (not keep-alive)))
-                (max content-length 0)
-                (and http10 keep-alive (not close)))))))
+  (let ((last (- head-end 2)))          ; the final CRLF
+    (macrolet ((fail (code) `(return-from parse-request (values ,code nil t 0 nil)))
+               (part ((&rest vars) form &body body)
+                 ;; Bind VARS to FORM's values, the last an index or an
+                 ;; error's negated response index, and run BODY.
+                 (let ((index (car (last vars))))
+                   `(multiple-value-bind ,vars ,form
+                      (declare (type fixnum ,index))
+                      (when (minusp ,index) (fail (- ,index)))
+                      ,@body))))
+      (part (method p1) (parse-method buf start last)
+        (part (route p2) (parse-target buf p1 last)
+          (part (http10 p3) (parse-version buf p2 head-end)
+            (multiple-value-bind (error hosts close keep-alive length)
+                (parse-headers buf p3 last)
+              (declare (type fixnum hosts length))
+              (when error (fail error))
+              ;; HTTP/1.1 needs exactly one Host, HTTP/1.0 at most one.
+              (when (if http10 (> hosts 1) (/= hosts 1)) (fail +r-bad-request+))
+              (values (if (and (or (= route +r-hello+) (= route +r-stats+)) (eq method :other))
+                          +r-method-not-allowed+
+                          route)
+                      (eq method :head)
+                      (or close (and http10 (not keep-alive)))
+                      (max length 0)
+                      (and http10 keep-alive (not close))))))))))

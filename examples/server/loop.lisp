@@ -1,26 +1,22 @@
-;;;; loop.lisp - the event loop: accept, read, answer, write, time out.
+;;;; loop.lisp - the event loop: accept, dispatch events to a connection
+;;;; handler, buffer and resume output, time out.
 ;;;;
 ;;;; One epoll instance per SERVER (one thread runs it).  Every connection
 ;;;; is registered once, edge-triggered, for input and output
 ;;;; (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET), with its fd as the data word; its
 ;;;; state is a CONN structure in a simple-vector indexed by fd, reused when
-;;;; the kernel reuses the fd.
+;;;; the kernel reuses the fd.  What a connection's events mean is the
+;;;; server's CONN-HANDLER's business: HTTP (http-conn.lisp) unless told
+;;;; otherwise, the echo and WebSocket servers (patterns.lisp,
+;;;; websocket.lisp) the same way.
 ;;;;
-;;;; Reading.  An event marks the connection readable; we read into the
-;;;; loop's one 64 KiB buffer until the read would block or comes back short
-;;;; (the socket is then empty: nginx's rule, one syscall saved per
-;;;; request), answer every complete request in it, in order, and keep an
-;;;; incomplete one in a small carry buffer from a pool.  Reads always go to
-;;;; offset 0 of the loop's buffer and are appended to the carry in Lisp:
-;;;; a receive at a non-zero offset would box a SAP (16 bytes) per call.
-;;;;
-;;;; Writing.  Responses are copied from precomputed octet vectors into the
-;;;; loop's staging buffer and sent with one send per read.  What the socket
-;;;; does not take goes to a pending buffer (from a pool), sent from its
-;;;; start when EPOLLOUT says there is room (the rest is moved to the front:
-;;;; again offset 0); above 1 MiB pending we stop reading that connection
-;;;; until it drains.  TLS sends resume with the same bytes (OpenSSL's rule:
-;;;; the pending buffer holds exactly what was not taken).
+;;;; Writing.  Handlers stage responses in the loop's staging buffer and
+;;;; send them with one send per read.  What the socket does not take goes
+;;;; to a pending buffer (from a pool), sent from where the socket stopped
+;;;; when EPOLLOUT says there is room; above 1 MiB pending, handlers stop
+;;;; reading that connection until it drains.  TLS sends resume with the
+;;;; same bytes (OpenSSL's rule: the pending buffer holds exactly what was
+;;;; not taken).
 ;;;;
 ;;;; Time.  One timerfd ticks; each connection carries the loop's coarse
 ;;;; clock of its last event; the tick closes those idle for longer than
@@ -75,7 +71,8 @@
   (handshaking nil)
   (carry nil :type (or null octets))
   (carry-len 0 :type index)
-  (out nil :type (or null octets))
+  (out nil :type (or null octets))     ; pending output: OUT[OUT-START,OUT-LEN)
+  (out-start 0 :type index)
   (out-len 0 :type index)
   (body-left 0 :type (integer 0 #.+max-content-length+))
   (readable nil)
@@ -114,11 +111,11 @@ thread or a signal handler) and close it with CLOSE-SERVER."
   (stop nil)
   (accept-paused nil)
   (on-wakeup nil)
-  ;; NIL: the HTTP/HTTPS server.  Else a function of (server conn mask)
-  ;; that handles the events of every connection instead (the package
-  ;; documentation's examples plug in here: examples/server/patterns.lisp);
-  ;; it keeps what it needs per connection in CONN-STATE.
-  (conn-handler nil :type (or null function))
+  ;; A function of (server conn mask) that handles the events of every
+  ;; connection: HTTP-EVENT (http-conn.lisp), or one of the package
+  ;; documentation's examples (patterns.lisp, websocket.lisp).  It keeps
+  ;; what it needs per connection in the CONN (CONN-STATE is its own).
+  (conn-handler (error "A server needs a connection handler.") :type function)
   (closed nil)
   ;; Counters
   (open-count 0 :type fixnum)
@@ -169,26 +166,77 @@ most the hard limit), and return the new soft limit.  Lowering works too."
           (or (first (resolve-host host :port port :family +af-inet+))
               (error "~A: no address" host))))))
 
+(define-condition startup-error (error)
+  ((message :initarg :message :reader startup-error-message
+            :documentation "What failed, one line."))
+  (:report (lambda (c s) (write-string (startup-error-message c) s)))
+  (:documentation "A server could not start: a listener could not be made
+(the port is in use, no permission, no such address) or what it needs is
+missing.  Its message is one line, for the user."))
+
+(define-condition listen-error (startup-error socket-error)
+  ((host :initarg :host :reader listen-error-host
+         :documentation "The host (a string) the listener was for.")
+   (port :initarg :port :reader listen-error-port
+         :documentation "The port asked for.")
+   (cause :initarg :cause :reader listen-error-cause
+          :documentation "The library's SOCKET-ERROR from the bind or listen."))
+  (:documentation "A listener on HOST:PORT could not be made; CAUSE is the
+library's condition.  Also a SOCKET-ERROR with CAUSE's code, so
+EPSILON-ERROR-NAME says :EADDRINUSE, :EACCES, ..."))
+
+(defun listen-failure (host port cause)
+  (make-condition 'listen-error
+                  :host host :port port :cause cause
+                  :code (epsilon-error-code cause) :operation 'make-server
+                  :message (format nil "~A:~D: ~A"
+                                   (if (find #\: host) (format nil "[~A]" host) host) port
+                                   (case (epsilon-error-name cause)
+                                     (:eaddrinuse "address already in use (by another server?)")
+                                     (:eacces "permission denied (ports below 1024 need privileges)")
+                                     (:eaddrnotavail "not an address of this machine (HOST=127.0.0.1 is)")
+                                     (t (error-message (epsilon-error-code cause)))))))
+
+(defun check-port-free (address)
+  "Signal LISTEN-ERROR unless ADDRESS (with a fixed port) can be bound by a
+socket without SO_REUSEPORT: then no other socket listens there, whoever
+owns it.  Listeners with SO_REUSEPORT share a port with any other that also
+sets it (same user), so a second server would silently join the first."
+  (let ((probe (socket-create (address-family address) +sock-stream+ 0)))
+    (unwind-protect
+         (progn (set-socket-option probe +sol-socket+ +so-reuseaddr+ 1)
+                (socket-bind probe address))
+      (socket-close probe))))
+
 (defun open-listener (host port backlog reuse-port)
-  "A non-blocking TCP listener on HOST:PORT; returns its fd and port."
+  "A non-blocking TCP listener on HOST:PORT; returns its fd and port.
+REUSE-PORT: NIL, no SO_REUSEPORT; T, SO_REUSEPORT on a port nobody listens
+on yet (checked first, see CHECK-PORT-FREE); :JOIN, SO_REUSEPORT on the
+port of a listener of this process (another loop of the same server).
+Signals LISTEN-ERROR when the address cannot be bound."
   (let* ((address (listen-address host port))
          (fd (socket-create (address-family address)
                             (logior +sock-stream+ +sock-nonblock+) 0))
          (ok nil))
     (unwind-protect
-         (progn
-           (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1)
-           (when reuse-port
-             (set-socket-option fd +sol-socket+ +so-reuseport+ 1))
-           (socket-bind fd address)
-           (socket-listen fd backlog)
-           (setf ok t)
-           (values fd (address-port (socket-local-address fd))))
+         (handler-case
+             (progn
+               (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1)
+               (when (and (eq reuse-port t) (/= port 0))
+                 (check-port-free address))
+               (when reuse-port
+                 (set-socket-option fd +sol-socket+ +so-reuseport+ 1))
+               (socket-bind fd address)
+               (socket-listen fd backlog)
+               (setf ok t)
+               (values fd (address-port (socket-local-address fd))))
+           (socket-error (e)
+             (error (listen-failure host port e))))
       (unless ok (socket-close fd)))))
 
 (defun make-server (&key (host "127.0.0.1") (port 8080) tls-port cert-file key-file
                          ocsp-response-file (idle-timeout 60) (tick 1) (backlog 65535) (reuse-port t)
-                         (max-events 512) max-fds)
+                         (max-events 512) max-fds (handler 'http-event))
   "Make a server: a plain HTTP listener on HOST:PORT unless PORT is NIL, an
 HTTPS one on HOST:TLS-PORT (with the PEM files CERT-FILE and KEY-FILE)
 unless TLS-PORT is NIL, stapling the DER OCSP-RESPONSE-FILE when given;
@@ -196,9 +244,15 @@ port 0 picks a free port (read it back with
 SERVER-PORT / SERVER-TLS-PORT).  IDLE-TIMEOUT (seconds) closes connections
 without traffic; TICK (seconds) is how often that is checked.  MAX-FDS
 (default: the soft descriptor limit) sizes the connection table.
-REUSE-PORT (default true) sets SO_REUSEPORT, so that several servers in
-several threads can listen on the same port.  Close it with CLOSE-SERVER."
+REUSE-PORT (default T) sets SO_REUSEPORT, so that several servers in
+several threads can listen on the same port: the first with T (it signals
+LISTEN-ERROR when anything already listens on the port, so a second
+program does not join the first), the others with :JOIN and the first's
+ports.  HANDLER (a function designator of SERVER, CONN and the event mask;
+default HTTP-EVENT, the HTTP/HTTPS server) handles every connection's
+events.  Close it with CLOSE-SERVER."
   (let ((server (%make-server :events (make-event-buffer max-events)
+                              :conn-handler (coerce handler 'function)
                               :host host
                               :idle-ms (max 1 (round (* idle-timeout 1000)))
                               :tick-ms (max 1 (round (* tick 1000)))
@@ -249,20 +303,25 @@ from any thread, or from a signal handler.  Returns T."
 
 ;;; Output
 
-(defun send-bytes (conn buffer end)
-  "Send BUFFER[0,END) on CONN; the count the socket took (maybe 0)."
-  (declare (type conn conn) (type octets buffer) (type index end))
+(defun send-bytes (conn buffer start end)
+  "Send BUFFER[START,END) on CONN; the count the socket took (maybe 0)."
+  (declare (type conn conn) (type octets buffer) (type index start end))
   (let ((tls (conn-tls conn)))
     (the index
          (or (if tls
-                 (tls-send tls buffer :end end)
-                 (socket-send (conn-fd conn) buffer +msg-dontwait+ :end end))
+                 (tls-send tls buffer :start start :end end)
+                 (socket-send (conn-fd conn) buffer +msg-dontwait+ :start start :end end))
              0))))
+
+(declaim (inline pending-bytes))
+(defun pending-bytes (conn)
+  "How many bytes of output CONN has waiting for the socket."
+  (- (conn-out-len conn) (conn-out-start conn)))
 
 (defun release-out (server conn)
   (let ((out (conn-out conn)))
     (when out
-      (setf (conn-out conn) nil (conn-out-len conn) 0)
+      (setf (conn-out conn) nil (conn-out-start conn) 0 (conn-out-len conn) 0)
       (pool-give (server-out-pool server) out))))
 
 (defun append-out (server conn src start end)
@@ -271,27 +330,31 @@ from any thread, or from a signal handler.  Returns T."
   (let* ((n (- end start))
          (out (or (conn-out conn)
                   (setf (conn-out conn) (pool-take (server-out-pool server)))))
+         (from (conn-out-start conn))
          (len (conn-out-len conn)))
-    (declare (type octets out))
+    (declare (type octets out) (type index from len))
     (when (> (+ len n) (length out))
-      (let ((bigger (make-array (max (* 2 (length out)) (+ len n))
-                                :element-type '(unsigned-byte 8))))
-        (replace bigger out :end2 len)
-        (setf out bigger (conn-out conn) bigger)))
+      ;; No room after the pending bytes: move them to the front of this
+      ;; buffer, or of a bigger one.
+      (let ((to (if (<= (+ (- len from) n) (length out))
+                    out
+                    (make-array (max (* 2 (length out)) (+ (- len from) n))
+                                :element-type '(unsigned-byte 8)))))
+        (replace to out :start2 from :end2 len)
+        (setf len (- len from) from 0 out to
+              (conn-out conn) to (conn-out-start conn) 0)))
     (replace out src :start1 len :start2 start :end2 end)
     (setf (conn-out-len conn) (+ len n))))
 
 (defun flush-pending (server conn)
-  "Send what CONN has pending, from the start of its buffer."
-  (let ((len (conn-out-len conn)))
-    (when (plusp len)
-      (let* ((out (conn-out conn))
-             (k (send-bytes conn out len)))
-        (declare (type octets out))
-        (cond ((= k len) (release-out server conn))
-              ((plusp k)
-               (replace out out :start2 k :end2 len)
-               (setf (conn-out-len conn) (- len k))))))))
+  "Send what CONN has pending, from where the socket stopped last time."
+  (let ((len (conn-out-len conn))
+        (from (conn-out-start conn)))
+    (when (< from len)
+      (let ((k (send-bytes conn (conn-out conn) from len)))
+        (if (= (+ from k) len)
+            (release-out server conn)
+            (setf (conn-out-start conn) (+ from k)))))))
 
 (defun flush-staged (server conn)
   "Send the loop's staged responses for CONN: at once when nothing is
@@ -300,8 +363,8 @@ pending, else after what is."
         (stage (server-stage server)))
     (setf (server-olen server) 0)
     (when (plusp n)
-      (if (zerop (conn-out-len conn))
-          (let ((k (send-bytes conn stage n)))
+      (if (zerop (pending-bytes conn))
+          (let ((k (send-bytes conn stage 0 n)))
             (when (< k n)
               (append-out server conn stage k n)))
           (progn (append-out server conn stage 0 n)
@@ -342,148 +405,6 @@ an error other than the peer going away)."
           :shed (server-shed server)
           :errors (server-errors server))))
 
-(defun stats-response (server head-p keep-alive)
-  (let* ((body (format nil "~{~(~A~) ~A~%~}" (server-stats server)))
-         (bytes (octets (format nil "HTTP/1.1 200 OK~~~:[~;Connection: keep-alive~~~]Content-Type: text/plain~~Content-Length: ~D~~~~"
-                                keep-alive (length body))
-                        (if head-p "" body))))
-    bytes))
-
-;;; Requests
-
-(defun respond (server conn id head-p keep-alive)
-  "Stage response ID (HEAD-P: its head only; KEEP-ALIVE: the HTTP/1.0
-keep-alive variant)."
-  (declare (type fixnum id))
-  (cond ((= id +r-stats+)
-         (let ((bytes (stats-response server head-p keep-alive)))
-           (stage server conn bytes (length bytes))))
-        (keep-alive
-         (let ((bytes (svref *keep-alive-responses* id)))
-           (declare (type octets bytes))
-           (stage server conn bytes
-                  (if head-p (aref *keep-alive-head-lengths* id) (length bytes)))))
-        (t
-         (let ((bytes (svref *responses* id)))
-           (declare (type octets bytes))
-           (stage server conn bytes (if head-p (aref *head-lengths* id) (length bytes)))))))
-
-(defun process (server conn buf start end)
-  "Answer every complete request in BUF[START,END), in order; return the
-index of the first byte not consumed (an incomplete request)."
-  (declare (type octets buf) (type index start end))
-  (let ((p start))
-    (declare (type index p))
-    (loop
-      (when (or (>= p end) (conn-close-after conn))
-        (return p))
-      (let ((skip (conn-body-left conn)))
-        (if (plusp skip)
-            (let ((k (min skip (- end p))))
-              (incf p k)
-              (decf (conn-body-left conn) k))
-            (let ((head-end (find-head-end buf p (min end (+ p +max-head+)))))
-              (declare (type fixnum head-end))
-              (when (minusp head-end)
-                (when (>= (- end p) +max-head+)
-                  (respond server conn +r-too-large+ nil nil)
-                  (setf (conn-close-after conn) t)
-                  (return end))
-                (return p))
-              (multiple-value-bind (id head-p close length keep-alive)
-                  (parse-request buf p head-end)
-                (incf (server-requests server))
-                (respond server conn id head-p keep-alive)
-                (when close (setf (conn-close-after conn) t))
-                (setf (conn-body-left conn) length
-                      p head-end))))))))
-
-(defun keep-rest (server conn buf p end)
-  "Keep BUF[P,END), an incomplete request, in CONN's carry buffer."
-  (declare (type octets buf) (type index p end))
-  (if (or (= p end) (conn-close-after conn))
-      (let ((carry (conn-carry conn)))
-        (when carry
-          (setf (conn-carry conn) nil)
-          (pool-give (server-carry-pool server) carry))
-        (setf (conn-carry-len conn) 0))
-      (let ((carry (or (conn-carry conn)
-                       (setf (conn-carry conn) (pool-take (server-carry-pool server))))))
-        (declare (type octets carry))
-        (replace carry buf :start2 p :end2 end)
-        (setf (conn-carry-len conn) (- end p)))))
-
-(defun conn-read (server conn)
-  "Read and answer until the socket is drained; true when CONN is done
-(closing, and its output sent)."
-  (declare (type server server) (type conn conn))
-  (let ((rbuf (server-rbuf server))
-        (tls (conn-tls conn))
-        (fd (conn-fd conn)))
-    (loop while (and (conn-readable conn) (not (conn-close-after conn))
-                     (<= (conn-out-len conn) +high-water+))
-          do (let* ((carry-len (conn-carry-len conn))
-                    (want (if (plusp carry-len)
-                              (min +read-size+ (- +carry-size+ carry-len))
-                              +read-size+))
-                    (n (if tls
-                           (tls-recv-into tls rbuf :end want)
-                           (socket-recv-into fd rbuf :end want :flags +msg-dontwait+))))
-               (declare (type index carry-len want))
-               (cond ((null n)
-                      (setf (conn-readable conn) nil))
-                     ((zerop n)
-                      (setf (conn-readable conn) nil (conn-eof conn) t
-                            (conn-close-after conn) t))
-                     (t
-                      (locally (declare (type index n))
-                        (when (and (not tls) (< n want))
-                          (setf (conn-readable conn) nil))
-                        (if (plusp carry-len)
-                            (let ((carry (conn-carry conn))
-                                  (end (+ carry-len n)))
-                              (declare (type octets carry))
-                              (replace carry rbuf :start1 carry-len :end2 n)
-                              (keep-rest server conn carry (process server conn carry 0 end) end))
-                            (keep-rest server conn rbuf (process server conn rbuf 0 n) n)))
-                      (flush-staged server conn)))))
-    (and (conn-close-after conn) (zerop (conn-out-len conn)))))
-
-(defun conn-drain (server conn)
-  "A lingering connection: discard what arrives until the peer's FIN."
-  (let ((rbuf (server-rbuf server)))
-    (loop (let ((n (socket-recv-into (conn-fd conn) rbuf :flags +msg-dontwait+)))
-            (cond ((null n) (return nil))
-                  ((zerop n) (return t)))))))
-
-(defun finish (server conn)
-  "CONN answered its last request: close it, or for plain HTTP with the
-peer still sending, send our FIN and linger until theirs (closing a socket
-with unread input resets it, and the peer could lose the response)."
-  (if (or (conn-tls conn) (conn-eof conn))
-      (close-conn server conn)
-      (progn
-        (socket-shutdown (conn-fd conn) :write)
-        (setf (conn-lingering conn) t)
-        (when (conn-drain server conn)
-          (close-conn server conn)))))
-
-(defun conn-event (server conn mask)
-  (declare (type server server) (type conn conn) (type (unsigned-byte 32) mask))
-  (setf (conn-last-active conn) (server-now-ms server))
-  (when (logtest mask (logior +epollin+ +epollerr+ +epollhup+ +epollrdhup+))
-    (setf (conn-readable conn) t))
-  (cond ((conn-lingering conn)
-         (when (conn-drain server conn)
-           (close-conn server conn)))
-        ((and (conn-handshaking conn)
-              (not (tls-handshake (conn-tls conn)))))
-        (t
-         (setf (conn-handshaking conn) nil)
-         (flush-pending server conn)
-         (when (conn-read server conn)
-           (finish server conn)))))
-
 (defun close-conn (server conn)
   "Close CONN and recycle its buffers; never signals."
   (when (conn-open conn)
@@ -497,7 +418,10 @@ with unread input resets it, and the peer could lose the response)."
         (ignore-errors (tls-connection-free tls))))
     (ignore-errors (socket-close (conn-fd conn)))
     (release-out server conn)
-    (keep-rest server conn (server-rbuf server) 0 0)
+    (let ((carry (conn-carry conn)))
+      (when carry
+        (setf (conn-carry conn) nil (conn-carry-len conn) 0)
+        (pool-give (server-carry-pool server) carry)))
     (setf (conn-fd conn) -1)))
 
 (defun open-conn (server fd tls-p)
@@ -516,6 +440,7 @@ with unread input resets it, and the peer could lose the response)."
             (conn-lingering conn) nil
             (conn-body-left conn) 0
             (conn-carry-len conn) 0
+            (conn-out-start conn) 0
             (conn-out-len conn) 0
             (conn-state conn) nil
             (conn-last-active conn) (server-now-ms server))
@@ -631,11 +556,8 @@ pipe, TCP EOF in the middle of TLS): routine, not an error of ours."
           ((< fd (length conns))
            (let ((conn (svref conns fd)))
              (when (and conn (conn-open conn))
-               (handler-case
-                   (let ((handler (server-conn-handler server)))
-                     (if handler
-                         (funcall handler server conn mask)
-                         (conn-event server conn mask)))
+               (setf (conn-last-active conn) (server-now-ms server))
+               (handler-case (funcall (server-conn-handler server) server conn mask)
                  (error (e)
                    (setf (server-olen server) 0)
                    (unless (peer-gone-p e)

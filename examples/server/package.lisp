@@ -8,8 +8,10 @@ epsilon.sys.epoll, epsilon.net.core and epsilon.crypto: the main job of
 `make run`.  Edge-triggered reads until would-block or a short read, writes
 resumed on EPOLLOUT, TLS driven non-blocking in the same loop, keep-alive
 and pipelining, idle connections closed from one timerfd tick, EMFILE on
-accept handled with a spare descriptor.  Plain HTTP requests cons nothing in
-steady state; /stats shows the bytes consed per request.
+accept handled with a spare descriptor.  HTTP and HTTPS requests cons
+nothing in steady state; /stats shows the bytes consed per request.  HTTP is
+one connection handler (HTTP-EVENT, MAKE-SERVER's default :HANDLER) beside
+the echo and WebSocket ones of the documentation's examples.
 
   (let ((server (make-server :port 0)))
     (unwind-protect (run-server server)   ; until STOP-SERVER, from any thread
@@ -22,6 +24,7 @@ steady state; /stats shows the bytes consed per request.
   ;; Servers
   (:export #:server
            #:make-server
+           #:http-event
            #:run-server
            #:stop-server
            #:close-server
@@ -30,7 +33,12 @@ steady state; /stats shows the bytes consed per request.
            #:server-stats
            #:raise-fd-limit
            #:fd-limit
-           #:install-stop-signals)
+           #:install-stop-signals
+           #:startup-error
+           #:listen-error
+           #:listen-error-host
+           #:listen-error-port
+           #:listen-error-cause)
   ;; The package documentation's server examples
   (:export #:create-epoll-server
            #:handle-client-read

@@ -6,7 +6,7 @@
 ;;;; Both reuse the server of loop.lisp (listener, accept with EMFILE
 ;;;; shedding, the connection table, buffer pools, output resumed on
 ;;;; EPOLLOUT, idle timeouts, STOP-SERVER) instead of copying it: the echo
-;;;; server plugs its handlers into the loop's CONN-HANDLER slot, the HTTP
+;;;; server is the loop's connection handler (MAKE-SERVER :HANDLER), the HTTP
 ;;;; server runs the documentation's WAIT-FOR-EVENTS loop and hands each
 ;;;; event to the loop's dispatcher.  Errata of the documentation fixed
 ;;;; (DESIGN section 6): LOGTEST instead of LOGAND as a test, a
@@ -48,12 +48,12 @@ end of file the connection is closed.  Returns NIL."
          (conn (svref (server-conns server) fd))
          (rbuf (server-rbuf server)))
     (declare (type octets rbuf))
-    (loop while (and (conn-open conn) (<= (conn-out-len conn) +high-water+))
+    (loop while (and (conn-open conn) (<= (pending-bytes conn) +high-water+))
           do (let ((n (socket-recv-into fd rbuf :flags +msg-dontwait+)))
                (cond ((null n) (return))
                      ((zerop n) (close-conn server conn) (return))
-                     ((zerop (conn-out-len conn))
-                      (let ((k (send-bytes conn rbuf n)))
+                     ((zerop (pending-bytes conn))
+                      (let ((k (send-bytes conn rbuf 0 n)))
                         (when (< k n) (append-out server conn rbuf k n))))
                      (t (append-out server conn rbuf 0 n)))))
     nil))
@@ -64,9 +64,9 @@ send what is pending, and when all of it is sent, resume reading (reading
 pauses while too much is pending).  Returns NIL."
   (let* ((server (epfd-server epfd))
          (conn (svref (server-conns server) fd)))
-    (when (plusp (conn-out-len conn))
+    (when (plusp (pending-bytes conn))
       (flush-pending server conn)
-      (when (zerop (conn-out-len conn))
+      (when (zerop (pending-bytes conn))
         (handle-client-read fd epfd)))
     nil))
 
@@ -93,8 +93,7 @@ any thread with STOP-SERVER.  Closes everything and returns T when
 stopped."
   (check-type max-connections (integer 1 1048576))
   (let ((server (make-server :host host :port port :max-events max-connections
-                             :reuse-port nil)))
-    (setf (server-conn-handler server) #'echo-event)
+                             :reuse-port nil :handler #'echo-event)))
     (call-with-example-server server ready (lambda () (run-server server)))))
 
 ;;; The HTTP server of the documentation's integration examples.

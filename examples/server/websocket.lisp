@@ -1,6 +1,6 @@
 ;;;; websocket.lisp - CREATE-WEBSOCKET-SERVER, which the package
 ;;;; documentation leaves as a stub: an RFC 6455 echo server on the main
-;;;; job's loop (its CONN-HANDLER slot, like patterns.lisp).
+;;;; job's loop, as its connection handler (like patterns.lisp).
 ;;;;
 ;;;; The handshake answers Sec-WebSocket-Key with Sec-WebSocket-Accept =
 ;;;; base64(SHA-1(key + GUID)), both computed by OpenSSL through the C ABI
@@ -40,8 +40,8 @@ the RFC 6455 GUID)), through OpenSSL."
 
 (defun ws-send (server conn bytes)
   (declare (type octets bytes))
-  (if (zerop (conn-out-len conn))
-      (let ((k (send-bytes conn bytes (length bytes))))
+  (if (zerop (pending-bytes conn))
+      (let ((k (send-bytes conn bytes 0 (length bytes))))
         (when (< k (length bytes)) (append-out server conn bytes k (length bytes))))
       (progn (append-out server conn bytes 0 (length bytes))
              (flush-pending server conn))))
@@ -76,20 +76,24 @@ index after it, or NIL when more is needed."
          (end (find-head-end buf 0 (min (ws-len ws) +max-head+))))
     (when (minusp end)
       (when (>= (ws-len ws) +max-head+)
-        (ws-send server conn (octets "HTTP/1.1 431 Request Header Fields Too Large~Content-Length: 0~Connection: close~~"))
+        (ws-send server conn (octets (head "HTTP/1.1 431 Request Header Fields Too Large"
+                                           "Content-Length: 0" "Connection: close")))
         (setf (ws-closing ws) t))
       (return-from ws-handshake nil))
-    (let* ((head (sb-ext:octets-to-string buf :end end :external-format :latin-1))
-           (key (loop for line in (uiop:split-string head :separator '(#\Newline))
+    (let* ((text (sb-ext:octets-to-string buf :end end :external-format :latin-1))
+           (key (loop for line in (uiop:split-string text :separator '(#\Newline))
                       for colon = (position #\: line)
                       when (and colon (string-equal "sec-websocket-key" (subseq line 0 colon)))
                         return (string-trim '(#\Space #\Tab #\Return) (subseq line (1+ colon))))))
       (if (or (null key) (zerop (length key)))
-          (progn (ws-send server conn (octets "HTTP/1.1 400 Bad Request~Content-Length: 0~Connection: close~~"))
+          (progn (ws-send server conn (octets (head "HTTP/1.1 400 Bad Request"
+                                                    "Content-Length: 0" "Connection: close")))
                  (setf (ws-closing ws) t))
           (progn (ws-send server conn
-                          (octets (format nil "HTTP/1.1 101 Switching Protocols~~Upgrade: websocket~~Connection: Upgrade~~Sec-WebSocket-Accept: ~A~~~~"
-                                          (websocket-accept key))))
+                          (octets (head "HTTP/1.1 101 Switching Protocols"
+                                        "Upgrade: websocket" "Connection: Upgrade"
+                                        (format nil "Sec-WebSocket-Accept: ~A"
+                                                (websocket-accept key)))))
                  (setf (ws-open ws) t)))
       end)))
 
@@ -168,7 +172,7 @@ of the first byte not consumed."
                               (setf p (ws-frames server conn ws p)))
                             (replace (ws-buf ws) (ws-buf ws) :start2 p :end2 (ws-len ws))
                             (decf (ws-len ws) p)))))))
-    (when (and (ws-closing ws) (zerop (conn-out-len conn)) (conn-open conn))
+    (when (and (ws-closing ws) (zerop (pending-bytes conn)) (conn-open conn))
       (close-conn server conn))))
 
 (defun create-websocket-server (port &key (host "127.0.0.1") ready)
@@ -179,6 +183,5 @@ unmasked client frames and other protocol errors close with 1002,
 messages above 1 MiB with 1009.  READY, if given, is called with the server
 object once it listens (SERVER-PORT, STOP-SERVER).  Closes everything and
 returns T when stopped."
-  (let ((server (make-server :host host :port port :reuse-port nil)))
-    (setf (server-conn-handler server) #'ws-event)
+  (let ((server (make-server :host host :port port :reuse-port nil :handler #'ws-event)))
     (call-with-example-server server ready (lambda () (run-server server)))))

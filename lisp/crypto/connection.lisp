@@ -282,6 +282,8 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
         (fd (tls-connection-fd conn))
         (pos start))
     (declare (type size pos))
+    ;; The lock's body is a closure: a RETURN-FROM out of it would cost a
+    ;; heap value cell (16 bytes) per call, so the loop's value is the result.
     (with-direction-lock ((tls-connection-write-lock conn) deadline 'tls-send)
       (let ((nonblocking (fd-nonblocking-p fd)))
         (with-tls-retry (r (with-shim
@@ -293,11 +295,9 @@ common version or cipher, garbage from the peer), TLS-UNEXPECTED-EOF."
                                 (- end pos))))
                            conn fd nonblocking deadline 'tls-send
                            :done (plusp r)
-                           :on-would-block
-                           (return-from send-octets (if (> pos start) (- pos start) nil)))
+                           :on-would-block (return (if (> pos start) (- pos start) nil)))
           (incf pos r)
-          (when (>= pos end) (return)))))
-    (- end start)))
+          (when (>= pos end) (return (- end start))))))))
 
 (defun tls-send (conn data &key (start 0) end (timeout (tls-connection-timeout conn)))
   "Send DATA on the TLS connection CONN: a string (sent as UTF-8) or a

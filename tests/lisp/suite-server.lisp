@@ -27,8 +27,14 @@ after BODY as before."
          (is (= handles (epsilon.linux:open-handle-count)) "handle leak in ~A" ',name)))))
 
 (defun req (text)
-  "TEXT as octets, with every ~ turned into CRLF."
-  (epsilon.examples.server::octets text))
+  "TEXT as octets (LATIN-1), with every ~ turned into CRLF: the tests'
+shorthand for request heads."
+  (let ((out (make-array 0 :element-type '(unsigned-byte 8) :adjustable t :fill-pointer 0)))
+    (loop for c across text
+          do (if (char= c #\~)
+                 (progn (vector-push-extend 13 out) (vector-push-extend 10 out))
+                 (vector-push-extend (char-code c) out)))
+    (coerce out '(simple-array (unsigned-byte 8) (*)))))
 
 (defun text (octets) (sb-ext:octets-to-string octets :external-format :latin-1))
 
@@ -273,6 +279,60 @@ always land at offset 0 (of BUFFER, then of SCRATCH), so nothing is consed."
             (is (<= 26000 (- (getf (server-stats server) :requests) requests-before)))
             (is (equalp (epsilon.examples.server:hello-response)
                         (subseq buffer 0 +hello-length+)))))))))
+
+;; HTTPS in steady state: the server's TLS sends (and the client's) once
+;; consed a value cell per call, 16 bytes (bench row 4's 17.5 per request).
+(server-test loop-conses-nothing-per-https-request
+  (with-running-server (server :port nil :tls-port 0
+                               :cert-file (epsilon.linux.tests::cert "server.pem")
+                               :key-file (epsilon.linux.tests::cert "server.key"))
+    (epsilon.crypto:with-tls-context (ctx :ca-file (epsilon.linux.tests::cert "ca.pem"))
+      (with-client-socket (fd :host "127.0.0.1"
+                              :port (epsilon.examples.server:server-tls-port server) :timeout 10)
+        (epsilon.crypto:with-tls-connection (tls ctx fd :hostname "localhost" :timeout 10)
+          (epsilon.crypto:tls-handshake tls)
+          (let ((request (req "GET / HTTP/1.1~Host: a~~"))
+                (buffer (make-array 4096 :element-type '(unsigned-byte 8))))
+            (flet ((measure (n)
+                     (let ((before (sb-ext:get-bytes-consed)))
+                       (dotimes (i n)
+                         (epsilon.crypto:tls-send tls request)
+                         (let ((got 0))
+                           (declare (type fixnum got))
+                           (loop while (< got +hello-length+)
+                                 do (let ((k (epsilon.crypto:tls-recv-into tls buffer :start got)))
+                                      (when (zerop k) (return))
+                                      (incf got k)))))
+                       (- (sb-ext:get-bytes-consed) before))))
+              (measure 1000)
+              ;; Finalizers an earlier suite left run now, not in the count.
+              (epsilon.linux.tests::collect-garbage)
+              (let ((requests-before (getf (server-stats server) :requests)))
+                (is (= 0 (least-consing (lambda () (values (measure 5000) 5000))))
+                    "bytes consed over 5,000 HTTPS requests (client and server)")
+                (is (<= 5000 (- (getf (server-stats server) :requests) requests-before)))
+                (is (equalp (epsilon.examples.server:hello-response)
+                            (subseq buffer 0 +hello-length+)))))))))))
+
+(server-test make-server-refuses-a-port-in-use-unless-told-to-join
+  ;; Both would set SO_REUSEPORT: without the check the second would
+  ;; silently share the first one's port.
+  (let ((first (make-server :port 0)))
+    (unwind-protect
+         (let ((port (server-port first)))
+           (let ((e (handler-case (progn (close-server (make-server :port port)) nil)
+                      (epsilon.examples.server:listen-error (e) e))))
+             (is (typep e 'epsilon.examples.server:listen-error))
+             (is (typep e 'socket-error))
+             (when e
+               (is (eq :eaddrinuse (epsilon-error-name e)))
+               (is (= port (epsilon.examples.server:listen-error-port e)))
+               (is (search (format nil "127.0.0.1:~D" port) (princ-to-string e)))))
+           ;; Another loop of the same program joins with :JOIN.
+           (let ((second (make-server :port port :reuse-port :join)))
+             (unwind-protect (is (= port (server-port second)))
+               (close-server second))))
+      (close-server first))))
 
 ;;; The main job, as a subprocess
 
@@ -544,3 +604,99 @@ server closes it."
               (is (eql 0 (search "HTTP/1.1 200" all)))
               (is (= (+ +hello-length+ 0) (search "HTTP/1.1 404" all))))))))
     (is (= 1000 (getf (server-stats server) :requests)))))
+
+;;; A failed start: one line, no backtrace, exit code 1
+
+(defun run-main-to-exit (seconds &rest environment)
+  "Run examples/main.lisp with ENVIRONMENT until it exits (killed after
+SECONDS): its exit code (NIL when killed), stdout and stderr."
+  (let* ((out (make-string-output-stream))
+         (err (make-string-output-stream))
+         (p (sb-ext:run-program "/usr/bin/timeout"
+                                (list "-s" "KILL" (princ-to-string seconds) "sbcl" "--script"
+                                      (namestring (merge-pathnames "examples/main.lisp" (root))))
+                                :environment (append environment
+                                                     (remove-if (lambda (e)
+                                                                  (find (subseq e 0 (1+ (or (position #\= e) -1)))
+                                                                        environment
+                                                                        :test (lambda (a b) (eql 0 (search a b)))))
+                                                                (sb-ext:posix-environ)))
+                                :output out :error err)))
+    (values (let ((code (sb-ext:process-exit-code p))) (if (= code 137) nil code))
+            (get-output-stream-string out)
+            (get-output-stream-string err))))
+
+(defun one-line-p (text)
+  (let ((trimmed (string-right-trim '(#\Newline) text)))
+    (and (plusp (length trimmed)) (not (find #\Newline trimmed)))))
+
+(defun hello-count (port n)
+  "How many of N requests, each on a new connection to PORT, get Hello."
+  (loop repeat n
+        count (search "Hello, World!"
+                      (ignore-errors
+                       (exchange port (req "GET / HTTP/1.1~Host: a~Connection: close~~"))))))
+
+(test (main-job-refuses-ports-in-use :suite epsilon.linux.tests::server)
+  ;; A second `make run` on the first's ports must not join it through
+  ;; SO_REUSEPORT (the kernel would split the connections between them).
+  (with-main (first "PORT=0" "TLS_PORT=0")
+    (let ((port (main-port first))
+          (tls-port (main-tls-port first)))
+      (is (integerp port))
+      (is (integerp tls-port))
+      (when (and port tls-port)
+        (loop for (env variable busy)
+                in (list (list (list (format nil "PORT=~D" port) (format nil "TLS_PORT=~D" tls-port))
+                               "PORT" port)
+                         (list (list "PORT=0" (format nil "TLS_PORT=~D" tls-port))
+                               "TLS_PORT" tls-port))
+              do (multiple-value-bind (code out err) (apply #'run-main-to-exit 90 env)
+                   (is (eql 1 code) "exit code ~S, stdout ~S, stderr ~S" code out err)
+                   (is (string= "" out) "stdout ~S" out)
+                   (is (one-line-p err) "stderr is not one line: ~S" err)
+                   (is (search (format nil "127.0.0.1:~D" busy) err) "~S" err)
+                   (is (search "in use" err) "~S" err)
+                   (is (search (format nil "~A=0" variable) err) "~S" err)
+                   (is (not (search "debugger" (string-downcase err))) "~S" err))
+                 ;; The first still answers every request, on both ports.
+                 (is (= 200 (hello-count port 200)))
+                 (is (equal '("Hello, World!" 0)
+                            (multiple-value-list
+                             (run-command "/usr/bin/curl" "-sk" (format nil "https://127.0.0.1:~D/" tls-port))))))
+        (is (eql 0 (stop-main first)))))))
+
+(test (main-job-says-in-one-line-why-it-cannot-start :suite epsilon.linux.tests::server)
+  ;; No certificate tool: an openssl that fails, a certificate directory
+  ;; not made yet.
+  (let ((bin (format nil "/tmp/epsilon-fake-bin-~D/" (sb-unix:unix-getpid)))
+        (certs (format nil "/tmp/epsilon-no-certs-~D/" (sb-unix:unix-getpid))))
+    (ensure-directories-exist bin)
+    (unwind-protect
+         (progn
+           (with-open-file (o (merge-pathnames "openssl" bin) :direction :output :if-exists :supersede)
+             (format o "#!/bin/sh~%echo 'openssl: not installed' >&2~%exit 127~%"))
+           (run-command "/bin/chmod" "+x" (namestring (merge-pathnames "openssl" bin)))
+           (multiple-value-bind (code out err)
+               (run-main-to-exit 90 "PORT=0" "TLS_PORT=0" (format nil "CERT_DIR=~A" certs)
+                                 (format nil "PATH=~A:~A" bin (sb-ext:posix-getenv "PATH")))
+             (is (eql 1 code) "exit code ~S, stderr ~S" code err)
+             (is (string= "" out) "stdout ~S" out)
+             (is (one-line-p err) "~S" err)
+             (is (search "could not make the certificates" err) "~S" err)
+             (is (search "openssl" err) "~S" err)))
+      (uiop:delete-directory-tree (pathname bin) :validate t :if-does-not-exist :ignore)
+      (uiop:delete-directory-tree (pathname certs) :validate t :if-does-not-exist :ignore)))
+  ;; An address not of this machine (TEST-NET-1).
+  (multiple-value-bind (code out err) (run-main-to-exit 90 "HOST=192.0.2.1" "PORT=0" "TLS_PORT=0")
+    (is (eql 1 code) "exit code ~S, stderr ~S" code err)
+    (is (string= "" out) "stdout ~S" out)
+    (is (one-line-p err) "~S" err)
+    (is (search "192.0.2.1:0" err) "~S" err)
+    (is (search "not an address of this machine" err) "~S" err))
+  ;; A value that is not a number.
+  (multiple-value-bind (code out err) (run-main-to-exit 90 "PORT=eighty")
+    (is (eql 1 code) "exit code ~S, stderr ~S" code err)
+    (is (string= "" out) "stdout ~S" out)
+    (is (one-line-p err) "~S" err)
+    (is (search "PORT=eighty is not an integer" err) "~S" err)))
