@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The project's commands. `make test` and `make run` set everything up on a
 # fresh Debian machine (as root) before they build.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # childcpu.sh CMD [ARGS...]: run CMD, then print `CHILDTICKS <n>`, the CPU
 # time (utime + stime, clock ticks) CMD and its children used, from this
 # shell's cutime + cstime; exit with CMD's status. For a process that exits

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/hunchentoot.sh - the Hunchentoot row of `make bench` (sourced by
 # bench/run.sh as its part `hunchentoot`; uses its helpers and settings).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/lib.sh - helpers of bench/run.sh (sourced; bash).
 
 CLK_TCK=$(getconf CLK_TCK)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # report.sh RAW SUBJECTS OUTDIR SECONDS PARTS - the table and the chart of
 # one run of bench/run.sh.
 #   RAW       row<TAB>subject<TAB>metric<TAB>value, one line per measurement

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh [PART...] - run benchmark parts, then write one table of
 # ratios (bench/results/latest.md) and a chart (bench/results/latest.png).
 # Parts: ffi http tls c10k hunchentoot (default: all five), bulk (only the

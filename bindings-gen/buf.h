@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf.h - a growing text buffer, the output of the emitters (emit.c,
  * emit_md.c).  Always NUL-terminated; S is NULL until the first write.

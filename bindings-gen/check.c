@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.c - what the generator refuses, each refusal printed as
  * `file:line: error: message`.  Everything is checked before anything is

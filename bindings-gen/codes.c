@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codes.c - the X-macro code tables of a header, as the emitters see
  * them: a code by value, and the enumerators that are a code's second name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codes.h - questions about a header's X-macro code tables, for both
  * emitters: which code has a value, which enumerators are second names.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doc.c - a raw doc comment (as libclang or macro_doc gives it) as plain
  * text: the one place that knows comment markers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doc.h - doc comments as plain text, for the checks (an empty doc block)
  * and both emitters (docstrings, Markdown).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * emit.c - the Lisp text of a checked header, built in memory so that the
  * caller writes a file only when every header passed its checks.  The text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * emit_md.c - the Markdown references generated from the checked headers:
  * docs/c-api.md (every header's constants and functions, each function's

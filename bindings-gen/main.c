@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bindings-gen - emit the Lisp declarations of libepsilon-linux from its
  * public headers.

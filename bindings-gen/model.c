@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model.c - walk one header with libclang into the plain model of model.h.
  *

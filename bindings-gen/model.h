@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * model.h - the plain C model of one public header, as bindings-gen sees
  * it: constants and functions with the file:line of each, independent of

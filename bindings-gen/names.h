@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * names.h - how C names and types become Lisp ones: the one naming rule
  * (lowercase, `_` to `-`) and the one type table.  Below everything that

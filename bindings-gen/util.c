@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.c - allocation that never returns NULL: the generator is a build
  * tool, so running out of memory ends it with a message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr.c - socket addresses in caller buffers, and name resolution.
  *

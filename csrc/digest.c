@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * digest.c - SHA-1 and base64 through OpenSSL's EVP interface (SHA1() is
  * deprecated in OpenSSL 3).

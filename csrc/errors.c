@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * errors.c - names and messages of the error codes, and the per-thread
  * detail text that goes with a failure, stamped with the failure's code.

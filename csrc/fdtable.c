@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fdtable.c - the descriptors the library owns, and their blocking mode.
  *

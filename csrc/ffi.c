@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ffi.c - libffi call interfaces and closures behind handles.
  *

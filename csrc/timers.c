@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timers.c - an event loop's wakeups (eventfd) and timers (timerfd).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls.c - TLS contexts over OpenSSL 3: making one, its certificate, key,
  * chain and trust, verification, and the cipher policy.

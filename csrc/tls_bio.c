@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_bio.c - the BIO OpenSSL reads and writes TLS records through.
  *

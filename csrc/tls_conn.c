@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_conn.c - TLS connections over OpenSSL 3: making one from a context,
  * the handshake, reading, writing and closing.

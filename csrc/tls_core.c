@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_core.c - what every TLS file stands on: the lifecycle of a locked
  * object (context or connection), entering and leaving one by its handle,

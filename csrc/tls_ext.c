@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_ext.c - what a context decides inside the handshake, in C: the ALPN
  * protocol a server selects, the certificate a server shows for an SNI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_info.c - what a connection reports once its handshake is done: the
  * cipher, ALPN protocol, SNI name, resumption, and the peer certificate's

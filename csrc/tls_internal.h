@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_internal.h - what the TLS source files share: the context and
  * connection objects, entering and leaving them, OpenSSL error handling,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_ocsp.c - OCSP stapling on a server: the DER response of a file,
  * sent to the clients that ask for the certificate status, and read again

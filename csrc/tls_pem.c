@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_pem.c - reading the small files a context loads (certificates, keys,
  * chains, OCSP responses) and parsing PEM text into OpenSSL's objects.

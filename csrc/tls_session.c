@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls_session.c - resumption: sessions taken from one client connection and
  * offered by a later one, their bytes, and a context's cache and tickets.

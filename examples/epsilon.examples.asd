@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.examples.asd - the examples of epsilon-linux, as a library the
 ;;;; example programs (examples/*.lisp) load and reuse.
 

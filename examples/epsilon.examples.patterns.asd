@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.examples.patterns.asd - the package documentation's smaller
 ;;;; examples that need no server: a connection pool, asynchronous
 ;;;; operations on an epoll loop, monitor-epoll-performance, and a TLS

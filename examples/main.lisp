@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; main.lisp - the main job of `make run`: the epoll HTTP/HTTPS server of
 ;;;; examples/server/ (system epsilon.examples).  See the head of
 ;;;; examples/server/main.lisp for the environment and the options.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.crypto.asd - the package epsilon.crypto alone.
 
 (defsystem "epsilon.crypto"

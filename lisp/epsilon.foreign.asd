@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.foreign.asd - the FFI layer the generated bindings are written for.
 
 (defsystem "epsilon.foreign"

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.linux.asd - epoll, sockets and TLS for SBCL over libepsilon-linux.
 ;;;; Each package is also a system of its own: epsilon.sys.epoll,
 ;;;; epsilon.net.core, epsilon.crypto (and epsilon.foreign under them).

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.linux.core.asd - what the three packages share.
 
 (defsystem "epsilon.linux.core"

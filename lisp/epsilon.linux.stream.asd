@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.linux.stream.asd - the stream core under socket and TLS streams.
 
 (defsystem "epsilon.linux.stream"

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.net.core.asd - the package epsilon.net.core alone.
 
 (defsystem "epsilon.net.core"

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.sys.epoll.asd - the package epsilon.sys.epoll alone.
 
 (defsystem "epsilon.sys.epoll"

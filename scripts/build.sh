@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Configure (once) and build one build tree.
 # usage: scripts/build.sh [build|build-asan|build-fuzz]
 set -euo pipefail

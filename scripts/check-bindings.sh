@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fail when the checked-in lisp/generated/, docs/c-api.md or
 # docs/error-codes.md differ from a fresh generation.
 # usage: scripts/check-bindings.sh [BUILD-DIR]   (default: build)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fail when docs/reference.md differs from a fresh generation from the
 # docstrings (scripts/gen-reference.lisp): run make reference and commit.
 set -uo pipefail

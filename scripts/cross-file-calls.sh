@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cross-file-calls.sh OBJDIR - list which object file calls which other
 # object file's functions (from nm: a file's undefined symbols against the
 # others' defined ones), then fail if two files call each other, directly

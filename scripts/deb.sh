@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make deb`: build the Debian packages (libepsilon-linux1,
 # libepsilon-linux-dev, cl-epsilon-linux) with dpkg-buildpackage from a
 # copy of the source tree, so the checkout stays clean; put the .deb files,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build build-fuzz/ and run every libFuzzer target (or those named) for
 # SECONDS each, on a scratch copy of its checked-in corpus (the copy grows,
 # tests/fuzz/corpus/ never does).  Prints each target's executions per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Generate the Lisp declarations of every public header into OUTDIR, and,
 # when DOCSDIR is given, the generated references DOCSDIR/c-api.md and
 # DOCSDIR/error-codes.md.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; gen-reference.lisp - write docs/reference.md, the reference of every
 ;;;; exported symbol of the public packages, from the docstrings.
 ;;;; usage: sbcl --script scripts/gen-reference.lisp [OUT]  (default docs/reference.md)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install the Debian packages the project needs, only those missing.
 # Idempotent: when everything is present it runs no apt-get at all.
 set -euo pipefail

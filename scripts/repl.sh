@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make repl`: SBCL with the systems registered and the library found.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make run`: install what is missing, build, run the main job from SBCL.
 set -euo pipefail
 cd "$(dirname "$0")/.."

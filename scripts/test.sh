@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make test`: install what is missing, build, run every suite, print each
 # suite's time and a summary; exit non-zero if anything failed.
 set -uo pipefail
@@ -42,6 +43,7 @@ run "bindings fresh" bash scripts/check-bindings.sh build
 # prefix, the C program of docs/c.md built there with pkg-config and run.
 run "install (no generator)" bash tests/install/check-install.sh
 run "docs links" python3 tests/docs/check-docs.py
+run "licence lines (SPDX)" bash scripts/spdx.sh
 run "reference fresh" bash scripts/check-reference.sh
 if run "build-asan" bash scripts/build.sh build-asan; then
   run "c suites (build-asan)" ctests build-asan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bulk: the C baseline of the bulk-transfer row (1 GiB over loopback TCP
  * and over TLS).
  *

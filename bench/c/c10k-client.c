@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c10k-client: N concurrent keep-alive connections, one request on each.
  *
  *   c10k-client [--host H] --port P [-n N] [--batch B] [--timeout S]

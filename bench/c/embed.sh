@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # embed.sh INPUT OUTPUT NAME - write a C header defining
 #   static const unsigned char NAME[] = { ... };  and  NAME_len
 # with INPUT's exact bytes (used to compile bench/response.txt into the

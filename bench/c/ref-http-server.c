@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ref-http-server: the C reference HTTP/1.1 server of the benchmarks.
  *
  * The design the Lisp server of issue 8 is measured against, so it is the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Smoke test of the C reference server (meson suite `bench`):
 #   test-ref-server.sh REF-HTTP-SERVER C10K-CLIENT
 # needs EPS_SOURCE_ROOT (for bench/response.txt and tests/data/make-certs.sh)

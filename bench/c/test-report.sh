@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Test of bench/report.sh on a fixed raw table (meson suite `bench`):
 # medians, min/max, ratios to the row baseline, pending lines, targets.
 set -euo pipefail

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; bench.lisp - ns per call of one trivial shim function, eps_ffi_noop
 ;;;; (int32_t -> int32_t, returns its argument), through every FFI path.
 ;;;; Run with `make bench-ffi` (sbcl --script bench/ffi/bench.lisp).

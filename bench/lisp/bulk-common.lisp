@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; bulk-common.lisp - the clocks of the bulk programs (loaded after
 ;;;; load.lisp): wall and thread CPU time, read as the C programs read
 ;;;; theirs (bench/c/bulk.c).

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; bulk-recv.lisp - the Lisp subject of the bulk receiver rows
 ;;;; (LISP_BULK_RECV_CMD): the CLI of `bench/c/bulk recv`.
 ;;;;

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; bulk-send.lisp - the Lisp subject of the bulk sender rows
 ;;;; (LISP_BULK_SEND_CMD): the CLI of `bench/c/bulk send`.
 ;;;;

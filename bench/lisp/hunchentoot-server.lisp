@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; hunchentoot-server.lisp - the server of the Hunchentoot row: Debian's
 ;;;; Hunchentoot over TLS, through cl+ssl (its own EASY-SSL-ACCEPTOR's
 ;;;; machinery) or through epsilon.crypto (epsilon.hunchentoot).

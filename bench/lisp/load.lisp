@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; load.lisp - loads the epsilon.linux system for the bench/lisp/ programs
 ;;;; (loaded by each with LOAD before its own package), quietly: stdout
 ;;;; carries the PORT and result lines the harness reads.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; tls-client.lisp - the Lisp subject of the TLS handshake row
 ;;;; (LISP_TLS_CLIENT_CMD): full handshakes in a loop with epsilon.crypto.
 ;;;;

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; bsd-sockets-server.lisp - the peer row of the HTTP benchmarks: the same
 ;;;; server as bench/c/ref-http-server.c written the way a Lisp user would
 ;;;; without epsilon: SBCL's sb-bsd-sockets, one thread, non-blocking

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; clplus-tls-client.lisp - the peer of the TLS handshake row: a loop of
 ;;;; full TLS handshakes written with cl+ssl (Debian cl-plus-ssl), what a
 ;;;; Lisp user would write without epsilon.

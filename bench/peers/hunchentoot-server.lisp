@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; hunchentoot-server.lisp - Hunchentoot from Debian (cl-hunchentoot) under
 ;;;; the harness's server contract (bench/README.md): an EASY-ACCEPTOR (a
 ;;;; thread per connection, Hunchentoot's default), logs off, one handler

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # nginx-server.sh --host H --port P [--tls-cert PEM --tls-key PEM] [--threads N]
 # nginx from Debian (nginx-light) under the harness's server contract
 # (bench/README.md): one process (master_process off: it does the one

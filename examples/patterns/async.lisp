@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; async.lisp - the package documentation's asynchronous operations: a
 ;;;; read or write is queued, and PROCESS-ASYNC-OPERATIONS completes it on an
 ;;;; epoll loop with non-blocking calls, then calls its callback.

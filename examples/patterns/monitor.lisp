@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; monitor.lisp - monitor-epoll-performance, bounded so it can end.
 ;;;;
 ;;;; Errata fixed: the documentation's loop never ends, and it reports only

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.examples.patterns.
 
 (defpackage #:epsilon.examples.patterns

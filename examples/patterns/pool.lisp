@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; pool.lisp - the connection pool of the package documentation, made
 ;;;; thread-safe, bounded, and checking idle connections before reuse.
 

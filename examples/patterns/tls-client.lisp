@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; tls-client.lisp - a TLS client that fetches a page over HTTPS,
 ;;;; verifying the server against a CA and its host name.
 

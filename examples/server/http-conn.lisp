@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; http-conn.lisp - the HTTP/1.1 and HTTPS connection handler of the
 ;;;; loop (MAKE-SERVER's default :HANDLER): read, answer every complete
 ;;;; request, linger after the last one.

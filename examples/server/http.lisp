@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; http.lisp - HTTP/1.1 requests parsed in place over the octet buffer,
 ;;;; and the responses, made once as octet vectors.
 ;;;;

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; loop.lisp - the event loop: accept, dispatch events to a connection
 ;;;; handler, buffer and resume output, time out.
 ;;;;

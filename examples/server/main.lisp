@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; main.lisp - the program of `make run` and of the benchmark harness.
 ;;;;
 ;;;;   make run [PORT=8080] [TLS_PORT=8443] [HOST=127.0.0.1]

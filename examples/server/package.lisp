@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.examples.server: the epoll HTTP/HTTPS server.
 
 (defpackage #:epsilon.examples.server

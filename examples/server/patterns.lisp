@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; patterns.lisp - the package documentation's server examples on the
 ;;;; main job's loop: CREATE-EPOLL-SERVER with HANDLE-CLIENT-READ /
 ;;;; HANDLE-CLIENT-WRITE (the "High-Performance Server Pattern": an echo

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; websocket.lisp - CREATE-WEBSOCKET-SERVER, which the package
 ;;;; documentation leaves as a stub: an RFC 6455 echo server on the main
 ;;;; job's loop, as its connection handler (like patterns.lisp).

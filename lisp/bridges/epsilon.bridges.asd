@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.bridges.asd - the bridges to the Lisp software people already run
 ;;;; (Hunchentoot, Drakma, usocket side by side), and their test suite.
 

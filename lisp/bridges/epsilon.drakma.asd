@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.drakma.asd - Drakma's HTTPS requests through epsilon.crypto.
 
 (defsystem "epsilon.drakma"

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epsilon.hunchentoot.asd - Hunchentoot serving HTTPS through epsilon.crypto.
 
 (defsystem "epsilon.hunchentoot"

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; conditions.lisp - the one condition hierarchy, made from the C codes.
 
 (in-package #:epsilon.linux.errors)

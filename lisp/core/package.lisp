@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - the packages every part of epsilon.linux shares.
 
 (defpackage #:epsilon.linux.errors

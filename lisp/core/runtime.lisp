@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; runtime.lisp - C results to conditions, and the blocking model.
 ;;;;
 ;;;; TLS, handles and locks never sleep inside C (DESIGN section 4): their

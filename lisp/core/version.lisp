@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; version.lisp - version of the loaded library, and leak accounting.
 
 (in-package #:epsilon.linux)

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; aliases.lisp - the original epsilon's names for the same operations.
 ;;;;
 ;;;; The original took the socket first (tls-connect socket context ...) and

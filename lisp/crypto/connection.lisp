@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; connection.lisp - TLS connections over a socket fd: the handshake, the
 ;;;; WANT_READ / WANT_WRITE retry loops, close_notify.
 ;;;;

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; context.lisp - TLS contexts: role, versions, certificate, trust.
 
 (in-package #:epsilon.crypto)

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; info.lisp - what a connection negotiated, and the peer's certificate.
 
 (in-package #:epsilon.crypto)

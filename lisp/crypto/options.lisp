@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; options.lisp - the context options of part 2: ALPN, SNI certificates,
 ;;;; the key log.  Checked here, in Lisp, before anything reaches C.
 

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.crypto: TLS over OpenSSL 3.
 
 (epsilon.linux.runtime:define-public-package #:epsilon.crypto

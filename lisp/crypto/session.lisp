@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; session.lisp - TLS sessions: taken from a client connection, offered to
 ;;;; a later one to resume without a full handshake; serialized to octets.
 

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; stream.lisp - the TLS transport of the stream core: bivalent Gray
 ;;;; streams over a TLS connection.
 ;;;;

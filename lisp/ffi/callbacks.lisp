@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; callbacks.lisp - Lisp functions as C function pointers, through libffi
 ;;;; closures that all dispatch to one Lisp callable.
 

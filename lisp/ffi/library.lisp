@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; library.lisp - find and load libepsilon-linux, check that it is the
 ;;;; library and the ABI its bindings (lisp/generated/, loaded before this
 ;;;; file) were generated for, and load it again when a saved image starts.

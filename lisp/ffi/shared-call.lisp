@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; shared-call.lisp - calling any C function with a signature known only
 ;;;; at run time, through libffi (csrc/ffi.c).
 

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; defshared.lisp - the type keywords and DEFSHARED, a compiled, typed
 ;;;; sb-alien call resolved once at load time.
 

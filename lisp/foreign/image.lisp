@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; image.lisp - what a saved image (save-lisp-and-die) redoes when it
 ;;;; starts: the image epoch, and the resets registered by each part of the
 ;;;; FFI layer.

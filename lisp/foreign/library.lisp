@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; library.lisp - shared libraries: opening them by designator, finding
 ;;;; their functions, closing them.  Knows no particular library: one whose
 ;;;; opening needs more than a file name (libepsilon-linux, with its search

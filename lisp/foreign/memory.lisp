@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; memory.lisp - foreign memory: allocation, freeing and access.
 
 (in-package #:epsilon.foreign)

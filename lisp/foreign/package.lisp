@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - the epsilon.foreign package.
 
 (defpackage #:epsilon.foreign

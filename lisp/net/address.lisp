@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; address.lisp - socket addresses: built from literals, printed, read.
 
 (in-package #:epsilon.net.core.internal)

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; base.lisp - types, the shim-call wrapper, and which callers block.
 
 (in-package #:epsilon.net.core.internal)

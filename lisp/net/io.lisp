@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; io.lisp - sending and receiving: the blocking model of DESIGN section 4.
 ;;;;
 ;;;; A caller that asked not to block (+MSG-DONTWAIT+ in its flags, or an

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; macros.lisp - WITH-SERVER-SOCKET, WITH-CLIENT-SOCKET, WITH-SOCKET.
 
 (in-package #:epsilon.net.core.internal)

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; ownership.lisp - who closes a socket fd, exactly once.
 ;;;;
 ;;;; The rule: a socket stream made with :CLOSE-FD T (the default) owns its

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - the public package epsilon.net.core.
 
 (epsilon.linux.runtime:define-public-package #:epsilon.net.core

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; socket.lisp - creating, binding, listening, accepting, connecting,
 ;;;; closing sockets, and their options.
 

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; stream.lisp - the socket transport of the stream core: bivalent
 ;;;; buffered streams over a connected socket fd.
 

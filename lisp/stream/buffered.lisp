@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; buffered.lisp - the buffered bivalent Gray stream over a transport.
 ;;;;
 ;;;; One input and one output buffer of octets; characters are decoded and

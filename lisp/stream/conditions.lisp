@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; conditions.lisp - a failure on a stream is a CL:STREAM-ERROR too.
 ;;;;
 ;;;; The transports signal the library's conditions (SOCKET-ERROR,

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - the stream core shared by epsilon.net.core and epsilon.crypto.
 
 (defpackage #:epsilon.linux.stream

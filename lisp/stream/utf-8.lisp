@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; utf-8.lisp - the one UTF-8 codec of the streams.
 ;;;;
 ;;;; Malformed input reads as U+FFFD, one per "maximal subpart" (Unicode

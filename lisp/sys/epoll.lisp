@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; epoll.lisp - epoll instances, registrations and waits.
 ;;;;
 ;;;; Blocking.  A wait blocks in epoll_wait(2) itself, in C.  That is the one

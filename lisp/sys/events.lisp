@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; events.lisp - epoll events, data words, the argument types and the
 ;;;; constants' documentation.
 

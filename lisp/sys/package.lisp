@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.sys.epoll, the public epoll package.
 
 (epsilon.linux.runtime:define-public-package #:epsilon.sys.epoll

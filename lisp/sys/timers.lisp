@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; timers.lisp - eventfds (wakeups) and timerfds (timers) for an event loop.
 ;;;;
 ;;;; Both are made non-blocking: an event loop reads them after epoll said

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check-calls.sh OBJDIR [NM] - no two files of csrc/ call each other's
 # functions.  From the object files in OBJDIR (one per csrc/*.c), `nm`
 # gives what each defines and what it uses; a use of a symbol another

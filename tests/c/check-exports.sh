@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The library exports exactly the functions its public headers declare.
 # usage: check-exports.sh LIBRARY HEADER_DIR NM
 set -eu

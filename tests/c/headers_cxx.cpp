@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The public headers from C++: epsilon.h compiles as strict C++11 and every
 // header's functions link unmangled against the C library (a header missing
 // its extern "C" guard fails here at link time, as an undefined C++ symbol).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public headers must compile on their own, pedantically, as C99,
  * and link against the shared library alone. */
 #include <epsilon/epsilon.h>

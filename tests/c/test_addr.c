@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_addr.c - socket addresses in caller buffers, and name resolution.
  * No test sends DNS traffic: names come from /etc/hosts or are refused

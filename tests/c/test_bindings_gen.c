@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_bindings_gen.c - bindings-gen against golden fixtures (tests/gen/):
  * the supported constructs give the expected Lisp byte for byte, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_digest.c - SHA-1 and base64 (epsilon/digest.h) against known vectors.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_epoll.c - epoll instances, eventfds and timerfds.
  *

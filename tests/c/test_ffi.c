@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ffi.c - libffi call interfaces and closures: argument checks, bad
  * handles, real calls of every type, closures called from C.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_handles.c - the handle table: lifecycle, rejection of stale, forged
  * and wrong-type handles, and concurrent use.

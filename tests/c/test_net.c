@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_net.c - sockets over loopback: TCP on IPv4 and IPv6, Unix path and
  * abstract sockets, UDP, socket pairs; failures and bad input for every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls.c - TLS contexts and connections: handshakes and echo over
  * loopback TCP (blocking, and non-blocking driven by poll), verification

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls_extensions.c - what a handshake negotiates beyond the defaults: ALPN,
  * certificates chosen by SNI, mutual TLS, the key log; against ourselves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls_info.c - what a connection reports about itself and its peer's
  * certificate, checked against the openssl command.

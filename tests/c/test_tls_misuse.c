@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls_misuse.c - the ALPN, SNI, session and information calls given bad
  * handles, bad arguments and calls in the wrong state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls_policy.c - what a server offers: the cipher policy (AEAD only
  * under TLS 1.2 by default, widened on request), the certificate chain

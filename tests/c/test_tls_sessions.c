@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tls_sessions.c - session resumption: a second connection resumes the
  * first one's session, and servers without cache or tickets resume none.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlstest.c - helpers shared by the TLS test suites: the certificate
  * directory, leak checks, loopback pairs, handshakes driven by poll, and

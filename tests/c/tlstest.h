@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlstest.h - helpers shared by the TLS test suites (tlstest.c).
  */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make-certs.sh OUTDIR - the certificates the TLS tests and `make run` use,
 # made with the openssl command.  Idempotent: a complete OUTDIR whose
 # server certificate is valid for one more day is left alone; otherwise

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian packages of `make deb`, unpacked (dpkg -x) into a throwaway
 # root: each holds what it should, and a fresh SBCL that knows nothing of
 # the checkout (no init files, HOME and XDG directories of its own) loads the

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; docs-block.lisp - run by tests/deb/check-deb.sh in a fresh SBCL with
 ;;;; epsilon.linux loaded from the unpacked packages: the "Fetching a page"
 ;;;; example of the installed docs/tls.md, as it stands there, after the

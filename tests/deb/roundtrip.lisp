@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; roundtrip.lisp - run by tests/deb/check-deb.sh in a fresh SBCL, after
 ;;;; the systems were loaded from the unpacked Debian packages: a TCP round
 ;;;; trip on 127.0.0.1 (port 0), the server side waiting in epoll, and proof

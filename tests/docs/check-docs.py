@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """docs/ reads on its own: every relative link (and #anchor, with GitHub's
 heading slugs) of docs/*.md and README.md points at a file and heading that
 exist, and no page refers the reader to material that does not ship (the

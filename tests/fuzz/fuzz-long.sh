@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz-long.sh [MAX-SECONDS] [TARGET...] - `make fuzz-long`: run each
 # libFuzzer target (all by default) until 10^7 executions (RUNS=N to
 # change) or MAX-SECONDS (default 7200) per target, from a scratch copy of

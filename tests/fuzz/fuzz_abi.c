@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_abi - the input decodes into a sequence of eps_ calls.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_pem - the loaders of certificates, keys, chains, CA files, OCSP
  * responses and saved sessions, given arbitrary bytes: what a wrong or

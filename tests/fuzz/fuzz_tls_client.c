@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_tls_client - arbitrary bytes from a server, fed to a client-side
  * TLS connection: what a malicious or broken server can send.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_tls_server - arbitrary bytes from a peer, fed to a server-side TLS
  * connection.

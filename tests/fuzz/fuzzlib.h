@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzzlib.h - what the libFuzzer targets share: a reader that turns the
  * input into numbers, lengths and byte strings, an invariant check that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzzrng.h - a deterministic generator for OpenSSL (splitmix64), for the
  * TLS targets: reset before every input, it makes one side answer the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Write the seed corpora of the libFuzzer targets into tests/fuzz/corpus/.
 
 A developer tool (make test never runs it; its output is checked in).  Each

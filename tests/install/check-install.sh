@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A user's build: configure a scratch tree with the generator disabled (no
 # libclang needed) and the default warning settings, build, install to a
 # temporary prefix, check what was installed, then compile the C program of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tls-scan.sh - the outside scanner as a test: testssl.sh against the HTTPS
 # port of the `make run` server (examples/main.lisp, ports picked by the
 # kernel), with the checks that concern TLS (protocols, cipher categories,

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - the test package and the root suite.
 
 (defpackage #:epsilon.linux.tests

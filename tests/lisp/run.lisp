@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; run.lisp - run every Lisp suite: sbcl --script tests/lisp/run.lisp
 ;;;; Prints `Lisp: N passed, N failed` and exits non-zero on any failure.
 

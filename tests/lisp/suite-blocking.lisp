@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-blocking.lisp - a blocking plain-socket call without :TIMEOUT
 ;;;; sleeps in the kernel's call, as C does (DESIGN section 4, revised), and
 ;;;; WITH-TIMEOUT, INTERRUPT-THREAD and the GC still land there (issue 18).

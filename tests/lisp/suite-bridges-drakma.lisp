@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-bridges-drakma.lisp - epsilon.drakma: Drakma's http-request over
 ;;;; OPEN-TLS-STREAM, against the `make run` server and against Hunchentoot
 ;;;; on epsilon TLS; and usocket loaded beside epsilon.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-bridges.lisp - epsilon.hunchentoot: Debian's Hunchentoot serving
 ;;;; HTTPS through epsilon.crypto, with real curl and openssl s_client peers
 ;;;; on loopback.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-concurrency.lisp - threads: one TLS context shared by 8 client
 ;;;; threads, the handle table hammered through the public API, one TLS
 ;;;; connection used by several threads at once, and INTERRUPT-THREAD /

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-conformance.lisp - the package documentation, checked against the
 ;;;; packages: every name it shows is exported from the package its section
 ;;;; names, with a compatible lambda list, and its examples (corrected per

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-constants.lisp - the Lisp constants equal the kernel's values, as a
 ;;;; C program compiled in this test run prints them from the system headers.
 ;;;;

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-core.lisp - the library loads and answers for its version and codes.
 
 (in-package #:epsilon.linux.tests)

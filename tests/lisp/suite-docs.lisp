@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-docs.lisp - every ```lisp block in docs/ runs.
 ;;;;
 ;;;; A block fenced as ```lisp must run on its own, from a fresh package that

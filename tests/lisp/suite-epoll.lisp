@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-epoll.lisp - epsilon.sys.epoll: instances, registrations, waits,
 ;;;; level and edge triggering, one-shot, hang-ups, eventfds and timerfds,
 ;;;; 1,000 ready descriptors, errors, EINTR, timeouts, and the zero-consing

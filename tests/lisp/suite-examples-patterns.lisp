@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-examples-patterns.lisp - the package documentation's connection
 ;;;; pool, async operations, epoll monitor and TLS client (examples/patterns/)
 ;;;; against real peers on loopback.

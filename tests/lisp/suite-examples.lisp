@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-examples.lisp - the package documentation's server examples
 ;;;; (examples/server/patterns.lisp): CREATE-EPOLL-SERVER (an echo server)
 ;;;; and CREATE-HTTP-SERVER, each run in a thread against real clients on

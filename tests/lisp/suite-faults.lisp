@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-faults.lisp - fault injection against the library directly: small
 ;;;; servers written here with the public API (an epoll echo server, a
 ;;;; threaded TLS echo server) meet peers that reset mid-transfer, half-close,

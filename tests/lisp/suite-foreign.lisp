@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-foreign.lisp - epsilon.foreign: generated declarations, DEFSHARED,
 ;;;; SHARED-CALL, callbacks, libraries and foreign memory.
 

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-leaks.lisp - leak accounting over the whole run: after every
 ;;;; other suite, the library's handle table and descriptor table, and the
 ;;;; process's /proc/self/fd, are back where they were before the first.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-misuse.lisp - every exported function of epsilon.sys.epoll,
 ;;;; epsilon.net.core and epsilon.crypto called the wrong way: wrong types,
 ;;;; NIL, negative and huge sizes, closed fds, fds the library does not own

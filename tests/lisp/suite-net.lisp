@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-net.lisp - epsilon.net.core over loopback (port 0 always).
 
 (in-package #:epsilon.linux.tests)

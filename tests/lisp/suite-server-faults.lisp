@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-server-faults.lisp - fault injection against the main job's
 ;;;; server (examples/main.lisp, started ONCE as a subprocess for the whole
 ;;;; suite, with a short IDLE_TIMEOUT): peers that reset mid-request and

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-server-fuzz.lisp - randomized property tests of the example
 ;;;; server's untrusted-input paths: the HTTP request parser (PARSE-REQUEST
 ;;;; and the loop's PROCESS, which splits pipelined requests, skips bodies

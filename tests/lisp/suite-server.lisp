@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-server.lisp - the epoll HTTP/HTTPS server of `make run`
 ;;;; (examples/server/, system epsilon.examples): its parser, its loop in
 ;;;; this process, and the main job as a subprocess.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-streams.lisp - the one stream core through both transports: the
 ;;;; malformed UTF-8 table, the Lisp stream operations, who closes an fd,
 ;;;; stream conditions, closed streams, printing, consing per byte.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-systems.lisp - how users load and ship the library: one system per
 ;;;; package, loaded by name in a fresh SBCL, from the checkout and from an
 ;;;; installed copy (meson install); a wrong library file; a program saved

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-extensions.lisp - what a handshake negotiates beyond the
 ;;;; defaults, on loopback: ALPN, certificates chosen by SNI, mutual TLS,
 ;;;; the key log.  Against openssl: suite-tls-interop-extensions.lisp.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-information.lisp - what a connection reports about itself and
 ;;;; its peer's certificate, checked against the openssl command.
 

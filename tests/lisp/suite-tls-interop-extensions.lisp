@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-interop-extensions.lisp - ALPN, SNI, mutual TLS and streams against
 ;;;; the openssl and curl commands on loopback: ALPN both ways, SNI and mutual
 ;;;; TLS seen by s_client, curl through a stream-based Lisp server.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-interop.lisp - epsilon.crypto against the openssl and curl
 ;;;; commands on loopback: the Lisp client against `openssl s_server`,
 ;;;; `openssl s_client` and `curl` against the Lisp server.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-misuse.lisp - the ALPN, SNI, session, information and stream
 ;;;; functions given bad arguments, called in the wrong state or on freed
 ;;;; objects; and every export of epsilon.crypto documented.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-policy.lisp - what a Lisp server offers: the cipher policy
 ;;;; (:POLICY, AEAD only by default under TLS 1.2), the chain file
 ;;;; (:CHAIN-FILE) and OCSP stapling (:OCSP-RESPONSE-FILE), seen by our own

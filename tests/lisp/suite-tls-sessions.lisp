@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-sessions.lisp - session resumption on loopback: TLS 1.2 and
 ;;;; 1.3, servers without cache or tickets, a TLS 1.3 ticket after the first
 ;;;; read; and a real session's octets for the other suites.

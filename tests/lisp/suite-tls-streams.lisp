@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls-streams.lisp - TLS streams on loopback: a line protocol,
 ;;;; bivalent bytes and characters, closing, encodings, non-blocking fds.
 

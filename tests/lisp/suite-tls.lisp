@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-tls.lisp - epsilon.crypto against real peers on loopback: Lisp to
 ;;;; Lisp (blocking, and non-blocking in one edge-triggered epoll loop),
 ;;;; certificate refusals, versions, openssl and curl interop, concurrency,

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-waitall.lisp - +MSG-WAITALL+ waits for the whole size or range,
 ;;;; over a socket pair and over TCP, with a sender that pauses between
 ;;;; parts (issue 15).

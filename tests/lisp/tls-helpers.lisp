@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; tls-helpers.lisp - sockets and certificates for the TLS tests, made
 ;;;; with the generated bindings directly (epsilon.net.core is not a
 ;;;; dependency of epsilon.crypto's tests).  Not a public API.

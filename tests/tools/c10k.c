@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c10k: N concurrent keep-alive HTTP/1.1 connections to 127.0.0.1:PORT,
  * one `GET /` on each, every response checked byte for byte against the
  * canonical one; all N stay open until every one is answered, then the

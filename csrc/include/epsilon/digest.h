@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/digest.h - SHA-1 and base64 from OpenSSL, for protocols that
  * need them (the WebSocket handshake's Sec-WebSocket-Accept).

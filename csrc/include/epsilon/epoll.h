@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/epoll.h - epoll(7) instances, and the eventfds and timerfds that
  * give an event loop wakeups and timers without leaving epoll.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/epsilon.h - umbrella header of libepsilon-linux.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/errors.h - the one table of error codes of libepsilon-linux.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/fd.h - file descriptors the library created: closing them, their
  * blocking mode, and waiting on one of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/ffi.h - calls whose signature is known only at run time, and C
  * function pointers that call back into Lisp, through libffi.

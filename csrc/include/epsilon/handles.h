@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/handles.h - the process-wide handle table, as seen from outside.
  *

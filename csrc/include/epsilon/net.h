@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/net.h - sockets, socket addresses and name resolution.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/tls.h - TLS over OpenSSL 3: contexts and connections.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * epsilon/version.h - library and ABI version of libepsilon-linux.
  */

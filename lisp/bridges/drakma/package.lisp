@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.drakma: Drakma's HTTPS through epsilon.crypto.
 
 (defpackage #:epsilon.drakma

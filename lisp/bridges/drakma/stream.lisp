@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; stream.lisp - OPEN-TLS-STREAM.
 ;;;;
 ;;;; Drakma reuses a stream it is given only when it is a flexi-stream over

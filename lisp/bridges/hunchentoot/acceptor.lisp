@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; acceptor.lisp - TLS-ACCEPTOR: Hunchentoot's accept loop and request
 ;;;; handling, with each accepted connection's stream replaced by a TLS
 ;;;; stream of epsilon.crypto after a bounded handshake.

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; info.lisp - what a connection's handshake settled, for its handlers.
 ;;;;
 ;;;; Read once after the handshake into plain Lisp data: a handler never

@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; package.lisp - epsilon.hunchentoot: Hunchentoot's HTTPS through epsilon.crypto.
 
 (defpackage #:epsilon.hunchentoot
