@@ -122,7 +122,7 @@ afterwards that the descriptors still work."
      (with-server-socket (listener :host "127.0.0.1")
        (funcall function
                 (lambda () (socket-close (socket-accept listener)))
-                :poll                   ; see SOCKET-ACCEPT: it waits in poll
+                :accept
                 (lambda ()
                   (with-client-socket (c :host "127.0.0.1"
                                          :port (address-port (socket-local-address listener))
@@ -185,6 +185,7 @@ a THROW to STOP carried."
 (sleeps-in-test untimed-recv-sleeps-in-the-kernel :recv)
 (sleeps-in-test untimed-send-sleeps-in-the-kernel :send)
 (sleeps-in-test untimed-connect-sleeps-in-the-kernel :connect)
+(sleeps-in-test untimed-accept-sleeps-in-the-kernel :accept)
 
 (blocking-test timed-recv-sleeps-in-the-kernel
   ;; With :TIMEOUT too: under a kernel timeout of at most the time left.
@@ -281,6 +282,118 @@ it returned, or did not end within 10 s)."
            (is-timed-out-after (0.2) (socket-send-all a data :timeout 0.2)))
       (socket-close a)
       (socket-close b))))
+
+;;; Accept: sleeping in accept4, and no descriptor lost to an interrupt
+
+(defun listener-port (listener)
+  (address-port (socket-local-address listener)))
+
+(blocking-test timed-accept-sleeps-in-the-kernel
+  (with-server-socket (listener :host "127.0.0.1")
+    (let ((thread (run-blocker (lambda () (throw 'stop (socket-accept listener :timeout 30))))))
+      (is (eq :accept (blocked-in thread)))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))))
+
+(blocking-test accept-timeout-holds
+  ;; Whatever the kernel timeout a call before left on the listener, a
+  ;; call ends at its own :TIMEOUT, never before, and one without waits.
+  (with-server-socket (listener :host "127.0.0.1")
+    (is-timed-out-after (0.3) (socket-accept listener :timeout 0.3))
+    (is-timed-out-after (0.05) (socket-accept listener :timeout 0.05))
+    (is-timed-out-after (0.4) (socket-accept listener :timeout 0.4))
+    (is-timed-out-after (0) (socket-accept listener :timeout 0))
+    (let ((thread (run-blocker (lambda () (throw 'stop (socket-accept listener))))))
+      (sleep 0.5)
+      (is (sb-thread:thread-alive-p thread))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))
+    ;; A pending connection is taken even with :TIMEOUT 0.
+    (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+      (socket-wait listener :input :timeout 5)
+      (let ((fd (socket-accept listener :timeout 0)))
+        (is (integerp fd))
+        (socket-close fd)))))
+
+(blocking-test accept-in-without-interrupts-still-accepts
+  ;; A caller that deferred interrupts itself: the call sleeps and accepts.
+  (with-server-socket (listener :host "127.0.0.1")
+    (let ((thread (run-blocker (lambda ()
+                                 (throw 'stop (sb-sys:without-interrupts
+                                                (socket-accept listener :timeout 10)))))))
+      (is (eq :accept (blocked-in thread)))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))))
+
+(defvar *skip* nil "True where the storm's acceptor may be thrown out of.")
+
+(defun accept-storm (listener seconds wrap)
+  "Accept on LISTENER in a thread for SECONDS while clients connect and the
+thread is interrupted (by interrupt-thread that unwinds, one that returns,
+and WRAP's WITH-TIMEOUT), all at random moments.  Returns the count of
+connections made and the list of descriptors the thread got."
+  (let* ((port (listener-port listener))
+         (got '())
+         (stop nil)
+         (acceptor (sb-thread:make-thread
+                    (lambda ()
+                      (loop until stop
+                            do (catch 'skip
+                                 (let ((*skip* t))
+                                  (handler-case
+                                     (let ((fd (funcall wrap (lambda () (socket-accept listener)))))
+                                       (when fd (push fd got)))
+                                   (sb-ext:timeout () nil))))))
+                    :name "acceptor"))
+         (made 0)
+         (end (+ (now) seconds)))
+    (unwind-protect
+         (loop while (< (now) end)
+               do (case (random 3)
+                    (0 (sb-thread:interrupt-thread acceptor (lambda () (when *skip* (throw 'skip nil)))))
+                    (1 (sb-thread:interrupt-thread acceptor (lambda () nil)))
+                    (2 (let ((c (socket-create +af-inet+ +sock-stream+ 0)))
+                         (socket-connect c (make-inet-address "127.0.0.1" port) :timeout 5)
+                         (incf made)
+                         (socket-close c))))
+                  (sleep (random 0.002)))
+      (setf stop t)
+      ;; Wake it from its last accept with one more connection.
+      (with-client-socket (c :host "127.0.0.1" :port port :timeout 5)
+        (incf made)
+        (join acceptor)))
+    (values made got)))
+
+(blocking-test no-descriptor-lost-in-an-interrupt-storm-around-accepts
+  ;; Every connection the kernel accepted is either in the acceptor's hands
+  ;; or closed: the library's count of open descriptors says so.
+  (with-server-socket (listener :host "127.0.0.1")
+    (let ((before (epsilon.linux:open-fd-count)))
+      (multiple-value-bind (made got)
+          (accept-storm listener 2 (lambda (f)
+                                     (sb-ext:with-timeout (+ 0.001 (random 0.003))
+                                       (funcall f))))
+        (is (< 100 made) "only ~D connections" made)
+        (is (plusp (length got)))
+        (is (= (+ before (length got)) (epsilon.linux:open-fd-count))
+            "~D descriptors open after ~D accepted" (- (epsilon.linux:open-fd-count) before)
+            (length got))
+        (mapc #'socket-close got)
+        ;; The listener still works, blocking and with :TIMEOUT.
+        (loop for fd = (handler-case (socket-accept listener :timeout 0.05)
+                         (socket-timeout () nil))
+              while fd do (socket-close fd))
+        (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+          (let ((fd (socket-accept listener :timeout 5)))
+            (is (integerp fd))
+            (socket-close fd)))
+        (is (= before (epsilon.linux:open-fd-count)))))))
 
 ;;; Interrupts land within 100 ms
 
