@@ -58,8 +58,11 @@ blocking mode, which is SOCKET-ACCEPT's (see there)."
 ;;; interrupt runs when SHIM ends, with the descriptor, if any, in NFD for
 ;;; SOCKET-ACCEPT's cleanup to close.  Left: a signal that comes in the
 ;;; instructions between the *INTERRUPT-PENDING* check and the kernel's
-;;; sleep is run when that sleep ends, at most +ACCEPT-SLEEP-MS+ later
-;;; (tests/c/test_net.c checks the kernel's part, suite-blocking the rest).
+;;; sleep is run when that sleep ends, at most +ACCEPT-SLEEP-MS+ later;
+;;; and threads accepting on one listener share its kernel timeout, so one
+;;; with a :TIMEOUT can sleep up to +ACCEPT-SLEEP-MS+ past its deadline when
+;;; another set a longer one just before its accept4 began.
+;;; (tests/c/test_net.c checks the kernel's part, suite-blocking the rest.)
 
 (defconstant +accept-sleep-ms+ 100
   "The longest one accept4 sleep of a blocking SOCKET-ACCEPT, in ms: the
