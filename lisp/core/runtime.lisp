@@ -101,7 +101,7 @@ operation reports it.  EINTR is retried with the time that is left."
 ;;; and the failure half (wait, give up, retry, signal) is RETRY-FAILED-CALL,
 ;;; which loops of their own (the TLS stream's) use directly.
 
-(defmacro retry-failed-call ((result &key fd (events '+pollin+) would-block
+(defmacro retry-failed-call ((result &key fd (events '+pollin+) (would-block nil would-block-p)
                                           deadline operation (class ''epsilon-error)
                                           nonblocking on-would-block on-timeout
                                           (retry nil retry-p) fail))
@@ -115,7 +115,7 @@ for OPERATION).  Else, when RETRY (default: RESULT is -EINTR) is true,
 nothing: the loop calls again.  Else FAIL (default: signal RESULT's
 condition of CLASS for OPERATION)."
   (let ((ev (gensym "EVENTS")))
-    `(let ((,ev ,(or would-block `(and (= ,result (- +eagain+)) ,events))))
+    `(let ((,ev ,(if would-block-p would-block `(and (= ,result (- +eagain+)) ,events))))
        (cond (,ev
               (if ,nonblocking
                   ,on-would-block

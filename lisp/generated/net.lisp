@@ -178,8 +178,19 @@ When ADDR is not NULL, ADDRLEN points to a cell holding ADDR's capacity,
 which must be at least EPS_SOCKADDR_MAX (checked before accepting, so no
 connection is lost: else -EBUFTOOSMALL); the peer's address is stored in
 ADDR and its length in *ADDRLEN.  ADDR and ADDRLEN may both be NULL.
-Returns the new descriptor, -EAGAIN when FD is non-blocking and nothing
-is pending, -EINVAL (FD not listening, bad FLAGS), -EMFILE, ...")
+Returns the new descriptor, already registered (eps_close closes it),
+-EAGAIN when FD is non-blocking and nothing is pending or when FD's
+receive timeout (EPS_SO_RCVTIMEO) passed first, -EINTR when a signal
+ended the wait, -EINVAL (FD not listening, bad FLAGS), -EMFILE, ...
+
+The registration after the kernel's accept may take a lock and allocate:
+a caller whose signal handlers can unwind out of C (a garbage-collected
+runtime's interrupts) defers them around this call, or the descriptor
+could leak and the lock stay held.  Such a caller stays interruptible
+while blocked by giving FD a receive timeout: the kernel then ends the
+wait with -EINTR at any handled signal, even one installed with
+SA_RESTART (without one the wait is restarted), and the caller runs its
+deferred interrupt once this call has returned.")
 
 (defshared %eps-connect "eps_connect" "libepsilon-linux" :int
   (fd :int)

@@ -50,18 +50,6 @@ octet vector), or NIL for a send.")
   "FORM's value when not negative, else signal OPERATION's SOCKET-ERROR."
   `(check-result (shim ,form) ,operation 'socket-error))
 
-;;; Listeners are non-blocking in the kernel and blocking for Lisp.
-;;;
-;;; eps_accept has no per-call "don't wait": on a blocking listener, poll
-;;; followed by accept could sleep in C when another thread takes the
-;;; connection between the two.  So SOCKET-LISTEN makes every listener
-;;; O_NONBLOCK in the kernel and remembers here the ones whose Lisp callers
-;;; asked for blocking behaviour; SOCKET-ACCEPT waits for them in Lisp.
-
-(defvar *blocking-listeners* (make-hash-table :synchronized t)
-  "Descriptors of listeners that are O_NONBLOCK in the kernel but blocking
-for Lisp callers.")
-
 ;;; The kernel's own timeouts (SO_RCVTIMEO / SO_SNDTIMEO).
 ;;;
 ;;; A blocking call with a :TIMEOUT sleeps in the kernel too, bounded by the
@@ -142,9 +130,8 @@ no DEADLINE or the kernel timeout OPTION (+SO-RCVTIMEO+ for receiving,
 
 (declaim (inline forget-fd))
 (defun forget-fd (fd)
-  "FD was just created, accepted or closed: it is no blocking listener, and
-no kernel timeout is known for it."
-  (remhash fd *blocking-listeners*)
+  "FD was just created, accepted or closed: no kernel timeout is known for
+it."
   (forget-kernel-timeouts fd))
 
 (declaim (inline fd-nonblocking-p))

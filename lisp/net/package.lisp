@@ -108,6 +108,7 @@ INTERRUPT-THREAD still work on them.  See docs/net.md.")
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error #:deadline #:remaining-ms
                 #:wait-until-ready #:wait-ready #:with-retry #:retry-failed-call
+                #:signal-timeout
                 #:monotonic-us
                 #:+pollin+ #:+pollout+)
   (:import-from #:epsilon.linux.stream

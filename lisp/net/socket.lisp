@@ -40,52 +40,97 @@ SOCKET-ERROR (+EADDRINUSE+, +EACCES+, ...)."
 
 (defun socket-listen (fd backlog)
   "Mark socket FD as listening with room for BACKLOG pending connections
-(the kernel cuts it to +SOMAXCONN+).  Returns T.  A listener keeps the
-blocking mode it had for SOCKET-ACCEPT (see SOCKET-ACCEPT)."
+(the kernel cuts it to +SOMAXCONN+).  Returns T.  The listener keeps its
+blocking mode, which is SOCKET-ACCEPT's (see there)."
   (check-type fd fd)
   (check-type backlog size)
   (checked (%eps-listen fd backlog) 'socket-listen)
-  (unless (fd-nonblocking-p fd)
-    ;; Non-blocking in the kernel, blocking for Lisp: see base.lisp.
-    (setf (gethash fd *blocking-listeners*) t)
-    (checked (%eps-fd-set-nonblocking fd 1) 'socket-listen))
   t)
+
+;;; A blocking accept sleeps in the kernel's accept4, as C does, yet with
+;;; interrupts deferred (SHIM): eps_accept registers the new descriptor
+;;; after accept4 returns, and an interrupt that unwound out of C there (or
+;;; at accept4's very return, the likeliest moment for a signal sent while
+;;; the connection came) would lose the descriptor.  Deferred, an interrupt
+;;; still ends the sleep: the listener's kernel receive timeout is set
+;;; (ARM-ACCEPT), and on a socket with one the kernel ends accept4 with
+;;; EINTR at any signal, even one whose handler asked for SA_RESTART
+;;; (socket(7)); SBCL's handler defers the interrupt, C returns, and the
+;;; interrupt runs when SHIM ends, with the descriptor, if any, in NFD for
+;;; SOCKET-ACCEPT's cleanup to close.  Left: a signal that comes in the
+;;; instructions between the *INTERRUPT-PENDING* check and the kernel's
+;;; sleep is run when that sleep ends, at most +ACCEPT-SLEEP-MS+ later;
+;;; and threads accepting on one listener share its kernel timeout, so one
+;;; with a :TIMEOUT can sleep up to +ACCEPT-SLEEP-MS+ past its deadline when
+;;; another set a longer one just before its accept4 began.
+;;; (tests/c/test_net.c checks the kernel's part, suite-blocking the rest.)
+
+(defconstant +accept-sleep-ms+ 100
+  "The longest one accept4 sleep of a blocking SOCKET-ACCEPT, in ms: the
+bound on how late an interrupt can land (see above).  An idle blocking
+accept wakes this often and sleeps again.")
+
+(defun arm-accept (fd deadline)
+  "Before a blocking accept4 on listener FD: set its kernel receive timeout
+to +ACCEPT-SLEEP-MS+, or less when DEADLINE is nearer (at least 1 ms; it is
+set again only when it is too long or less than half of that).  In the
+last millisecond before DEADLINE, wait in poll for what is left first, and
+signal SOCKET-TIMEOUT when nothing came (accept4 then sleeps at most 1 ms,
+should another thread take the connection)."
+  (let ((left (if deadline (floor (- deadline (monotonic-us)) 1000) +accept-sleep-ms+)))
+    (when (< left 1)
+      (unless (wait-ready fd +pollin+ deadline 'socket-accept 'socket-error)
+        (signal-timeout 'socket-accept 'socket-error)))
+    (let ((want (max 1 (min left +accept-sleep-ms+)))
+          (k (kernel-timeout-ms fd +so-rcvtimeo+)))
+      (unless (and (<= k want) (> (* 2 k) want))
+        (set-kernel-timeout fd +so-rcvtimeo+ want)))))
 
 (defun socket-accept (fd &key timeout nonblocking (address t))
   "Accept a connection on listening socket FD.  Returns the new descriptor
 and, as a second value, the peer's SOCKET-ADDRESS; NIL when FD is a
 non-blocking listener and nothing is pending.  On a blocking listener it
-waits (in Lisp, so interrupts work) up to TIMEOUT seconds (NIL: no limit),
-then signals SOCKET-TIMEOUT.  The new socket is blocking unless NONBLOCKING
-is true.  ADDRESS NIL says the peer's address is not wanted: the second
-value is NIL and a non-blocking accept conses nothing (an event loop's
-accept path)."
+sleeps in the kernel's accept as C does (interrupts and WITH-TIMEOUT land
+there) up to TIMEOUT seconds (NIL: no limit), then signals SOCKET-TIMEOUT;
+it sets the listener's SO_RCVTIMEO for that.  The new socket is blocking
+unless NONBLOCKING is true.  ADDRESS NIL says the peer's address is not
+wanted: the second value is NIL and a non-blocking accept conses nothing
+(an event loop's accept path).  An interrupt that unwinds out of
+SOCKET-ACCEPT after the kernel accepted closes the new descriptor."
   (check-type fd fd)
   (let* ((deadline (deadline timeout))
          (state (shim (%eps-fd-nonblocking-p fd)))
+         (blocking (eql state 0))
          (flags (if nonblocking +sock-nonblock+ 0))
          (buffer (and address (new-address-buffer)))
          (cell (and address (make-array 1 :element-type '(unsigned-byte 32))))
-         (wait-p t))
-    (cond ((minusp state) (signal-epsilon-error state 'socket-accept 'socket-error))
-          ((zerop state)
-           ;; A blocking listener SOCKET-LISTEN did not make: make it one.
-           (setf (gethash fd *blocking-listeners*) t)
-           (checked (%eps-fd-set-nonblocking fd 1) 'socket-accept))
-          (t (setf wait-p (gethash fd *blocking-listeners*))))
-    ;; accept stays non-blocking in the kernel even for a blocking caller,
-    ;; who waits in poll: eps_accept registers the new descriptor in the
-    ;; library's table (which may take its lock) after accept4 returns, and
-    ;; an unwind there would leak the descriptor or leave the lock held.
-    (with-retry (r (progn
-                     (when cell
-                       (setf (aref cell 0) (length buffer)))
-                     (shim (%eps-accept fd flags buffer cell)))
-                 :fd fd :events +pollin+ :deadline deadline :operation 'socket-accept
-                 :class 'socket-error :nonblocking (not wait-p) :on-would-block (return nil)
-                 :retry (or (= r (- +eintr+)) (= r (- +econnaborted+))))
-      (forget-fd r)
-      (return (values r (and buffer (copy-address buffer (aref cell 0))))))))
+         ;; NIL when the caller deferred interrupts itself: nothing to land.
+         (interruptible sb-sys:*interrupts-enabled*)
+         ;; The accepted descriptor until it is handed over (see above).
+         (nfd -1))
+    (declare (type fixnum nfd))
+    (when (minusp state)
+      (signal-epsilon-error state 'socket-accept 'socket-error))
+    (unwind-protect
+         (with-retry (r (progn
+                          (when cell
+                            (setf (aref cell 0) (length buffer)))
+                          (when blocking
+                            (arm-accept fd deadline))
+                          (shim (setf nfd (if (and interruptible sb-sys:*interrupt-pending*)
+                                              (- +eintr+) ; run it first
+                                              (%eps-accept fd flags buffer cell)))))
+                      :operation 'socket-accept :class 'socket-error
+                      :would-block (and (not blocking) (= r (- +eagain+)) +pollin+)
+                      :nonblocking t :on-would-block (return nil)
+                      ;; EAGAIN on a blocking listener: one sleep of ARM-ACCEPT's ended.
+                      :retry (or (= r (- +eintr+)) (= r (- +econnaborted+)) (= r (- +eagain+))))
+           (forget-fd r)
+           (let ((peer (and buffer (copy-address buffer (aref cell 0)))))
+             (setf nfd -1)
+             (return (values r peer))))
+      (when (>= nfd 0)
+        (shim (progn (forget-fd nfd) (%eps-close nfd)))))))
 
 (defun socket-connect (fd address &key timeout)
   "Connect socket FD to ADDRESS, a SOCKET-ADDRESS.  Returns T when connected.
@@ -163,26 +208,14 @@ kernel reuses, so a second close could close someone else's socket."
 (defun socket-nonblocking-p (fd)
   "True when FD is non-blocking for this package's calls."
   (check-type fd fd)
-  (and (= 1 (checked (%eps-fd-nonblocking-p fd) 'socket-nonblocking-p))
-       (not (gethash fd *blocking-listeners*))))
+  (= 1 (checked (%eps-fd-nonblocking-p fd) 'socket-nonblocking-p)))
 
 (defun set-socket-nonblocking (fd &optional (on t))
   "Make FD non-blocking (ON true, the default) or blocking.  Returns ON as a
-boolean.  A blocking listener stays non-blocking in the kernel (so that an
-accept never sleeps in C) and is blocking for SOCKET-ACCEPT."
+boolean."
   (check-type fd fd)
-  (cond (on
-         (forget-fd fd)
-         (checked (%eps-fd-set-nonblocking fd 1) 'set-socket-nonblocking)
-         t)
-        ((or (gethash fd *blocking-listeners*)
-             (eql 1 (shim (%eps-getsockopt-int fd +sol-socket+ +so-acceptconn+))))
-         (setf (gethash fd *blocking-listeners*) t)
-         (checked (%eps-fd-set-nonblocking fd 1) 'set-socket-nonblocking)
-         nil)
-        (t
-         (checked (%eps-fd-set-nonblocking fd 0) 'set-socket-nonblocking)
-         nil)))
+  (checked (%eps-fd-set-nonblocking fd (if on 1 0)) 'set-socket-nonblocking)
+  (and on t))
 
 ;;; Options
 

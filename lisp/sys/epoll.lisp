@@ -236,14 +236,15 @@ time that is left, never less."
         (start (if (plusp timeout) (monotonic-us) 0))
         (ms timeout))
     (declare (type (integer -1 #.(1- (expt 2 31))) ms))
-    (loop
-      (let ((r (%eps-epoll-wait epfd events data max-events ms)))
-        (declare (type (signed-byte 32) r))
-        (cond ((>= r 0) (return r))
-              ((/= r (- +eintr+)) (signal-epsilon-error r operation 'epoll-error))
-              ((plusp timeout)
-               ;; Elapsed time rounded down: what is left is never short.
-               (setf ms (max 0 (- timeout (floor (- (monotonic-us) start) 1000))))))))))
+    (with-retry (r (the (signed-byte 32) (%eps-epoll-wait epfd events data max-events ms))
+                 :would-block nil       ; epoll_wait never would-blocks: only EINTR
+                 :retry (when (= r (- +eintr+))
+                          (when (plusp timeout)
+                            ;; Elapsed time rounded down: what is left is never short.
+                            (setf ms (max 0 (- timeout (floor (- (monotonic-us) start) 1000)))))
+                          t)
+                 :operation operation :class 'epoll-error)
+      (return r))))
 
 (defun fill-events (vector buffer n)
   "Copy the first N events of BUFFER into VECTOR's epoll-event structures,

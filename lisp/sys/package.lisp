@@ -18,7 +18,7 @@
   (:import-from #:epsilon.linux.runtime
                 #:check-result #:signal-epsilon-error
                 #:deadline #:remaining-ms #:wait-until-ready #:+pollin+
-                #:monotonic-us)
+                #:monotonic-us #:with-retry)
   (:documentation
    "Linux epoll(7) for SBCL: scalable readiness notification for sockets,
 pipes, eventfds and timerfds, over libepsilon-linux.

@@ -42,11 +42,10 @@ NIL when the counter is already at its maximum (it is readable anyway).
 Signals EPOLL-ERROR with +EINVAL+ when EVENTFD is not an eventfd."
   (check-type eventfd fd)
   (check-type n (integer 1 #.(- (expt 2 64) 2)))
-  (let ((r (%eps-eventfd-write eventfd n)))
-    (declare (type (signed-byte 32) r))
-    (cond ((>= r 0) t)
-          ((= r (- +eagain+)) nil)
-          (t (signal-epsilon-error r 'eventfd-signal 'epoll-error)))))
+  (with-retry (r (the (signed-byte 32) (%eps-eventfd-write eventfd n))
+               :nonblocking t :on-would-block (return nil)
+               :operation 'eventfd-signal :class 'epoll-error)
+    (return t)))
 
 (defmacro read-counter ((fd operation) call)
   "Read the 8-byte counter of FD with CALL (a function of the fd and a
@@ -55,11 +54,10 @@ nothing to read.  The vector is on the stack: a read conses nothing."
   (let ((v (gensym "V")) (r (gensym "R")))
     `(let ((,v (make-array 1 :element-type '(unsigned-byte 64))))
        (declare (dynamic-extent ,v))
-       (let ((,r (,call ,fd ,v)))
-         (declare (type (signed-byte 32) ,r))
-         (cond ((>= ,r 0) (aref ,v 0))
-               ((= ,r (- +eagain+)) 0)
-               (t (signal-epsilon-error ,r ,operation 'epoll-error)))))))
+       (with-retry (,r (the (signed-byte 32) (,call ,fd ,v))
+                     :nonblocking t :on-would-block (return 0)
+                     :operation ,operation :class 'epoll-error)
+         (return (aref ,v 0))))))
 
 (defun eventfd-drain (eventfd)
   "Read and reset the counter of EVENTFD: return its value (with

@@ -749,6 +749,92 @@ START_TEST(signal_interrupts_blocking_recv)
 }
 END_TEST
 
+static _Atomic int sigusr1_count;
+
+static void count_sigusr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&sigusr1_count, 1);
+}
+
+struct blocked_accept {
+	int fd;
+	_Atomic int done;
+	int32_t result;
+};
+
+static void *accept_until_returned(void *arg)
+{
+	struct blocked_accept *b = arg;
+	b->result = eps_accept(b->fd, 0, NULL, NULL);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+/* What the Lisp layer's blocking accept relies on: with a receive timeout
+ * a blocking accept ends with -EAGAIN when it passes and with -EINTR at a
+ * signal even under SA_RESTART; without one an SA_RESTART signal does not
+ * end it, and the connection that does comes registered. */
+START_TEST(blocking_accept_with_receive_timeout)
+{
+	struct address a = inet("127.0.0.1", 0), bound;
+	int lfd = listener(0, &a, &bound);
+	ck_assert_int_eq(eps_fd_nonblocking_p(lfd), 0);
+
+	ck_assert_ok(eps_setsockopt_timeout(lfd, EPS_SO_RCVTIMEO, 100000));
+	int64_t t0 = now_ms();
+	ck_assert_code(eps_accept(lfd, 0, NULL, NULL), EPS_EAGAIN);
+	int64_t elapsed = now_ms() - t0;
+	ck_assert_int_ge(elapsed, 90);
+	ck_assert_int_lt(elapsed, WAIT_MS);
+
+	struct sigaction sa = {.sa_handler = count_sigusr1, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+
+	/* A receive timeout of 10 s: the signal ends the wait at once. */
+	ck_assert_ok(eps_setsockopt_timeout(lfd, EPS_SO_RCVTIMEO, 10 * 1000000));
+	struct blocked_accept b = {.fd = lfd};
+	pthread_t t;
+	t0 = now_ms();
+	ck_assert_int_eq(pthread_create(&t, NULL, accept_until_returned, &b), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&b.done); i++) {
+		ck_assert_int_eq(pthread_kill(t, SIGUSR1), 0);
+		sleep_ms(5);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_code(b.result, EPS_EINTR);
+	ck_assert_int_lt(now_ms() - t0, 5000);
+
+	/* No receive timeout: the signals are handled, the wait goes on. */
+	ck_assert_ok(eps_setsockopt_timeout(lfd, EPS_SO_RCVTIMEO, 0));
+	struct blocked_accept b2 = {.fd = lfd};
+	atomic_store(&sigusr1_count, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, accept_until_returned, &b2), 0);
+	sleep_ms(50);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(pthread_kill(t, SIGUSR1), 0);
+		sleep_ms(20);
+	}
+	ck_assert_int_gt(atomic_load(&sigusr1_count), 0);
+	ck_assert_int_eq(atomic_load(&b2.done), 0);
+	int c = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM, 0);
+	ck_assert_int_ge(c, 0);
+	ck_assert_ok(eps_connect(c, bound.bytes, bound.len));
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_ge(b2.result, 0);
+	ck_assert_int_eq(eps_close(b2.result), 0);
+	ck_assert_int_eq(eps_close(c), 0);
+	ck_assert_int_eq(eps_close(lfd), 0);
+}
+END_TEST
+
 /* --- options ---------------------------------------------------------------- */
 
 START_TEST(integer_and_structured_options)
@@ -1061,6 +1147,7 @@ static Suite *net_suite(void)
 	tcase_add_test(fail, receive_timeout_expires);
 	tcase_add_test(fail, closed_peer_gives_epipe_not_sigpipe);
 	tcase_add_test(fail, signal_interrupts_blocking_recv);
+	tcase_add_test(fail, blocking_accept_with_receive_timeout);
 	suite_add_tcase(s, fail);
 	TCase *opts = tcase_create("options");
 	tcase_add_checked_fixture(opts, leak_setup, leak_teardown);

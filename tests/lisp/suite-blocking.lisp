@@ -123,7 +123,7 @@ afterwards that the descriptors still work."
      (with-server-socket (listener :host "127.0.0.1")
        (funcall function
                 (lambda () (socket-close (socket-accept listener)))
-                :poll                   ; see SOCKET-ACCEPT: it waits in poll
+                :accept
                 (lambda ()
                   (with-client-socket (c :host "127.0.0.1"
                                          :port (address-port (socket-local-address listener))
@@ -186,6 +186,7 @@ a THROW to STOP carried."
 (sleeps-in-test untimed-recv-sleeps-in-the-kernel :recv)
 (sleeps-in-test untimed-send-sleeps-in-the-kernel :send)
 (sleeps-in-test untimed-connect-sleeps-in-the-kernel :connect)
+(sleeps-in-test untimed-accept-sleeps-in-the-kernel :accept)
 
 (blocking-test timed-recv-sleeps-in-the-kernel
   ;; With :TIMEOUT too: under a kernel timeout of at most the time left.
@@ -282,6 +283,125 @@ it returned, or did not end within 10 s)."
            (is-timed-out-after (0.2) (socket-send-all a data :timeout 0.2)))
       (socket-close a)
       (socket-close b))))
+
+;;; Accept: sleeping in accept4, and no descriptor lost to an interrupt
+
+(defun listener-port (listener)
+  (address-port (socket-local-address listener)))
+
+(blocking-test timed-accept-sleeps-in-the-kernel
+  (with-server-socket (listener :host "127.0.0.1")
+    (let ((thread (run-blocker (lambda () (throw 'stop (socket-accept listener :timeout 30))))))
+      (is (eq :accept (blocked-in thread)))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))))
+
+(blocking-test accept-timeout-holds
+  ;; Whatever the kernel timeout a call before left on the listener, a
+  ;; call ends at its own :TIMEOUT, never before, and one without waits.
+  (with-server-socket (listener :host "127.0.0.1")
+    (is-timed-out-after (0.3) (socket-accept listener :timeout 0.3))
+    (is-timed-out-after (0.05) (socket-accept listener :timeout 0.05))
+    (is-timed-out-after (0.4) (socket-accept listener :timeout 0.4))
+    (is-timed-out-after (0) (socket-accept listener :timeout 0))
+    (let ((thread (run-blocker (lambda () (throw 'stop (socket-accept listener))))))
+      (sleep 0.5)
+      (is (sb-thread:thread-alive-p thread))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))
+    ;; A pending connection is taken even with :TIMEOUT 0.
+    (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+      (socket-wait listener :input :timeout 5)
+      (let ((fd (socket-accept listener :timeout 0)))
+        (is (integerp fd))
+        (socket-close fd)))))
+
+(blocking-test accept-in-without-interrupts-still-accepts
+  ;; A caller that deferred interrupts itself: the call sleeps and accepts.
+  (with-server-socket (listener :host "127.0.0.1")
+    (let ((thread (run-blocker (lambda ()
+                                 (throw 'stop (sb-sys:without-interrupts
+                                                (socket-accept listener :timeout 10)))))))
+      (is (eq :accept (blocked-in thread)))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (join thread)))
+          (is (integerp fd))
+          (when (integerp fd) (socket-close fd)))))))
+
+(defvar *skip* nil "True where the storm's acceptor may be thrown out of.")
+
+(defun accept-storm (listener count)
+  "Accept on LISTENER in a thread while COUNT clients connect, each followed
+within 0.3 ms (while the kernel accepts it) by an interrupt of the thread:
+mostly one that unwinds, else one that returns.  The next interrupt waits
+until the last one ran (up to 1 s): queued interrupts that unwind nest
+SBCL's handlers past its limit of 8, with any accept.  Returns the list
+of descriptors the thread got and the count of interrupts that never ran."
+  (let* ((port (listener-port listener))
+         (address (make-inet-address "127.0.0.1" port))
+         (got '())
+         (stop nil)
+         (landed (list 0))
+         (acceptor (sb-thread:make-thread
+                    (lambda ()
+                      (loop until stop
+                            do (catch 'skip
+                                 (let ((*skip* t))
+                                   (let ((fd (socket-accept listener)))
+                                     (when fd (push fd got)))))))
+                    :name "acceptor"))
+         (lost 0))
+    (flet ((interrupt (unwind)
+             (let ((target (1+ (car landed)))
+                   (end (+ (now) 1)))
+               (sb-thread:interrupt-thread acceptor
+                                           (lambda ()
+                                             (sb-ext:atomic-incf (car landed))
+                                             (when (and unwind *skip*) (throw 'skip nil))))
+               (loop until (or (>= (car landed) target) (> (now) end))
+                     do (sleep 0.0001))
+               (when (< (car landed) target)
+                 (incf lost)
+                 (setf (car landed) target)))))
+      (unwind-protect
+           (loop repeat count
+                 do (let ((c (socket-create +af-inet+ (logior +sock-stream+ +sock-nonblock+) 0)))
+                      (ignore-errors (socket-connect c address))
+                      (sleep (random 0.0003))
+                      (interrupt (plusp (random 4)))
+                      (socket-close c)
+                      (sleep 0.0005)))
+        (setf stop t)
+        ;; Wake it from its last accept with one more connection.
+        (with-client-socket (c :host "127.0.0.1" :port port :timeout 5)
+          (join acceptor))))
+    (values got lost)))
+
+(blocking-test no-descriptor-lost-in-an-interrupt-storm-around-accepts
+  ;; Every connection the kernel accepted is either in the acceptor's hands
+  ;; or closed: the library's count of open descriptors says so.
+  (with-server-socket (listener :host "127.0.0.1" :backlog 128)
+   (let ((before (epsilon.linux:open-fd-count)))
+    (multiple-value-bind (got lost) (accept-storm listener 1500)
+      (is (< 100 (length got)) "only ~D accepted" (length got))
+      (is (zerop lost) "~D interrupts did not land within 1 s" lost)
+      (is (= (+ before (length got)) (epsilon.linux:open-fd-count))
+          "~D descriptors open after ~D accepted" (- (epsilon.linux:open-fd-count) before)
+          (length got))
+      (mapc #'socket-close got)
+      ;; The listener still works, with :TIMEOUT and without.
+      (loop for fd = (handler-case (socket-accept listener :timeout 0.05)
+                       (socket-timeout () nil))
+            while fd do (socket-close fd))
+      (with-client-socket (c :host "127.0.0.1" :port (listener-port listener) :timeout 5)
+        (let ((fd (socket-accept listener)))
+          (is (integerp fd))
+          (socket-close fd)))
+      (is (= before (epsilon.linux:open-fd-count)))))))
 
 ;;; Interrupts land within 100 ms
 
