@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # spdx.sh [--add]: every tracked source file names its licence with an
 # SPDX-License-Identifier line in its first three lines (generated files
 # excepted: they come from headers that carry one).  Without --add: list
