@@ -1,3 +1,4 @@
+;;;; SPDX-License-Identifier: MIT
 ;;;; suite-connection-consing.lisp - what one TLS connection object costs the
 ;;;; heap (issue 18: a server makes one per accepted connection).
 
