@@ -38,6 +38,7 @@
                    (:file "suite-tls-misuse")
                    (:file "suite-tls-interop-extensions")
                    (:file "suite-tls-policy")
+                   (:file "suite-connection-consing")
                    (:file "suite-streams")
                    (:file "suite-docs")
                    (:file "suite-conformance")

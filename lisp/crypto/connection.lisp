@@ -12,7 +12,7 @@
 (in-package #:epsilon.crypto)
 
 (defstruct (tls-connection (:constructor %make-tls-connection
-                               (%handle fd context role timeout
+                               (%handle fd context timeout
                                 &aux (epoch (epsilon.foreign:image-epoch))))
                            (:copier nil))
   "A TLS connection over one connected stream socket fd.  Make it with
@@ -24,11 +24,17 @@ fd: the socket stays with its owner."
   ;; The image epoch it was made in: its handle means nothing in another.
   (epoch 0 :type fixnum :read-only t)
   (fd -1 :type fixnum :read-only t)
+  ;; Its role is the context's (TLS-CONNECTION-ROLE): one slot fewer
+  ;; keeps the object at 8 words, consed once per connection.
   (context nil :read-only t)
-  (role :client :read-only t)
   (timeout nil)
   (read-lock (sb-thread:make-mutex :name "TLS read") :read-only t)
   (write-lock (sb-thread:make-mutex :name "TLS write") :read-only t))
+
+(declaim (inline tls-connection-role))
+(defun tls-connection-role (conn)
+  "The role of the TLS connection CONN, :CLIENT or :SERVER: its context's."
+  (tls-context-role (tls-connection-context conn)))
 
 (declaim (inline tls-connection-handle))
 (defun tls-connection-handle (conn)
@@ -136,7 +142,7 @@ or make the context with :verify nil (insecure)"))
     (let* ((h (shim-call 'make-tls-connection
                          (%eps-tls-connection-new
                           (context-handle ctx 'make-tls-connection) fd)))
-           (conn (%make-tls-connection h fd ctx ctx-role timeout))
+           (conn (%make-tls-connection h fd ctx timeout))
            (ok nil))
       (sb-ext:finalize conn (lambda () (with-shim (%eps-tls-connection-free h)))
                        :dont-save t)

@@ -390,9 +390,36 @@ after TIMEOUT seconds."
                                 :handshake-timeout -1))
       (signals type-error (make :certificate-file (cert "server.pem") :key-file (cert "server.key")
                                 :alpn '("has,comma")))
-      (signals file-error (make :certificate-file (cert "server.pem") :key-file (cert "server.key")
-                                :chain-file "/nonexistent/chain.pem"))
+      (handler-case (make :certificate-file (cert "server.pem") :key-file (cert "server.key")
+                          :chain-file "/nonexistent/chain.pem")
+        (epsilon.crypto:tls-error (e)
+          (is (= epsilon.crypto:+ebadpem+ (epsilon.crypto:epsilon-error-code e))))
+        (:no-error (a) (declare (ignore a)) (fail "a missing chain file was accepted")))
+      ;; ca2 did not issue server.pem: a chain that does not continue the
+      ;; certificate is refused when the acceptor is made, not sent.
+      (handler-case (make :certificate-file (cert "server.pem") :key-file (cert "server.key")
+                          :chain-file (cert "ca2.pem"))
+        (epsilon.crypto:tls-error (e)
+          (is (= epsilon.crypto:+ebadpem+ (epsilon.crypto:epsilon-error-code e))))
+        (:no-error (a) (declare (ignore a)) (fail "a chain that does not continue the leaf was accepted")))
       (is (equal before (settled-counts))))))
+
+(defun pem-base64 (path)
+  "The base64 text of the first certificate in the PEM file PATH, without
+its line breaks."
+  (with-open-file (in path)
+    (with-output-to-string (out)
+      (loop for line = (read-line in nil)
+            until (or (null line) (search "-----BEGIN" line)))
+      (loop for line = (read-line in nil)
+            until (or (null line) (search "-----END" line))
+            do (write-string (string-trim '(#\Return #\Space) line) out)))))
+
+(defun shows-certificate-p (path s-client-output)
+  "True when S-CLIENT-OUTPUT (of -showcerts) holds the certificate of the
+PEM file PATH."
+  (contains (pem-base64 path) (remove-if (lambda (c) (member c '(#\Newline #\Return)))
+                                         s-client-output)))
 
 (test hunchentoot-sends-the-chain-file
   (let ((leftovers (lambda ()
@@ -402,9 +429,28 @@ after TIMEOUT seconds."
     (with-acceptor (a log :chain-file (cert "ca.pem"))
       (let ((out (s-client (port-of a) "-showcerts" "-servername" "localhost")))
         (is (contains " 0 s:CN = localhost" out) "~A" out)
-        (is (contains " 1 s:CN = " out) "the chain's CA is not sent: ~A" out))
+        (is (contains " 1 s:CN = " out) "the chain's CA is not sent: ~A" out)
+        (is (shows-certificate-p (cert "ca.pem") out) "-showcerts does not show ca.pem: ~A" out))
       (is (eql 200 (nth-value 1 (curl (port-of a) "/eps-bridges/hello")))))
     (is (null (funcall leftovers)) "the combined chain file is left in the temporary directory")))
+
+(test hunchentoot-chain-file-completes-an-intermediate-chain
+  ;; chained.pem is signed by inter.pem, which only the chain file holds:
+  ;; a client that trusts the root alone verifies only if it is sent.
+  (with-acceptor (a log :certificate-file (cert "chained.pem") :key-file (cert "chained.key")
+                        :chain-file (cert "inter.pem"))
+    (let ((out (s-client (port-of a) "-showcerts" "-servername" "localhost" "-verify_return_error")))
+      (is (contains " 0 s:CN = localhost" out) "~A" out)
+      (is (contains " 1 s:CN = Epsilon Test Intermediate" out) "~A" out)
+      (is (shows-certificate-p (cert "inter.pem") out) "-showcerts does not show inter.pem: ~A" out)
+      (is (contains "Verify return code: 0 (ok)" out) "~A" out))
+    (is (eql 200 (nth-value 1 (curl (port-of a) "/eps-bridges/hello")))))
+  ;; Without the chain file the same leaf does not verify: the test above
+  ;; depends on it.
+  (with-acceptor (a log :certificate-file (cert "chained.pem") :key-file (cert "chained.key"))
+    (let ((out (s-client (port-of a) "-showcerts" "-servername" "localhost")))
+      (is (not (shows-certificate-p (cert "inter.pem") out)) "~A" out)
+      (is (not (contains "Verify return code: 0 (ok)" out)) "~A" out))))
 
 (defun read-reply-to-eof (port request)
   "Send REQUEST over a TLS connection (epsilon.crypto, verifying) to

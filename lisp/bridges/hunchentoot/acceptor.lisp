@@ -39,8 +39,10 @@ besides ACCEPTOR's own (:PORT, default 443, 0 for one the kernel picks;
 :MESSAGE-LOG-DESTINATION...):
   :CERTIFICATE-FILE, :KEY-FILE  the server's certificate (PEM, the leaf
       first, intermediates may follow) and its unencrypted private key;
-  :CHAIN-FILE        intermediate certificates (PEM) sent after the leaf,
-      when they are not in :CERTIFICATE-FILE already;
+  :CHAIN-FILE        intermediate certificates (PEM, the issuer of the
+      leaf first) sent after the leaf, replacing any that follow it in
+      :CERTIFICATE-FILE (epsilon.crypto:TLS-LOAD-CHAIN-FILE; a file whose
+      first certificate did not issue the leaf signals a TLS-ERROR);
   :SNI-CERTIFICATES  a list of (CERT-FILE KEY-FILE &KEY NAME) for the
       clients that ask for another name with SNI (see
       epsilon.crypto:TLS-CONTEXT-ADD-CERTIFICATE); a client that sends no
@@ -79,45 +81,18 @@ its TLS handshake.")
 
 ;;; The context
 
-(defun call-with-certificate-chain (certificate-file chain-file function)
-  "Call FUNCTION with a PEM file holding CERTIFICATE-FILE followed by
-CHAIN-FILE (CERTIFICATE-FILE itself when CHAIN-FILE is NIL): epsilon.crypto
-loads a chain from one file.  The combined copy is deleted on every exit."
-  (if (or (null chain-file) (null certificate-file))
-      (funcall function certificate-file)
-      (let ((combined (merge-pathnames
-                       (format nil "epsilon-hunchentoot-chain-~D-~36R.pem"
-                               (sb-unix:unix-getpid) (random (expt 36 8) (make-random-state t)))
-                       (uiop:temporary-directory))))
-        (unwind-protect
-             (progn
-               (with-open-file (out combined :direction :output :if-exists :error
-                                             :element-type '(unsigned-byte 8))
-                 (dolist (file (list certificate-file chain-file))
-                   (with-open-file (in file :element-type '(unsigned-byte 8))
-                     (let ((octets (make-array (file-length in) :element-type '(unsigned-byte 8))))
-                       (read-sequence octets in)
-                       (write-sequence octets out)
-                       ;; A file whose last line lacks its newline would glue
-                       ;; its END line to the next BEGIN line.
-                       (write-byte 10 out)))))
-               (funcall function (namestring combined)))
-          (when (probe-file combined) (delete-file combined))))))
-
 (defun make-acceptor-context (acceptor)
   "A new server TLS-CONTEXT with ACCEPTOR's certificates and options."
-  (call-with-certificate-chain
-   (acceptor-certificate-file acceptor) (acceptor-chain-file acceptor)
-   (lambda (cert-file)
-     (epsilon.crypto:make-tls-context
-      :role :server
-      :cert-file cert-file
-      :key-file (acceptor-key-file acceptor)
-      :sni-certificates (acceptor-sni-certificates acceptor)
-      :verify (acceptor-client-certificates acceptor)
-      :ca-file (acceptor-ca-file acceptor)
-      :ca-path (acceptor-ca-path acceptor)
-      :alpn (acceptor-alpn acceptor)))))
+  (epsilon.crypto:make-tls-context
+   :role :server
+   :cert-file (acceptor-certificate-file acceptor)
+   :key-file (acceptor-key-file acceptor)
+   :chain-file (acceptor-chain-file acceptor)
+   :sni-certificates (acceptor-sni-certificates acceptor)
+   :verify (acceptor-client-certificates acceptor)
+   :ca-file (acceptor-ca-file acceptor)
+   :ca-path (acceptor-ca-path acceptor)
+   :alpn (acceptor-alpn acceptor)))
 
 (defmethod initialize-instance :after ((acceptor tls-acceptor) &key)
   (check-type (slot-value acceptor 'client-certificates) (member nil :request :require))
