@@ -14,14 +14,14 @@ git ls-files -- '*.c' '*.h' '*.cpp' '*.lisp' '*.asd' '*.sh' '*.py' '*.awk' \
   'meson.build' '*/meson.build' 'meson_options.txt' 'Makefile' 'debian/rules' '.ci/run' |
   grep -v -e '^lisp/generated/' -e '^tests/gen/' -e '^tests/fuzz/corpus/' |
 while read -r f; do
-  head -3 "$f" | grep -q 'SPDX-License-Identifier:' && continue
+  head -3 "$f" | grep 'SPDX-License-Identifier:' >/dev/null && continue
   if [ "$add" != "--add" ]; then echo "$f" >>"$missing"; continue; fi
   case $f in
     *.c|*.h|*.cpp) line='/* SPDX-License-Identifier: MIT */' ;;
     *.lisp|*.asd) line=';;;; SPDX-License-Identifier: MIT' ;;
     *) line='# SPDX-License-Identifier: MIT' ;;
   esac
-  if head -1 "$f" | grep -q '^#!'; then
+  if head -1 "$f" | grep '^#!' >/dev/null; then
     { head -1 "$f"; echo "$line"; tail -n +2 "$f"; } > "$f.spdx"
   else
     { echo "$line"; cat "$f"; } > "$f.spdx"

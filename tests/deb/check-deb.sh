@@ -55,7 +55,7 @@ done
 
 # The C side of the -dev package: pkg-config inside the root.
 PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root/usr/lib/$triplet/pkgconfig:/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig \
-  pkg-config --cflags --libs epsilon-linux | grep -q -- "-I$root/usr/include" ||
+  pkg-config --cflags --libs epsilon-linux | grep -- "-I$root/usr/include" >/dev/null ||
   fail "pkg-config of the -dev package does not point into the root"
 
 cp "$here/roundtrip.lisp" "$here/docs-block.lisp" "$tmp/"

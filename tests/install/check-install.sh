@@ -62,5 +62,5 @@ echo "$out"
 [[ $out =~ ^hello\ back\ from\ 127\.0\.0\.1:[0-9]+\ \(libepsilon-linux\ [0-9.]+\)$ ]] ||
   fail "unexpected output of docs/c.md's program: $out"
 # It ran against the installed copy, not a build tree's.
-LD_LIBRARY_PATH=$libdir ldd "$tmp/roundtrip" | grep -q "$libdir/libepsilon-linux.so.1" || fail "not linked with the installed library"
+LD_LIBRARY_PATH=$libdir ldd "$tmp/roundtrip" | grep "$libdir/libepsilon-linux.so.1" >/dev/null || fail "not linked with the installed library"
 echo "check-install: built without the generator, installed, docs/c.md program ok"
