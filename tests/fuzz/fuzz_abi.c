@@ -65,6 +65,7 @@ struct member {
 	enum kind kind;
 	int unit;     /* its unit in the standing pool, -1: made by the input */
 	short ready;  /* poll(2) events after the unit was made */
+	int nb;	      /* and O_NONBLOCK */
 };
 
 #define POOL_MAX 48
@@ -251,8 +252,10 @@ static void standing_build(void)
 	unit_first[U_COUNT] = standing_n = pool_n;
 	short ready[POOL_MAX];
 	standing_poll(ready);
-	for (int i = 0; i < standing_n; i++)
+	for (int i = 0; i < standing_n; i++) {
 		pool[i].ready = ready[i];
+		pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
+	}
 }
 
 /*
@@ -288,9 +291,10 @@ static void standing_restore(void)
 	standing_poll(ready);
 	int renumbered = 0;
 	for (int i = 0; i < standing_n; i++) {
-		if (unit_dirty[pool[i].unit])
+		if (unit_dirty[pool[i].unit]) {
 			pool[i].ready = ready[i];
-		else
+			pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
+		} else
 			FZ_CHECK(ready[i] == pool[i].ready,
 				 "untouched pool descriptor %d (unit %d): poll %#x, was %#x",
 				 pool[i].fd, pool[i].unit, ready[i], pool[i].ready);
@@ -321,6 +325,16 @@ static void pool_check(void)
 					 "closed descriptor %d still in the table", m->fd);
 			continue;
 		}
+		if (m->unit >= 0 && !unit_dirty[m->unit]) {
+			/* Untouched: the kernel's flags are the ones it was made with. */
+			owned += m->owned;
+			FZ_CHECK(eps__fd_state(m->fd) == (m->owned ? m->nb : -EPS_EBADF),
+				 "untouched descriptor %d: table says %d", m->fd,
+				 eps__fd_state(m->fd));
+			FZ_CHECK(!m->owned || eps__fd_kind(m->fd) == fd_kind_of(m->kind),
+				 "untouched descriptor %d of kind %d", m->fd, eps__fd_kind(m->fd));
+			continue;
+		}
 		int fl = fcntl(m->fd, F_GETFL);
 		FZ_CHECK(fl >= 0, "pool descriptor %d is not open", m->fd);
 		FZ_CHECK(fcntl(m->fd, F_GETFD) & FD_CLOEXEC, "descriptor %d not close-on-exec",
@@ -343,8 +357,11 @@ static void pool_check(void)
 }
 
 /*
- * A descriptor for a call that only looks at it (poll, names): a pool
- * member's number, or one nobody has.
+ * A descriptor for a call that leaves an untouched standing member as it
+ * was: one that only looks (poll, names, options), or one that would only
+ * take what is waiting (a recv, an accept, a counter's read, a wait), and
+ * nothing waits in an untouched member (standing_restore checks it).  A
+ * pool member's number, or one nobody has.
  */
 static int32_t pick_fd_ro(struct fz *f)
 {
@@ -515,6 +532,14 @@ static uint8_t *pick_out(struct fz *f, size_t *len)
 	return outbuf;
 }
 
+/*
+ * The unit whose port the last address names, -1 if none: a connect or a
+ * send to it changes that unit (a connection waits in the listener's queue,
+ * a datagram in the socket), a bind to it fails or takes the other
+ * protocol's port.
+ */
+static int addr_unit = -1;
+
 /* Pin a port to the pool's own (or 0, or one nobody listens on here). */
 static uint16_t pin_port(uint8_t sel)
 {
@@ -522,10 +547,10 @@ static uint16_t pin_port(uint8_t sel)
 	case 0:
 		return 0;
 	case 1:
-		unit_dirty[U_TCP] = 1; /* a connection may wait in its queue */
+		addr_unit = U_TCP;
 		return listen_addr.sin_port;
 	case 2:
-		unit_dirty[U_UDP] = 1; /* a datagram may wait in it */
+		addr_unit = U_UDP;
 		return udp_addr.sin_port;
 	default:
 		return htons(1); /* tcpmux: nothing there */
@@ -538,6 +563,7 @@ static uint8_t addrbuf[EPS_SOCKADDR_MAX + 8];
 static const uint8_t *pick_addr(struct fz *f, size_t *len)
 {
 	uint8_t sel = fz_u8(f);
+	addr_unit = -1;
 	memset(addrbuf, 0, sizeof addrbuf);
 	size_t n;
 	const uint8_t *p = fz_bytes(f, sizeof addrbuf, &n);
@@ -637,8 +663,11 @@ static void op_close(struct fz *f)
 
 static void op_nonblocking(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	struct member *m = pool_find(fd);
+	/* Only an epoll instance changes: it was made blocking; the rest are set back. */
+	if (m != NULL && m->kind == K_EPOLL)
+		touch(fd);
 	int owned = m != NULL && m->owned;
 	int32_t on = fz_i32(f);
 	int32_t r = eps_fd_set_nonblocking(fd, on);
@@ -700,6 +729,8 @@ static void op_bind_connect(struct fz *f)
 	size_t len;
 	uint8_t which = fz_u8(f) % 3;
 	const uint8_t *addr = pick_addr(f, &len);
+	if (which == 1 && addr_unit >= 0)
+		unit_dirty[addr_unit] = 1;
 	int32_t r = which == 0	 ? eps_bind(fd, addr, len)
 		    : which == 1 ? eps_connect(fd, addr, len)
 				 : eps_listen(fd, (fz_u8(f) & 1) ? fz_i32(f) : 16);
@@ -710,9 +741,10 @@ static void op_bind_connect(struct fz *f)
 
 static void op_accept(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	/* A connection waits only in a listener whose port a call named: dirty. */
+	int32_t fd = pick_fd_ro(f);
 	if ((fz_u8(f) & 1) && pool_find(listener) != NULL)
-		fd = touch(listener);
+		fd = listener;
 	int32_t flags = EPS_SOCK_NONBLOCK;
 	uint8_t x = fz_u8(f);
 	if (x & 1)
@@ -761,6 +793,8 @@ static void op_send(struct fz *f)
 		const uint8_t *buf = pick_data(f, &len);
 		size_t alen;
 		const uint8_t *addr = pick_addr(f, &alen);
+		if (addr_unit >= 0)
+			unit_dirty[addr_unit] = 1;
 		r = eps_sendto(fd, buf, len, flags, addr, alen);
 	} else {
 		static uint64_t iov[2 * 1026];
@@ -788,7 +822,7 @@ static void op_send(struct fz *f)
 
 static void op_recv(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	int32_t flags =
 	    (fz_u8(f) & 7) == 0
 		? fz_i32(f)
@@ -823,8 +857,8 @@ static void op_misc_socket(struct fz *f)
 	int32_t fd = pick_fd_ro(f);
 	uint8_t which = fz_u8(f) % 4;
 	int32_t r;
-	if (which <= 1)
-		touch(fd); /* a shutdown, or SO_ERROR read and cleared */
+	if (which == 0)
+		touch(fd); /* a shutdown (SO_ERROR is 0 in an untouched member) */
 	if (which == 0) {
 		r = eps_shutdown(fd, (fz_u8(f) & 3) == 3 ? fz_i32(f) : (int32_t)(fz_u8(f) % 3));
 	} else if (which == 1) {
@@ -856,8 +890,8 @@ static void op_sockopt(struct fz *f)
 		name = 0;
 	uint8_t which = fz_u8(f) % 7;
 	int64_t r;
-	if (which != 3 && which != 5)
-		touch(fd); /* a setter, or SO_ERROR read and cleared */
+	if (which != 1 && which != 3 && which != 5)
+		touch(fd); /* a setter (SO_ERROR is 0 in an untouched member) */
 	switch (which) {
 	case 0:
 		r = eps_setsockopt_int(fd, level, name, fz_i32(f));
@@ -919,8 +953,9 @@ static void op_epoll(struct fz *f)
 			FZ_CHECK(flags != 0 && flags != EPS_EPOLL_CLOEXEC, "epoll_create: %s",
 				 eps_errname(r));
 	} else if (which == 1) {
+		/* The interest list is the epoll instance's: FD itself is not changed. */
 		int32_t epfd = pick_fd(f);
-		int32_t fd = pick_fd(f);
+		int32_t fd = pick_fd_ro(f);
 		int32_t op = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(1 + fz_u8(f) % 3);
 		uint32_t events = fz_u32(f);
 		if (fz_u8(f) & 1)
@@ -931,7 +966,7 @@ static void op_epoll(struct fz *f)
 	} else {
 		static uint32_t evs[2048];
 		static uint64_t data[2048];
-		int32_t epfd = pick_fd(f);
+		int32_t epfd = pick_fd_ro(f);
 		uint8_t x = fz_u8(f);
 		int32_t max;
 		switch (x & 7) {
@@ -981,7 +1016,7 @@ static void op_counter(struct fz *f)
 		break;
 	}
 	case 2:
-		r = eps_eventfd_read(pick_fd(f), (x & 15) == 0 ? NULL : &v);
+		r = eps_eventfd_read(pick_fd_ro(f), (x & 15) == 0 ? NULL : &v);
 		break;
 	case 3: {
 		static const int32_t clocks[] = {
@@ -1000,7 +1035,7 @@ static void op_counter(struct fz *f)
 		break;
 	}
 	default:
-		r = eps_timerfd_read(pick_fd(f), (x & 15) == 0 ? NULL : &v);
+		r = eps_timerfd_read(pick_fd_ro(f), (x & 15) == 0 ? NULL : &v);
 		break;
 	}
 	FZ_CHECK_CODE(r);
@@ -1043,7 +1078,7 @@ static const char *pick_path(struct fz *f)
  * refuses it before OpenSSL (a dead or forged handle, a refused argument)
  * and is skipped otherwise.  The cheap context calls run everywhere.
  */
-#define SLOW_ONE_IN 16
+#define SLOW_ONE_IN 32
 #define SLOW_TLS_OPS 4
 static int slow_input, slow_tls_ops;
 
@@ -1163,18 +1198,22 @@ static void op_tls_context(struct fz *f)
 		break;
 	}
 	case 6:
-		ctx_mark(ctx, CTX_TOUCHED);
 		r = eps_tls_context_set_verify(ctx, (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) & 1);
+		/* A refused mode, list or suite leaves the context as it was. */
+		if (r == 0)
+			ctx_mark(ctx, CTX_TOUCHED);
 		break;
 	case 7:
-		ctx_mark(ctx, CTX_TOUCHED);
 		r = eps_tls_context_set_cipher_list(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		if (r == 0)
+			ctx_mark(ctx, CTX_TOUCHED);
 		break;
 	case 8:
-		ctx_mark(ctx, CTX_TOUCHED);
 		r = eps_tls_context_set_ciphersuites(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		if (r == 0)
+			ctx_mark(ctx, CTX_TOUCHED);
 		break;
 	case 9:
 		if (live) {
