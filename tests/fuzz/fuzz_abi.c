@@ -48,15 +48,15 @@ enum kind { K_SOCKET, K_TCP, K_PIPE, K_EPOLL, K_EVENTFD, K_TIMERFD };
  * The standing pool is made once, in units that are made and closed
  * together (both ends of a pair, the TCP listener with its connection).
  * An input that touches a unit (passes one of its descriptors to a call
- * that may change it, or aims an address at its port) marks it dirty; after
+ * that may change it, or connects or sends to its port) marks it dirty; after
  * the input every dirty unit is closed and made again, in pool order, so
  * each input starts from the same pool, descriptor numbers included (the
  * kernel hands out the lowest free numbers, which are the dirty units' own).
  * Remaking the whole pool per input (the TCP connect and accept above all)
  * was the floor of this target's cost.
  */
-enum unit { U_STREAM, U_DGRAM, U_UDP, U_TCP, U_PIPE, U_EPOLL, U_EPOLL_CLOEXEC, U_EVENTFD,
-	    U_TIMERFD, U_COUNT };
+enum unit { U_STREAM, U_DGRAM, U_UDP, U_LISTENER, U_TCP, U_PIPE, U_EPOLL, U_EPOLL_CLOEXEC,
+	    U_EVENTFD, U_TIMERFD, U_COUNT };
 
 struct member {
 	int fd;
@@ -158,7 +158,7 @@ static void unit_make(enum unit u)
 		pool_add(udp, 1, K_SOCKET);
 		break;
 	}
-	case U_TCP: {
+	case U_LISTENER:
 		listener = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
 		FZ_CHECK(listener >= 0, "listener");
 		FZ_CHECK(eps_setsockopt_int(listener, EPS_SOL_SOCKET, EPS_SO_REUSEADDR, 1) == 0,
@@ -169,6 +169,9 @@ static void unit_make(enum unit u)
 			     sizeof listen_addr,
 			 "name");
 		pool_add(listener, 1, K_TCP);
+		break;
+	case U_TCP: {
+		/* Through the listener, made or untouched: its queue is empty again after. */
 		int32_t c = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
 		FZ_CHECK(c >= 0, "client");
 		int32_t r = eps_connect(c, (uint8_t *)&listen_addr, sizeof listen_addr);
@@ -547,7 +550,7 @@ static uint16_t pin_port(uint8_t sel)
 	case 0:
 		return 0;
 	case 1:
-		addr_unit = U_TCP;
+		addr_unit = U_LISTENER;
 		return listen_addr.sin_port;
 	case 2:
 		addr_unit = U_UDP;
@@ -1078,7 +1081,7 @@ static const char *pick_path(struct fz *f)
  * refuses it before OpenSSL (a dead or forged handle, a refused argument)
  * and is skipped otherwise.  The cheap context calls run everywhere.
  */
-#define SLOW_ONE_IN 32
+#define SLOW_ONE_IN 64
 #define SLOW_TLS_OPS 4
 static int slow_input, slow_tls_ops;
 
@@ -1088,11 +1091,11 @@ static int slow_ok(void)
 }
 
 /*
- * What an input did to a standing context: TOUCHED (verify mode, cipher
- * list or suites, set back after the input) or REMAKE (a key, certificate
- * or trust store: freed and made again after the input).
+ * What an input did to a standing context: its verify mode, cipher list or
+ * TLS 1.3 suites changed (each set back after the input), or REMAKE (a key,
+ * certificate or trust store: freed and made again after the input).
  */
-enum { CTX_TOUCHED = 1, CTX_REMAKE = 2 };
+enum { CTX_VERIFY = 1, CTX_CIPHERS = 2, CTX_SUITES = 4, CTX_REMAKE = 8 };
 static int ctx_state[2]; /* server_ctx, client_ctx */
 
 static void ctx_mark(int64_t ctx, int how)
@@ -1201,19 +1204,19 @@ static void op_tls_context(struct fz *f)
 		r = eps_tls_context_set_verify(ctx, (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) & 1);
 		/* A refused mode, list or suite leaves the context as it was. */
 		if (r == 0)
-			ctx_mark(ctx, CTX_TOUCHED);
+			ctx_mark(ctx, CTX_VERIFY);
 		break;
 	case 7:
 		r = eps_tls_context_set_cipher_list(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
 		if (r == 0)
-			ctx_mark(ctx, CTX_TOUCHED);
+			ctx_mark(ctx, CTX_CIPHERS);
 		break;
 	case 8:
 		r = eps_tls_context_set_ciphersuites(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
 		if (r == 0)
-			ctx_mark(ctx, CTX_TOUCHED);
+			ctx_mark(ctx, CTX_SUITES);
 		break;
 	case 9:
 		if (live) {
@@ -1377,12 +1380,18 @@ static void standing_ctx_restore(void)
 		}
 		if (!live) {
 			*ctx = k == 0 ? fz_server_context() : client_context();
-		} else if (ctx_state[k] & CTX_TOUCHED) {
-			FZ_CHECK(eps_tls_context_set_verify(*ctx, EPS_TLS_VERIFY_NONE) == 0, "verify");
-			FZ_CHECK(eps_tls_context_set_policy(*ctx, EPS_TLS_POLICY_INTERMEDIATE) == 0,
-				 "policy");
-			FZ_CHECK(eps_tls_context_set_ciphersuites(*ctx, OSSL_default_ciphersuites()) == 0,
-				 "ciphersuites");
+		} else {
+			if (ctx_state[k] & CTX_VERIFY)
+				FZ_CHECK(eps_tls_context_set_verify(*ctx, EPS_TLS_VERIFY_NONE) == 0,
+					 "verify");
+			if (ctx_state[k] & CTX_CIPHERS)
+				FZ_CHECK(eps_tls_context_set_policy(*ctx, EPS_TLS_POLICY_INTERMEDIATE) ==
+					     0,
+					 "policy");
+			if (ctx_state[k] & CTX_SUITES)
+				FZ_CHECK(eps_tls_context_set_ciphersuites(
+					     *ctx, OSSL_default_ciphersuites()) == 0,
+					 "ciphersuites");
 		}
 		ctx_state[k] = 0;
 	}
