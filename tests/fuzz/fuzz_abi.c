@@ -1,14 +1,17 @@
 /*
  * fuzz_abi - the input decodes into a sequence of eps_ calls.
  *
- * Each input gets a fresh pool of descriptors, all non-blocking: a Unix
- * stream socketpair, a Unix datagram socketpair, a UDP socket, a loopback
- * TCP listener with one accepted connection, a pipe (not the library's),
- * two epoll instances, an eventfd and a timerfd.  Calls take descriptors
- * only from the pool (live, or closed by the input when the number is still
- * free or went to another pool member) or forged numbers no process has
- * (negative, above the fd limit): never stdin, stdout or stderr, never a
- * descriptor of libFuzzer's.  Descriptors the calls create join the pool.
+ * Each input starts from the same pool of descriptors, all non-blocking:
+ * a Unix stream socketpair, a Unix datagram socketpair, a UDP socket, a
+ * loopback TCP listener with one accepted connection, a pipe (not the
+ * library's), two epoll instances, an eventfd and a timerfd.  The pool is
+ * made once and restored after each input (the units it touched are made
+ * again, the others checked untouched; see standing_restore).  Calls take
+ * descriptors only from the pool (live, or closed by the input when the
+ * number is still free or went to another pool member) or forged numbers no
+ * process has (negative, above the fd limit): never stdin, stdout or
+ * stderr, never a descriptor of libFuzzer's.  Descriptors the calls create
+ * join the pool for the rest of the input.
  * Handles are live ones (of the right kind or another), freed ones, forged
  * values and near misses of live ones (index, kind or generation changed).
  * Lengths, flags, option names, buffers and address bytes come from the
@@ -23,8 +26,14 @@
  * exactly on the library's open descriptors; after the input, every live
  * handle still resolves, every freed one does not, eps_fds_open() counts
  * the pool's own descriptors, whose table state (non-blocking, kind)
- * matches the kernel's; after freeing and closing everything, the handle
- * and descriptor counts are back where they started.
+ * matches the kernel's; after freeing what the input made and restoring the
+ * pool and the two standing TLS contexts, the handle and descriptor counts
+ * are back where they started (so a leak fails the input that leaked).
+ *
+ * Deterministic per input: the pool (descriptor numbers included) and the
+ * standing contexts are in the same state before every input, and which
+ * inputs may make the costly TLS context calls is a hash of the input's own
+ * bytes (see SLOW_ONE_IN), so a crash input reproduces when run alone.
  */
 #include <fcntl.h>
 #include <poll.h>
