@@ -36,13 +36,13 @@
  * bytes (see SLOW_ONE_IN), so a crash input reproduces when run alone.
  */
 #include <fcntl.h>
-#include <poll.h>
-#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -64,17 +64,28 @@ enum kind { K_SOCKET, K_TCP, K_PIPE, K_EPOLL, K_EVENTFD, K_TIMERFD };
  * Remaking the whole pool per input (the TCP connect and accept above all)
  * was the floor of this target's cost.
  */
-enum unit { U_STREAM, U_DGRAM, U_UDP, U_LISTENER, U_TCP, U_PIPE, U_EPOLL, U_EPOLL_CLOEXEC,
-	    U_EVENTFD, U_TIMERFD, U_COUNT };
+enum unit {
+	U_STREAM,
+	U_DGRAM,
+	U_UDP,
+	U_LISTENER,
+	U_TCP,
+	U_PIPE,
+	U_EPOLL,
+	U_EPOLL_CLOEXEC,
+	U_EVENTFD,
+	U_TIMERFD,
+	U_COUNT
+};
 
 struct member {
 	int fd;
 	int owned; /* the library's (eps_close closes it), not our pipe */
 	int open;
 	enum kind kind;
-	int unit;     /* its unit in the standing pool, -1: made by the input */
-	short ready;  /* poll(2) events after the unit was made */
-	int nb;	      /* and O_NONBLOCK */
+	int unit;    /* its unit in the standing pool, -1: made by the input */
+	short ready; /* poll(2) events after the unit was made */
+	int nb;	     /* and O_NONBLOCK */
 };
 
 #define POOL_MAX 48
@@ -93,7 +104,8 @@ static struct member *pool_add(int fd, int owned, enum kind kind)
 {
 	if (pool_n == POOL_MAX)
 		return NULL;
-	pool[pool_n] = (struct member){.fd = fd, .owned = owned, .open = 1, .kind = kind, .unit = -1};
+	pool[pool_n] =
+	    (struct member){.fd = fd, .owned = owned, .open = 1, .kind = kind, .unit = -1};
 	return &pool[pool_n++];
 }
 
@@ -242,7 +254,8 @@ static void standing_poll(short *ready)
 {
 	struct pollfd p[POOL_MAX];
 	for (int i = 0; i < standing_n; i++)
-		p[i] = (struct pollfd){.fd = pool[i].fd, .events = POLLIN | POLLOUT | POLLPRI | POLLRDHUP};
+		p[i] = (struct pollfd){.fd = pool[i].fd,
+				       .events = POLLIN | POLLOUT | POLLPRI | POLLRDHUP};
 	FZ_CHECK(poll(p, (nfds_t)standing_n, 0) >= 0, "poll the pool");
 	for (int i = 0; i < standing_n; i++)
 		ready[i] = p[i].revents;
@@ -1394,8 +1407,8 @@ static void standing_ctx_restore(void)
 				FZ_CHECK(eps_tls_context_set_verify(*ctx, EPS_TLS_VERIFY_NONE) == 0,
 					 "verify");
 			if (ctx_state[k] & CTX_CIPHERS)
-				FZ_CHECK(eps_tls_context_set_policy(*ctx, EPS_TLS_POLICY_INTERMEDIATE) ==
-					     0,
+				FZ_CHECK(eps_tls_context_set_policy(
+					     *ctx, EPS_TLS_POLICY_INTERMEDIATE) == 0,
 					 "policy");
 			if (ctx_state[k] & CTX_SUITES)
 				FZ_CHECK(eps_tls_context_set_ciphersuites(
@@ -1412,10 +1425,10 @@ static void standing_ctx_restore(void)
  */
 static int profiling;
 static const char *const prof_names[] = {
-    "close",	 "nonblocking", "poll",	   "socket",	   "bind/connect/listen",
-    "accept",	 "send",	"recv",	   "misc socket",  "sockopt",
-    "epoll",	 "counters",	"errors",  "tls context",  "tls connection",
-    "resolve",	 "restore pool", "checks", "restore contexts"};
+    "close",   "nonblocking",  "poll",	 "socket",	    "bind/connect/listen",
+    "accept",  "send",	       "recv",	 "misc socket",	    "sockopt",
+    "epoll",   "counters",     "errors", "tls context",	    "tls connection",
+    "resolve", "restore pool", "checks", "restore contexts"};
 #define PROF_N 19
 static double prof_ns[PROF_N];
 static long prof_calls[PROF_N], prof_inputs, prof_slow;
@@ -1438,8 +1451,8 @@ __attribute__((destructor)) static void prof_print(void)
 		prof_inputs, prof_slow, total / 1e3 / (double)prof_inputs);
 	for (int i = 0; i < PROF_N; i++)
 		if (prof_calls[i] > 0)
-			fprintf(stderr, "  %-20s %5.1f%%  %9ld calls  %8.1f us each\n", prof_names[i],
-				100 * prof_ns[i] / total, prof_calls[i],
+			fprintf(stderr, "  %-20s %5.1f%%  %9ld calls  %8.1f us each\n",
+				prof_names[i], 100 * prof_ns[i] / total, prof_calls[i],
 				prof_ns[i] / 1e3 / (double)prof_calls[i]);
 }
 
@@ -1498,9 +1511,9 @@ __attribute__((destructor)) static void remove_files(void)
 }
 
 typedef void (*op_fn)(struct fz *);
-static const op_fn ops[16] = {op_close,	  op_nonblocking, op_poll,	 op_socket,
-			      op_bind_connect, op_accept,      op_send,	 op_recv,
-			      op_misc_socket,  op_sockopt,     op_epoll,	 op_counter,
+static const op_fn ops[16] = {op_close,	       op_nonblocking, op_poll,		  op_socket,
+			      op_bind_connect, op_accept,      op_send,		  op_recv,
+			      op_misc_socket,  op_sockopt,     op_epoll,	  op_counter,
 			      op_errors,       op_tls_context, op_tls_connection, op_resolve};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
