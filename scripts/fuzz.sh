@@ -34,13 +34,11 @@ for t in "${targets[@]}"; do
   fi
   echo "=== $t: ${seconds}s"
   extra=()
-  # fuzz_abi fills OpenSSL's and glibc's caches (algorithm fetches, PEM
-  # decoders, NSS) now and then, so one input in ten ends with more mallocs
-  # than frees and libFuzzer re-runs it under a full LeakSanitizer scan:
-  # 200 exec/s become 40.  Its leaks are caught by the scan at exit instead
-  # (ASAN_OPTIONS detect_leaks=1: any unreachable block fails the run, with
-  # its stack, though not the input).  The other targets check every input.
-  [ "$t" = fuzz_abi ] && extra=(-detect_leaks=0)
+  # Every target checks every input for leaks (libFuzzer re-runs an input
+  # that ended with more mallocs than frees under LeakSanitizer).  fuzz_abi
+  # once ran with -detect_leaks=0 because each input remade its TLS contexts
+  # and filled OpenSSL's caches, so one input in ten paid a full scan; its
+  # contexts and descriptors now stand between inputs (tests/fuzz/README.md).
   # -timeout: an input that runs 10 s is a hang, and a failure.
   "$exe" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 "${extra[@]}" \
     -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1

@@ -38,8 +38,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus" "$work/artifacts"
   [ -d "tests/fuzz/corpus/$t" ] && cp -r "tests/fuzz/corpus/$t/." "$work/corpus/"
   extra=()
-  # As in scripts/fuzz.sh: fuzz_abi's leaks are checked at exit, not per input.
-  [ "$t" = fuzz_abi ] && extra=(-detect_leaks=0)
+  # As in scripts/fuzz.sh: every target's leaks are checked per input.
   echo "=== $t: until $runs executions or ${seconds}s"
   start=$(date +%s.%N)
   "$exe" -runs="$runs" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \

@@ -2,14 +2,17 @@
 /*
  * fuzz_abi - the input decodes into a sequence of eps_ calls.
  *
- * Each input gets a fresh pool of descriptors, all non-blocking: a Unix
- * stream socketpair, a Unix datagram socketpair, a UDP socket, a loopback
- * TCP listener with one accepted connection, a pipe (not the library's),
- * two epoll instances, an eventfd and a timerfd.  Calls take descriptors
- * only from the pool (live, or closed by the input when the number is still
- * free or went to another pool member) or forged numbers no process has
- * (negative, above the fd limit): never stdin, stdout or stderr, never a
- * descriptor of libFuzzer's.  Descriptors the calls create join the pool.
+ * Each input starts from the same pool of descriptors, all non-blocking:
+ * a Unix stream socketpair, a Unix datagram socketpair, a UDP socket, a
+ * loopback TCP listener with one accepted connection, a pipe (not the
+ * library's), two epoll instances, an eventfd and a timerfd.  The pool is
+ * made once and restored after each input (the units it touched are made
+ * again, the others checked untouched; see standing_restore).  Calls take
+ * descriptors only from the pool (live, or closed by the input when the
+ * number is still free or went to another pool member) or forged numbers no
+ * process has (negative, above the fd limit): never stdin, stdout or
+ * stderr, never a descriptor of libFuzzer's.  Descriptors the calls create
+ * join the pool for the rest of the input.
  * Handles are live ones (of the right kind or another), freed ones, forged
  * values and near misses of live ones (index, kind or generation changed).
  * Lengths, flags, option names, buffers and address bytes come from the
@@ -24,16 +27,26 @@
  * exactly on the library's open descriptors; after the input, every live
  * handle still resolves, every freed one does not, eps_fds_open() counts
  * the pool's own descriptors, whose table state (non-blocking, kind)
- * matches the kernel's; after freeing and closing everything, the handle
- * and descriptor counts are back where they started.
+ * matches the kernel's; after freeing what the input made and restoring the
+ * pool and the two standing TLS contexts, the handle and descriptor counts
+ * are back where they started (so a leak fails the input that leaked).
+ *
+ * Deterministic per input: the pool (descriptor numbers included) and the
+ * standing contexts are in the same state before every input, and which
+ * inputs may make the costly TLS context calls is a hash of the input's own
+ * bytes (see SLOW_ONE_IN), so a crash input reproduces when run alone.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "fuzzlib.h"
 
@@ -41,16 +54,48 @@
 
 enum kind { K_SOCKET, K_TCP, K_PIPE, K_EPOLL, K_EVENTFD, K_TIMERFD };
 
+/*
+ * The standing pool is made once, in units that are made and closed
+ * together (both ends of a pair, the TCP listener with its connection).
+ * An input that touches a unit (passes one of its descriptors to a call
+ * that may change it, or connects or sends to its port) marks it dirty; after
+ * the input every dirty unit is closed and made again, in pool order, so
+ * each input starts from the same pool, descriptor numbers included (the
+ * kernel hands out the lowest free numbers, which are the dirty units' own).
+ * Remaking the whole pool per input (the TCP connect and accept above all)
+ * was the floor of this target's cost.
+ */
+enum unit {
+	U_STREAM,
+	U_DGRAM,
+	U_UDP,
+	U_LISTENER,
+	U_TCP,
+	U_PIPE,
+	U_EPOLL,
+	U_EPOLL_CLOEXEC,
+	U_EVENTFD,
+	U_TIMERFD,
+	U_COUNT
+};
+
 struct member {
 	int fd;
 	int owned; /* the library's (eps_close closes it), not our pipe */
 	int open;
 	enum kind kind;
+	int unit;    /* its unit in the standing pool, -1: made by the input */
+	short ready; /* poll(2) events after the unit was made */
+	int nb;	     /* and O_NONBLOCK */
 };
 
 #define POOL_MAX 48
 static struct member pool[POOL_MAX];
 static int pool_n;
+static int standing_n; /* pool[0..standing_n) is the standing pool */
+static int standing_owned;
+static int unit_first[U_COUNT + 1];
+static int unit_dirty[U_COUNT];
 
 static struct sockaddr_in listen_addr, udp_addr;
 static int32_t listener = -1;
@@ -60,7 +105,8 @@ static struct member *pool_add(int fd, int owned, enum kind kind)
 {
 	if (pool_n == POOL_MAX)
 		return NULL;
-	pool[pool_n] = (struct member){.fd = fd, .owned = owned, .open = 1, .kind = kind};
+	pool[pool_n] =
+	    (struct member){.fd = fd, .owned = owned, .open = 1, .kind = kind, .unit = -1};
 	return &pool[pool_n++];
 }
 
@@ -70,6 +116,15 @@ static struct member *pool_find(int fd)
 		if (pool[i].open && pool[i].fd == fd)
 			return &pool[i];
 	return NULL;
+}
+
+/* FD goes to a call that may change it (or its peer): its unit is dirty. */
+static int32_t touch(int32_t fd)
+{
+	struct member *m = pool_find(fd);
+	if (m != NULL && m->unit >= 0)
+		unit_dirty[m->unit] = 1;
+	return fd;
 }
 
 static int fd_kind_of(enum kind k)
@@ -99,64 +154,189 @@ static void set_linger_reset(int fd)
 	(void)eps_setsockopt_linger(fd, 1, 0);
 }
 
-static void pool_build(void)
+/* Unit U's members, made into pool[pool_n...]. */
+static void unit_make(enum unit u)
 {
 	int32_t sv[2];
-	pool_n = 0;
-	FZ_CHECK(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0, sv) == 0,
-		 "sp");
-	pool_add(sv[0], 1, K_SOCKET);
-	pool_add(sv[1], 1, K_SOCKET);
-	FZ_CHECK(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_DGRAM | EPS_SOCK_NONBLOCK, 0, sv) == 0, "sp");
-	pool_add(sv[0], 1, K_SOCKET);
-	pool_add(sv[1], 1, K_SOCKET);
-
-	int32_t udp = eps_socket(EPS_AF_INET, EPS_SOCK_DGRAM | EPS_SOCK_NONBLOCK, 0);
-	FZ_CHECK(udp >= 0, "udp");
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	FZ_CHECK(eps_bind(udp, (uint8_t *)&a, sizeof a) == 0, "bind udp");
-	FZ_CHECK(eps_getsockname(udp, (uint8_t *)&udp_addr, sizeof udp_addr) == sizeof udp_addr,
-		 "n");
-	pool_add(udp, 1, K_SOCKET);
+	switch (u) {
+	case U_STREAM:
+	case U_DGRAM:
+		FZ_CHECK(eps_socketpair(EPS_AF_UNIX,
+					(u == U_STREAM ? EPS_SOCK_STREAM : EPS_SOCK_DGRAM) |
+					    EPS_SOCK_NONBLOCK,
+					0, sv) == 0,
+			 "socketpair");
+		pool_add(sv[0], 1, K_SOCKET);
+		pool_add(sv[1], 1, K_SOCKET);
+		break;
+	case U_UDP: {
+		int32_t udp = eps_socket(EPS_AF_INET, EPS_SOCK_DGRAM | EPS_SOCK_NONBLOCK, 0);
+		FZ_CHECK(udp >= 0, "udp");
+		FZ_CHECK(eps_bind(udp, (uint8_t *)&a, sizeof a) == 0, "bind udp");
+		FZ_CHECK(eps_getsockname(udp, (uint8_t *)&udp_addr, sizeof udp_addr) ==
+			     sizeof udp_addr,
+			 "n");
+		pool_add(udp, 1, K_SOCKET);
+		break;
+	}
+	case U_LISTENER:
+		listener = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
+		FZ_CHECK(listener >= 0, "listener");
+		FZ_CHECK(eps_setsockopt_int(listener, EPS_SOL_SOCKET, EPS_SO_REUSEADDR, 1) == 0,
+			 "reuse");
+		FZ_CHECK(eps_bind(listener, (uint8_t *)&a, sizeof a) == 0, "bind");
+		FZ_CHECK(eps_listen(listener, 64) == 0, "listen");
+		FZ_CHECK(eps_getsockname(listener, (uint8_t *)&listen_addr, sizeof listen_addr) ==
+			     sizeof listen_addr,
+			 "name");
+		pool_add(listener, 1, K_TCP);
+		break;
+	case U_TCP: {
+		/* Through the listener, made or untouched: its queue is empty again after. */
+		int32_t c = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
+		FZ_CHECK(c >= 0, "client");
+		int32_t r = eps_connect(c, (uint8_t *)&listen_addr, sizeof listen_addr);
+		FZ_CHECK(r == 0 || r == -EPS_EINPROGRESS, "connect: %s", eps_errname(r));
+		FZ_CHECK(eps_fd_poll(listener, EPS_POLLIN, 5000) == EPS_POLLIN, "poll listener");
+		int32_t s = eps_accept(listener, EPS_SOCK_NONBLOCK, NULL, NULL);
+		FZ_CHECK(s >= 0, "accept: %s", eps_errname(s));
+		FZ_CHECK(eps_fd_poll(c, EPS_POLLOUT, 5000) == EPS_POLLOUT, "poll client");
+		set_linger_reset(c);
+		set_linger_reset(s);
+		pool_add(c, 1, K_TCP);
+		pool_add(s, 1, K_TCP);
+		break;
+	}
+	case U_PIPE: {
+		int p[2];
+		FZ_CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "pipe");
+		pool_add(p[0], 0, K_PIPE);
+		pool_add(p[1], 0, K_PIPE);
+		break;
+	}
+	case U_EPOLL:
+	case U_EPOLL_CLOEXEC: {
+		int32_t ep = eps_epoll_create(u == U_EPOLL ? 0 : EPS_EPOLL_CLOEXEC);
+		FZ_CHECK(ep >= 0, "epoll");
+		pool_add(ep, 1, K_EPOLL);
+		break;
+	}
+	case U_EVENTFD: {
+		int32_t ev = eps_eventfd_create(0, EPS_EFD_NONBLOCK);
+		FZ_CHECK(ev >= 0, "eventfd");
+		pool_add(ev, 1, K_EVENTFD);
+		break;
+	}
+	default: {
+		int32_t tf = eps_timerfd_create(EPS_CLOCK_MONOTONIC, EPS_TFD_NONBLOCK);
+		FZ_CHECK(tf >= 0, "timerfd");
+		pool_add(tf, 1, K_TIMERFD);
+		break;
+	}
+	}
+}
 
-	listener = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
-	FZ_CHECK(listener >= 0, "listener");
-	FZ_CHECK(eps_setsockopt_int(listener, EPS_SOL_SOCKET, EPS_SO_REUSEADDR, 1) == 0, "reuse");
-	FZ_CHECK(eps_bind(listener, (uint8_t *)&a, sizeof a) == 0, "bind");
-	FZ_CHECK(eps_listen(listener, 64) == 0, "listen");
-	FZ_CHECK(eps_getsockname(listener, (uint8_t *)&listen_addr, sizeof listen_addr) ==
-		     sizeof listen_addr,
-		 "name");
-	pool_add(listener, 1, K_TCP);
-	int32_t c = eps_socket(EPS_AF_INET, EPS_SOCK_STREAM | EPS_SOCK_NONBLOCK, 0);
-	FZ_CHECK(c >= 0, "client");
-	int32_t r = eps_connect(c, (uint8_t *)&listen_addr, sizeof listen_addr);
-	FZ_CHECK(r == 0 || r == -EPS_EINPROGRESS, "connect: %s", eps_errname(r));
-	FZ_CHECK(eps_fd_poll(listener, EPS_POLLIN, 5000) == EPS_POLLIN, "poll listener");
-	int32_t s = eps_accept(listener, EPS_SOCK_NONBLOCK, NULL, NULL);
-	FZ_CHECK(s >= 0, "accept: %s", eps_errname(s));
-	set_linger_reset(c);
-	set_linger_reset(s);
-	pool_add(c, 1, K_TCP);
-	pool_add(s, 1, K_TCP);
+static void member_close(struct member *m)
+{
+	if (!m->open)
+		return;
+	if (m->kind == K_TCP || m->kind == K_SOCKET)
+		set_linger_reset(m->fd);
+	if (m->owned)
+		FZ_CHECK(eps_close(m->fd) == 0, "close %d", m->fd);
+	else
+		close(m->fd);
+	m->open = 0;
+}
 
-	int p[2];
-	FZ_CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0, "pipe");
-	pool_add(p[0], 0, K_PIPE);
-	pool_add(p[1], 0, K_PIPE);
+/* What poll(2) says of every standing member, into READY. */
+static void standing_poll(short *ready)
+{
+	struct pollfd p[POOL_MAX];
+	for (int i = 0; i < standing_n; i++)
+		p[i] = (struct pollfd){.fd = pool[i].fd,
+				       .events = POLLIN | POLLOUT | POLLPRI | POLLRDHUP};
+	FZ_CHECK(poll(p, (nfds_t)standing_n, 0) >= 0, "poll the pool");
+	for (int i = 0; i < standing_n; i++)
+		ready[i] = p[i].revents;
+}
 
-	int32_t ep = eps_epoll_create(0);
-	FZ_CHECK(ep >= 0, "epoll");
-	pool_add(ep, 1, K_EPOLL);
-	ep = eps_epoll_create(EPS_EPOLL_CLOEXEC);
-	FZ_CHECK(ep >= 0, "epoll");
-	pool_add(ep, 1, K_EPOLL);
-	int32_t ev = eps_eventfd_create(0, EPS_EFD_NONBLOCK);
-	FZ_CHECK(ev >= 0, "eventfd");
-	pool_add(ev, 1, K_EVENTFD);
-	int32_t tf = eps_timerfd_create(EPS_CLOCK_MONOTONIC, EPS_TFD_NONBLOCK);
-	FZ_CHECK(tf >= 0, "timerfd");
-	pool_add(tf, 1, K_TIMERFD);
+static void standing_build(void)
+{
+	pool_n = 0;
+	standing_owned = 0;
+	for (int u = 0; u < U_COUNT; u++) {
+		unit_first[u] = pool_n;
+		unit_make((enum unit)u);
+		for (int i = unit_first[u]; i < pool_n; i++) {
+			pool[i].unit = u;
+			standing_owned += pool[i].owned;
+		}
+		unit_dirty[u] = 0;
+	}
+	unit_first[U_COUNT] = standing_n = pool_n;
+	short ready[POOL_MAX];
+	standing_poll(ready);
+	for (int i = 0; i < standing_n; i++) {
+		pool[i].ready = ready[i];
+		pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
+	}
+}
+
+/*
+ * After an input: close what it made, remake the dirty units, and check
+ * that the untouched ones are as they were (no data, no hang-up: a call
+ * that changed one without marking it dirty is a bug of this harness).
+ */
+static void standing_restore(void)
+{
+	for (int i = standing_n; i < pool_n; i++)
+		member_close(&pool[i]);
+	pool_n = standing_n;
+	int fds[POOL_MAX];
+	for (int i = 0; i < standing_n; i++)
+		fds[i] = pool[i].fd;
+	for (int u = 0; u < U_COUNT; u++)
+		if (unit_dirty[u])
+			for (int i = unit_first[u]; i < unit_first[u + 1]; i++)
+				member_close(&pool[i]);
+	for (int u = 0; u < U_COUNT; u++) {
+		if (!unit_dirty[u])
+			continue;
+		int end = pool_n;
+		pool_n = unit_first[u];
+		unit_make((enum unit)u);
+		FZ_CHECK(pool_n == unit_first[u + 1], "unit %d remade with %d members", u,
+			 pool_n - unit_first[u]);
+		for (int i = unit_first[u]; i < pool_n; i++)
+			pool[i].unit = u;
+		pool_n = end;
+	}
+	short ready[POOL_MAX];
+	standing_poll(ready);
+	int renumbered = 0;
+	for (int i = 0; i < standing_n; i++) {
+		if (unit_dirty[pool[i].unit]) {
+			pool[i].ready = ready[i];
+			pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
+		} else
+			FZ_CHECK(ready[i] == pool[i].ready,
+				 "untouched pool descriptor %d (unit %d): poll %#x, was %#x",
+				 pool[i].fd, pool[i].unit, ready[i], pool[i].ready);
+		renumbered |= pool[i].fd != fds[i];
+	}
+	for (int u = 0; u < U_COUNT; u++)
+		unit_dirty[u] = 0;
+	/*
+	 * The same numbers come back unless a descriptor outside the pool took
+	 * one (none should: the library's are all counted): start over then.
+	 */
+	if (renumbered) {
+		for (int i = 0; i < standing_n; i++)
+			member_close(&pool[i]);
+		standing_build();
+	}
 }
 
 /* The table agrees with the pool and with the kernel. */
@@ -169,6 +349,16 @@ static void pool_check(void)
 			if (pool_find(m->fd) == NULL)
 				FZ_CHECK(eps__fd_state(m->fd) == -EPS_EBADF,
 					 "closed descriptor %d still in the table", m->fd);
+			continue;
+		}
+		if (m->unit >= 0 && !unit_dirty[m->unit]) {
+			/* Untouched: the kernel's flags are the ones it was made with. */
+			owned += m->owned;
+			FZ_CHECK(eps__fd_state(m->fd) == (m->owned ? m->nb : -EPS_EBADF),
+				 "untouched descriptor %d: table says %d", m->fd,
+				 eps__fd_state(m->fd));
+			FZ_CHECK(!m->owned || eps__fd_kind(m->fd) == fd_kind_of(m->kind),
+				 "untouched descriptor %d of kind %d", m->fd, eps__fd_kind(m->fd));
 			continue;
 		}
 		int fl = fcntl(m->fd, F_GETFL);
@@ -192,25 +382,14 @@ static void pool_check(void)
 		 (long long)eps_fds_open(), (long long)owned);
 }
 
-static void pool_teardown(void)
-{
-	for (int i = 0; i < pool_n; i++) {
-		struct member *m = &pool[i];
-		if (!m->open)
-			continue;
-		if (m->kind == K_TCP || m->kind == K_SOCKET)
-			set_linger_reset(m->fd);
-		if (m->owned)
-			FZ_CHECK(eps_close(m->fd) == 0, "close %d", m->fd);
-		else
-			close(m->fd);
-		m->open = 0;
-	}
-	pool_n = 0;
-}
-
-/* A descriptor for a call: a pool member's number, or one nobody has. */
-static int32_t pick_fd(struct fz *f)
+/*
+ * A descriptor for a call that leaves an untouched standing member as it
+ * was: one that only looks (poll, names, options), or one that would only
+ * take what is waiting (a recv, an accept, a counter's read, a wait), and
+ * nothing waits in an untouched member (standing_restore checks it).  A
+ * pool member's number, or one nobody has.
+ */
+static int32_t pick_fd_ro(struct fz *f)
 {
 	uint8_t sel = fz_u8(f);
 	if (sel < 0xf0 && pool_n > 0) {
@@ -225,6 +404,12 @@ static int32_t pick_fd(struct fz *f)
 	static const int32_t forged[] = {-1,	  -2,	     INT32_MIN, 1 << 20, (1 << 22) - 1,
 					 1 << 22, INT32_MAX, 19999,	20000,	 4 << 20};
 	return forged[sel % (sizeof forged / sizeof forged[0])];
+}
+
+/* A descriptor for a call that may change it. */
+static int32_t pick_fd(struct fz *f)
+{
+	return touch(pick_fd_ro(f));
 }
 
 /* --- handles -------------------------------------------------------------- */
@@ -373,6 +558,14 @@ static uint8_t *pick_out(struct fz *f, size_t *len)
 	return outbuf;
 }
 
+/*
+ * The unit whose port the last address names, -1 if none: a connect or a
+ * send to it changes that unit (a connection waits in the listener's queue,
+ * a datagram in the socket), a bind to it fails or takes the other
+ * protocol's port.
+ */
+static int addr_unit = -1;
+
 /* Pin a port to the pool's own (or 0, or one nobody listens on here). */
 static uint16_t pin_port(uint8_t sel)
 {
@@ -380,8 +573,10 @@ static uint16_t pin_port(uint8_t sel)
 	case 0:
 		return 0;
 	case 1:
+		addr_unit = U_LISTENER;
 		return listen_addr.sin_port;
 	case 2:
+		addr_unit = U_UDP;
 		return udp_addr.sin_port;
 	default:
 		return htons(1); /* tcpmux: nothing there */
@@ -394,6 +589,7 @@ static uint8_t addrbuf[EPS_SOCKADDR_MAX + 8];
 static const uint8_t *pick_addr(struct fz *f, size_t *len)
 {
 	uint8_t sel = fz_u8(f);
+	addr_unit = -1;
 	memset(addrbuf, 0, sizeof addrbuf);
 	size_t n;
 	const uint8_t *p = fz_bytes(f, sizeof addrbuf, &n);
@@ -493,8 +689,11 @@ static void op_close(struct fz *f)
 
 static void op_nonblocking(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	struct member *m = pool_find(fd);
+	/* Only an epoll instance changes: it was made blocking; the rest are set back. */
+	if (m != NULL && m->kind == K_EPOLL)
+		touch(fd);
 	int owned = m != NULL && m->owned;
 	int32_t on = fz_i32(f);
 	int32_t r = eps_fd_set_nonblocking(fd, on);
@@ -510,7 +709,7 @@ static void op_nonblocking(struct fz *f)
 
 static void op_poll(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	int32_t events = (fz_u8(f) & 3) ? (int32_t)fz_u16(f) : fz_i32(f);
 	static const int32_t timeouts[] = {0, 0, 0, -2, INT32_MIN};
 	int32_t r = eps_fd_poll(fd, events, timeouts[fz_pick(f, 5)]);
@@ -556,6 +755,8 @@ static void op_bind_connect(struct fz *f)
 	size_t len;
 	uint8_t which = fz_u8(f) % 3;
 	const uint8_t *addr = pick_addr(f, &len);
+	if (which == 1 && addr_unit >= 0)
+		unit_dirty[addr_unit] = 1;
 	int32_t r = which == 0	 ? eps_bind(fd, addr, len)
 		    : which == 1 ? eps_connect(fd, addr, len)
 				 : eps_listen(fd, (fz_u8(f) & 1) ? fz_i32(f) : 16);
@@ -566,7 +767,8 @@ static void op_bind_connect(struct fz *f)
 
 static void op_accept(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	/* A connection waits only in a listener whose port a call named: dirty. */
+	int32_t fd = pick_fd_ro(f);
 	if ((fz_u8(f) & 1) && pool_find(listener) != NULL)
 		fd = listener;
 	int32_t flags = EPS_SOCK_NONBLOCK;
@@ -617,6 +819,8 @@ static void op_send(struct fz *f)
 		const uint8_t *buf = pick_data(f, &len);
 		size_t alen;
 		const uint8_t *addr = pick_addr(f, &alen);
+		if (addr_unit >= 0)
+			unit_dirty[addr_unit] = 1;
 		r = eps_sendto(fd, buf, len, flags, addr, alen);
 	} else {
 		static uint64_t iov[2 * 1026];
@@ -644,7 +848,7 @@ static void op_send(struct fz *f)
 
 static void op_recv(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	int32_t flags =
 	    (fz_u8(f) & 7) == 0
 		? fz_i32(f)
@@ -676,9 +880,11 @@ static void op_recv(struct fz *f)
 
 static void op_misc_socket(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	uint8_t which = fz_u8(f) % 4;
 	int32_t r;
+	if (which == 0)
+		touch(fd); /* a shutdown (SO_ERROR is 0 in an untouched member) */
 	if (which == 0) {
 		r = eps_shutdown(fd, (fz_u8(f) & 3) == 3 ? fz_i32(f) : (int32_t)(fz_u8(f) % 3));
 	} else if (which == 1) {
@@ -695,7 +901,7 @@ static void op_misc_socket(struct fz *f)
 
 static void op_sockopt(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	int32_t fd = pick_fd_ro(f);
 	static const int32_t levels[] = {EPS_SOL_SOCKET, EPS_SOL_SOCKET,   EPS_IPPROTO_TCP,
 					 EPS_IPPROTO_IP, EPS_IPPROTO_IPV6, EPS_IPPROTO_UDP};
 	uint8_t x = fz_u8(f);
@@ -710,6 +916,8 @@ static void op_sockopt(struct fz *f)
 		name = 0;
 	uint8_t which = fz_u8(f) % 7;
 	int64_t r;
+	if (which != 1 && which != 3 && which != 5)
+		touch(fd); /* a setter (SO_ERROR is 0 in an untouched member) */
 	switch (which) {
 	case 0:
 		r = eps_setsockopt_int(fd, level, name, fz_i32(f));
@@ -771,8 +979,9 @@ static void op_epoll(struct fz *f)
 			FZ_CHECK(flags != 0 && flags != EPS_EPOLL_CLOEXEC, "epoll_create: %s",
 				 eps_errname(r));
 	} else if (which == 1) {
+		/* The interest list is the epoll instance's: FD itself is not changed. */
 		int32_t epfd = pick_fd(f);
-		int32_t fd = pick_fd(f);
+		int32_t fd = pick_fd_ro(f);
 		int32_t op = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(1 + fz_u8(f) % 3);
 		uint32_t events = fz_u32(f);
 		if (fz_u8(f) & 1)
@@ -783,7 +992,7 @@ static void op_epoll(struct fz *f)
 	} else {
 		static uint32_t evs[2048];
 		static uint64_t data[2048];
-		int32_t epfd = pick_fd(f);
+		int32_t epfd = pick_fd_ro(f);
 		uint8_t x = fz_u8(f);
 		int32_t max;
 		switch (x & 7) {
@@ -833,7 +1042,7 @@ static void op_counter(struct fz *f)
 		break;
 	}
 	case 2:
-		r = eps_eventfd_read(pick_fd(f), (x & 15) == 0 ? NULL : &v);
+		r = eps_eventfd_read(pick_fd_ro(f), (x & 15) == 0 ? NULL : &v);
 		break;
 	case 3: {
 		static const int32_t clocks[] = {
@@ -852,7 +1061,7 @@ static void op_counter(struct fz *f)
 		break;
 	}
 	default:
-		r = eps_timerfd_read(pick_fd(f), (x & 15) == 0 ? NULL : &v);
+		r = eps_timerfd_read(pick_fd_ro(f), (x & 15) == 0 ? NULL : &v);
 		break;
 	}
 	FZ_CHECK_CODE(r);
@@ -885,19 +1094,58 @@ static const char *pick_path(struct fz *f)
 }
 
 /*
- * OpenSSL 3 is slow to make a context (a scratch one too, for a cipher
- * list) and to decode a key: milliseconds each.  A few per input keep the
- * target at hundreds of executions per second, not tens.
+ * The costly context calls, milliseconds each in OpenSSL 3: making a
+ * context (SSL_CTX_new's provider fetches), loading a key or certificate
+ * into a live one (its decoders), trust stores, and freeing one of the two
+ * standing contexts (which then must be made again).  They reach OpenSSL
+ * only in one input in SLOW_ONE_IN, chosen by a hash of the whole input (so
+ * a crash replays alone, and a mutation draws again), at most SLOW_TLS_OPS
+ * times there; in the other inputs such a call runs only where the library
+ * refuses it before OpenSSL (a dead or forged handle, a refused argument)
+ * and is skipped otherwise.  The cheap context calls run everywhere.
  */
+#define SLOW_ONE_IN 64
 #define SLOW_TLS_OPS 4
-static int slow_tls_ops;
+static int slow_input, slow_tls_ops;
+
+static int slow_ok(void)
+{
+	return slow_input && slow_tls_ops++ < SLOW_TLS_OPS;
+}
+
+/*
+ * What an input did to a standing context: its verify mode, cipher list or
+ * TLS 1.3 suites changed (each set back after the input), or REMAKE (a key,
+ * certificate or trust store: freed and made again after the input).
+ */
+enum { CTX_VERIFY = 1, CTX_CIPHERS = 2, CTX_SUITES = 4, CTX_REMAKE = 8 };
+static int ctx_state[2]; /* server_ctx, client_ctx */
+
+static void ctx_mark(int64_t ctx, int how)
+{
+	if (!live_of(ctx, EPS_HANDLE_TLS_CONTEXT))
+		return;
+	if (ctx == server_ctx)
+		ctx_state[0] |= how;
+	else if (ctx == client_ctx)
+		ctx_state[1] |= how;
+}
+
+static int standing_ctx(int64_t ctx)
+{
+	return (ctx == server_ctx || ctx == client_ctx) && live_of(ctx, EPS_HANDLE_TLS_CONTEXT);
+}
+
+static int version_valid(int32_t v)
+{
+	return v == 0 || v == EPS_TLS_VERSION_1_2 || v == EPS_TLS_VERSION_1_3;
+}
 
 static void op_tls_context(struct fz *f)
 {
 	uint8_t which = fz_u8(f) % 12;
-	if (which != 1 && which != 4 && which != 6 && which < 10 && slow_tls_ops++ >= SLOW_TLS_OPS)
-		return;
 	int64_t ctx = which == 0 ? 0 : pick_handle(f, EPS_HANDLE_TLS_CONTEXT);
+	int live = which != 0 && live_of(ctx, EPS_HANDLE_TLS_CONTEXT);
 	int64_t r;
 	size_t len;
 	char text[256];
@@ -908,6 +1156,11 @@ static void op_tls_context(struct fz *f)
 		int32_t role = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(fz_u8(f) & 1);
 		int32_t min = versions[fz_pick(f, 5)];
 		int32_t max = versions[fz_pick(f, 5)];
+		int32_t lo = min == 0 ? EPS_TLS_VERSION_1_2 : min;
+		int made = (role == EPS_TLS_ROLE_CLIENT || role == EPS_TLS_ROLE_SERVER) &&
+			   version_valid(min) && version_valid(max) && (max == 0 || lo <= max);
+		if (made && !slow_ok())
+			return;
 		r = eps_tls_context_new(role, min, max);
 		FZ_CHECK_CODE(r);
 		if (r > 0)
@@ -915,6 +1168,8 @@ static void op_tls_context(struct fz *f)
 		return;
 	}
 	case 1:
+		if (standing_ctx(ctx) && !slow_ok())
+			return;
 		r = eps_tls_context_free(ctx);
 		track_free(ctx, EPS_HANDLE_TLS_CONTEXT, (int32_t)r);
 		return;
@@ -931,6 +1186,11 @@ static void op_tls_context(struct fz *f)
 		} else {
 			pem = pick_data(f, &len);
 		}
+		if (live && !(pem == NULL && len != 0)) {
+			if (!slow_ok())
+				return;
+			ctx_mark(ctx, CTX_REMAKE);
+		}
 		r = which == 2 ? eps_tls_context_use_certificate_pem(ctx, pem, len)
 			       : eps_tls_context_use_private_key_pem(ctx, pem, len);
 		break;
@@ -941,7 +1201,13 @@ static void op_tls_context(struct fz *f)
 		return;
 	case 5: {
 		const char *path = pick_path(f);
-		switch (fz_u8(f) & 3) {
+		uint8_t loader = fz_u8(f) & 3;
+		if (live && path != NULL) {
+			if (!slow_ok())
+				return;
+			ctx_mark(ctx, CTX_REMAKE);
+		}
+		switch (loader) {
 		case 0:
 			r = eps_tls_context_use_certificate_file(ctx, path);
 			break;
@@ -959,16 +1225,28 @@ static void op_tls_context(struct fz *f)
 	}
 	case 6:
 		r = eps_tls_context_set_verify(ctx, (fz_u8(f) & 3) == 0 ? fz_i32(f) : fz_u8(f) & 1);
+		/* A refused mode, list or suite leaves the context as it was. */
+		if (r == 0)
+			ctx_mark(ctx, CTX_VERIFY);
 		break;
 	case 7:
 		r = eps_tls_context_set_cipher_list(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		if (r == 0)
+			ctx_mark(ctx, CTX_CIPHERS);
 		break;
 	case 8:
 		r = eps_tls_context_set_ciphersuites(
 		    ctx, (fz_u8(f) & 15) == 0 ? NULL : fz_string(f, text, sizeof text));
+		if (r == 0)
+			ctx_mark(ctx, CTX_SUITES);
 		break;
 	case 9:
+		if (live) {
+			if (!slow_ok())
+				return;
+			ctx_mark(ctx, CTX_REMAKE);
+		}
 		/* SSL_CERT_FILE and SSL_CERT_DIR name our small files (see below). */
 		r = eps_tls_context_use_default_verify_paths(ctx);
 		handle_result(ctx, EPS_HANDLE_TLS_CONTEXT, r, 1);
@@ -1101,6 +1379,96 @@ static void op_resolve(struct fz *f)
 
 /* --- one input ------------------------------------------------------------------ */
 
+static int64_t client_context(void)
+{
+	int64_t ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0);
+	FZ_CHECK(ctx > 0, "client context");
+	FZ_CHECK(eps_tls_context_set_verify(ctx, EPS_TLS_VERIFY_NONE) == 0, "verify");
+	return ctx;
+}
+
+/*
+ * The standing contexts as an input found them: what it reconfigured set
+ * back, what it loaded into one (or freed) made again.
+ */
+static void standing_ctx_restore(void)
+{
+	for (int k = 0; k < 2; k++) {
+		int64_t *ctx = k == 0 ? &server_ctx : &client_ctx;
+		int live = live_of(*ctx, EPS_HANDLE_TLS_CONTEXT);
+		if (live && (ctx_state[k] & CTX_REMAKE)) {
+			FZ_CHECK(eps_tls_context_free(*ctx) == 0, "free a standing context");
+			track_find(*ctx)->live = 0;
+			live = 0;
+		}
+		if (!live) {
+			*ctx = k == 0 ? fz_server_context() : client_context();
+		} else {
+			if (ctx_state[k] & CTX_VERIFY)
+				FZ_CHECK(eps_tls_context_set_verify(*ctx, EPS_TLS_VERIFY_NONE) == 0,
+					 "verify");
+			if (ctx_state[k] & CTX_CIPHERS)
+				FZ_CHECK(eps_tls_context_set_policy(
+					     *ctx, EPS_TLS_POLICY_INTERMEDIATE) == 0,
+					 "policy");
+			if (ctx_state[k] & CTX_SUITES)
+				FZ_CHECK(eps_tls_context_set_ciphersuites(
+					     *ctx, OSSL_default_ciphersuites()) == 0,
+					 "ciphersuites");
+		}
+		ctx_state[k] = 0;
+	}
+}
+
+/*
+ * EPS_FUZZ_PROFILE=1: the thread CPU time of each kind of call and of the
+ * harness's own work, printed at exit (where this target's time goes).
+ */
+static int profiling;
+static const char *const prof_names[] = {
+    "close",   "nonblocking",  "poll",	 "socket",	    "bind/connect/listen",
+    "accept",  "send",	       "recv",	 "misc socket",	    "sockopt",
+    "epoll",   "counters",     "errors", "tls context",	    "tls connection",
+    "resolve", "restore pool", "checks", "restore contexts"};
+#define PROF_N 19
+static double prof_ns[PROF_N];
+static long prof_calls[PROF_N], prof_inputs, prof_slow;
+
+static double thread_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+__attribute__((destructor)) static void prof_print(void)
+{
+	if (!profiling || prof_inputs == 0)
+		return;
+	double total = 0;
+	for (int i = 0; i < PROF_N; i++)
+		total += prof_ns[i];
+	fprintf(stderr, "fuzz_abi profile: %ld inputs (%ld slow), %.1f us of CPU each\n",
+		prof_inputs, prof_slow, total / 1e3 / (double)prof_inputs);
+	for (int i = 0; i < PROF_N; i++)
+		if (prof_calls[i] > 0)
+			fprintf(stderr, "  %-20s %5.1f%%  %9ld calls  %8.1f us each\n",
+				prof_names[i], 100 * prof_ns[i] / total, prof_calls[i],
+				prof_ns[i] / 1e3 / (double)prof_calls[i]);
+}
+
+/* One input in SLOW_ONE_IN, by a hash of all its bytes. */
+static int slow_by_hash(const uint8_t *data, size_t size)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h % SLOW_ONE_IN == 0;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -1126,9 +1494,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("SSL_CERT_FILE", cert_path, 1);
 	setenv("SSL_CERT_DIR", tmpdir, 1);
 	server_ctx = fz_server_context();
-	client_ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0);
-	FZ_CHECK(client_ctx > 0, "client context");
-	FZ_CHECK(eps_tls_context_set_verify(client_ctx, EPS_TLS_VERIFY_NONE) == 0, "verify");
+	client_ctx = client_context();
+	profiling = getenv("EPS_FUZZ_PROFILE") != NULL;
 	return 0;
 }
 
@@ -1144,71 +1511,40 @@ __attribute__((destructor)) static void remove_files(void)
 	(void)rmdir(tmpdir);
 }
 
+typedef void (*op_fn)(struct fz *);
+static const op_fn ops[16] = {op_close,	       op_nonblocking, op_poll,		  op_socket,
+			      op_bind_connect, op_accept,      op_send,		  op_recv,
+			      op_misc_socket,  op_sockopt,     op_epoll,	  op_counter,
+			      op_errors,       op_tls_context, op_tls_connection, op_resolve};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = {data, size};
+	if (standing_n == 0)
+		standing_build();
 	int64_t live0 = eps_handles_live(EPS_HANDLE_ANY);
 	int64_t fds0 = eps_fds_open();
-	FZ_CHECK(fds0 == 0, "descriptors open before the input: %lld", (long long)fds0);
+	FZ_CHECK(fds0 == standing_owned, "descriptors open before the input: %lld, the pool's %d",
+		 (long long)fds0, standing_owned);
 
 	handles_n = 0;
 	slow_tls_ops = 0;
+	slow_input = slow_by_hash(data, size);
 	handles[handles_n++] = (struct tracked){server_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1};
 	handles[handles_n++] = (struct tracked){client_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1};
-	pool_build();
 
-	for (int ops = 0; ops < 200 && !fz_empty(&f); ops++) {
-		switch (fz_u8(&f) % 16) {
-		case 0:
-			op_close(&f);
-			break;
-		case 1:
-			op_nonblocking(&f);
-			break;
-		case 2:
-			op_poll(&f);
-			break;
-		case 3:
-			op_socket(&f);
-			break;
-		case 4:
-			op_bind_connect(&f);
-			break;
-		case 5:
-			op_accept(&f);
-			break;
-		case 6:
-			op_send(&f);
-			break;
-		case 7:
-			op_recv(&f);
-			break;
-		case 8:
-			op_misc_socket(&f);
-			break;
-		case 9:
-			op_sockopt(&f);
-			break;
-		case 10:
-			op_epoll(&f);
-			break;
-		case 11:
-			op_counter(&f);
-			break;
-		case 12:
-			op_errors(&f);
-			break;
-		case 13:
-			op_tls_context(&f);
-			break;
-		case 14:
-			op_tls_connection(&f);
-			break;
-		default:
-			op_resolve(&f);
-			break;
+	for (int n = 0; n < 200 && !fz_empty(&f); n++) {
+		int op = fz_u8(&f) % 16;
+		if (!profiling) {
+			ops[op](&f);
+			continue;
 		}
+		double t0 = thread_ns();
+		ops[op](&f);
+		prof_ns[op] += thread_ns() - t0;
+		prof_calls[op]++;
 	}
+	double t1 = profiling ? thread_ns() : 0;
 
 	/* Every live handle resolves, every freed one does not. */
 	for (int i = 0; i < handles_n; i++) {
@@ -1241,22 +1577,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			t->live = 0;
 		}
 	}
-	pool_teardown();
+	double t2 = profiling ? thread_ns() : 0;
+	standing_restore();
+	double t2b = profiling ? thread_ns() : 0;
+	standing_ctx_restore();
 
-	/* The input may have freed a context of ours: make it again. */
-	int64_t expect = live0;
-	if (!live_of(server_ctx, EPS_HANDLE_TLS_CONTEXT)) {
-		server_ctx = fz_server_context();
-	}
-	if (!live_of(client_ctx, EPS_HANDLE_TLS_CONTEXT)) {
-		client_ctx = eps_tls_context_new(EPS_TLS_ROLE_CLIENT, 0, 0);
-		FZ_CHECK(client_ctx > 0, "client context");
-		FZ_CHECK(eps_tls_context_set_verify(client_ctx, EPS_TLS_VERIFY_NONE) == 0,
-			 "verify");
-	}
-	FZ_CHECK(eps_handles_live(EPS_HANDLE_ANY) == expect, "handles live %lld, expected %lld",
-		 (long long)eps_handles_live(EPS_HANDLE_ANY), (long long)expect);
+	/* Back to where the input started: the pool, the two contexts, nothing else. */
+	FZ_CHECK(eps_handles_live(EPS_HANDLE_ANY) == live0, "handles live %lld, expected %lld",
+		 (long long)eps_handles_live(EPS_HANDLE_ANY), (long long)live0);
 	FZ_CHECK(eps_handles_live(EPS_HANDLE_TLS_CONTEXT) == 2, "contexts leaked");
-	FZ_CHECK(eps_fds_open() == 0, "descriptors leaked: %lld", (long long)eps_fds_open());
+	FZ_CHECK(eps_fds_open() == standing_owned, "descriptors leaked: %lld open, the pool's %d",
+		 (long long)eps_fds_open(), standing_owned);
+	if (profiling) {
+		double t3 = thread_ns();
+		prof_ns[16] += t2b - t2;
+		prof_ns[17] += t2 - t1;
+		prof_ns[18] += t3 - t2b;
+		prof_calls[16]++;
+		prof_calls[17]++;
+		prof_calls[18]++;
+		prof_inputs++;
+		prof_slow += slow_input;
+	}
 	return 0;
 }

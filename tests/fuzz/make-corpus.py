@@ -131,7 +131,7 @@ def addr_seeds():
 
 # --- fuzz_abi ----------------------------------------------------------------
 
-# Pool members, in pool_build's order.
+# Pool members, in standing_build's order (fuzz_abi.c).
 SP0, SP1, DG0, DG1, UDP, LISTEN, TCPC, TCPS, PIPER, PIPEW, EP0, EP1, EVFD, TMFD = range(14)
 
 
