@@ -226,6 +226,19 @@ EPS_EXPORT int64_t eps_sendv(int32_t fd, const uint64_t *iov, size_t count, int3
 	return n;
 }
 
+/*
+ * A receive's count, never more than the LEN bytes the caller offered
+ * unless it asked for a datagram's real length (MSG_TRUNC): Linux reports
+ * an out-of-band byte read from a Unix stream socket as 1 even into a
+ * 0-byte buffer, and a caller trusting the count would read past its own.
+ */
+static int64_t received(ssize_t n, size_t len, int32_t flags)
+{
+	if ((size_t)n > len && !(flags & MSG_TRUNC))
+		return (int64_t)len;
+	return n;
+}
+
 EPS_EXPORT int64_t eps_recv(int32_t fd, uint8_t *buf, size_t len, int32_t flags)
 {
 	EPS_ENSURE(fd >= 0, EPS_EBADF);
@@ -234,7 +247,7 @@ EPS_EXPORT int64_t eps_recv(int32_t fd, uint8_t *buf, size_t len, int32_t flags)
 	ssize_t n = recv(fd, buf, len, flags);
 	if (n < 0)
 		return EPS_ERRNO();
-	return n;
+	return received(n, len, flags);
 }
 
 EPS_EXPORT int64_t eps_sendto(int32_t fd, const uint8_t *buf, size_t len, int32_t flags,
@@ -269,7 +282,7 @@ EPS_EXPORT int64_t eps_recvfrom(int32_t fd, uint8_t *buf, size_t len, int32_t fl
 		memcpy(addr, &ss, sslen);
 		*addrlen = sslen;
 	}
-	return n;
+	return received(n, len, flags);
 }
 
 EPS_EXPORT int32_t eps_shutdown(int32_t fd, int32_t how)

@@ -241,7 +241,8 @@ sent (possibly fewer than the total), or a negative code as eps_send.")
   :inline t
   :documentation "Receive up to LEN bytes into BUF from socket FD.  FLAGS:
 EPS_MSG_DONTWAIT, EPS_MSG_PEEK, EPS_MSG_WAITALL, EPS_MSG_TRUNC,
-EPS_MSG_OOB.  Returns the number of bytes received, 0 at end of stream
+EPS_MSG_OOB.  Returns the number of bytes received, never more than LEN
+(with EPS_MSG_TRUNC, a datagram's real length), 0 at end of stream
 (or for an empty datagram), -EAGAIN (nothing there on a non-blocking
 socket, or a receive timeout expired), -ECONNRESET, -EINVAL for other
 FLAGS, ...")

@@ -431,6 +431,35 @@ START_TEST(socketpair_is_registered)
 }
 END_TEST
 
+/* Linux counts an out-of-band byte on a Unix stream socket as 1 even when
+ * read into 0 bytes (found by fuzz_abi): the count never exceeds the buffer. */
+START_TEST(recv_count_never_exceeds_the_buffer)
+{
+	int32_t sv[2] = {-1, -1};
+	uint8_t byte = 'x';
+	uint8_t addr[EPS_SOCKADDR_MAX];
+	uint32_t addrlen = sizeof addr;
+	ck_assert_ok(eps_socketpair(EPS_AF_UNIX, EPS_SOCK_STREAM, 0, sv));
+	int64_t sent = eps_send(sv[0], &byte, 1, EPS_MSG_OOB);
+	if (sent == -EPS_EOPNOTSUPP || sent == -EPS_EINVAL) {
+		/* A kernel without AF_UNIX out-of-band data has nothing to clamp. */
+		ck_assert_int_eq(eps_close(sv[0]), 0);
+		ck_assert_int_eq(eps_close(sv[1]), 0);
+		return;
+	}
+	ck_assert_int_eq(sent, 1);
+	ck_assert_int_eq(eps_recv(sv[1], NULL, 0, EPS_MSG_OOB | EPS_MSG_PEEK | EPS_MSG_DONTWAIT), 0);
+	ck_assert_int_eq(eps_recvfrom(sv[1], NULL, 0, EPS_MSG_OOB | EPS_MSG_PEEK | EPS_MSG_DONTWAIT,
+				      addr, &addrlen),
+			 0);
+	uint8_t got = 0;
+	ck_assert_int_eq(eps_recv(sv[1], &got, 1, EPS_MSG_OOB | EPS_MSG_DONTWAIT), 1);
+	ck_assert_int_eq(got, 'x');
+	ck_assert_int_eq(eps_close(sv[0]), 0);
+	ck_assert_int_eq(eps_close(sv[1]), 0);
+}
+END_TEST
+
 /* --- UDP ------------------------------------------------------------------ */
 
 START_TEST(udp_datagrams_carry_their_sender)
@@ -1132,6 +1161,7 @@ static Suite *net_suite(void)
 	tcase_add_test(local, unix_path_socket);
 	tcase_add_test(local, unix_abstract_socket);
 	tcase_add_test(local, socketpair_is_registered);
+	tcase_add_test(local, recv_count_never_exceeds_the_buffer);
 	suite_add_tcase(s, local);
 	TCase *udp = tcase_create("udp");
 	tcase_add_checked_fixture(udp, leak_setup, leak_teardown);

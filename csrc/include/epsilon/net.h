@@ -228,7 +228,8 @@ int64_t eps_sendv(int32_t fd, const uint64_t *iov, size_t count, int32_t flags);
 /**
  * Receive up to LEN bytes into BUF from socket FD.  FLAGS:
  * EPS_MSG_DONTWAIT, EPS_MSG_PEEK, EPS_MSG_WAITALL, EPS_MSG_TRUNC,
- * EPS_MSG_OOB.  Returns the number of bytes received, 0 at end of stream
+ * EPS_MSG_OOB.  Returns the number of bytes received, never more than LEN
+ * (with EPS_MSG_TRUNC, a datagram's real length), 0 at end of stream
  * (or for an empty datagram), -EAGAIN (nothing there on a non-blocking
  * socket, or a receive timeout expired), -ECONNRESET, -EINVAL for other
  * FLAGS, ...
