@@ -324,8 +324,11 @@ pending, else after what is."
 (served), :EVENTS-PER-SECOND and :BYTES-CONSED-PER-REQUEST (over the last
 tick; -1 when no request arrived in it), :AVERAGE-BYTES-CONSED-PER-REQUEST
 (since the server was made), :ACCEPTED, :IDLE-CLOSED, :SHED (connections
-closed at once for want of descriptors) and :ERRORS (connections closed on
-an error other than the peer going away)."
+closed at once for want of descriptors), :ERRORS (connections closed on
+an error other than the peer going away), and for leak checks (make soak):
+:OPEN-FDS and :OPEN-HANDLES (the library's descriptors and live handles),
+:BYTES-CONSED (since the image started) and :DYNAMIC-USAGE (heap bytes in
+use now)."
   (let ((requests (- (server-requests server) (server-start-requests server))))
     (list :connections (server-open-count server)
           :requests (server-requests server)
@@ -338,7 +341,11 @@ an error other than the peer going away)."
           :accepted (server-accepted server)
           :idle-closed (server-idle-closed server)
           :shed (server-shed server)
-          :errors (server-errors server))))
+          :errors (server-errors server)
+          :open-fds (epsilon.linux:open-fd-count)
+          :open-handles (epsilon.linux:open-handle-count)
+          :bytes-consed (sb-ext:get-bytes-consed)
+          :dynamic-usage (sb-kernel:dynamic-usage))))
 
 (defun stats-response (server head-p keep-alive)
   (let* ((body (format nil "~{~(~A~) ~A~%~}" (server-stats server)))
