@@ -81,6 +81,7 @@
   (readable nil)
   (close-after nil)                     ; close once the output is sent
   (eof nil)                             ; the peer sent its FIN
+  (rdhup nil)                           ; epoll saw the FIN: read on to the EOF
   (lingering nil)                       ; our FIN sent; reading until theirs
   (last-active 0 :type fixnum)
   (state nil))                          ; a CONN-HANDLER's own, NIL when opened
@@ -442,7 +443,9 @@ index of the first byte not consumed (an incomplete request)."
                             (conn-close-after conn) t))
                      (t
                       (locally (declare (type index n))
-                        (when (and (not tls) (< n want))
+                        ;; A short read drained the socket, unless the FIN
+                        ;; came in the same edge: then only reading on finds it.
+                        (when (and (not tls) (< n want) (not (conn-rdhup conn)))
                           (setf (conn-readable conn) nil))
                         (if (plusp carry-len)
                             (let ((carry (conn-carry conn))
@@ -478,6 +481,8 @@ with unread input resets it, and the peer could lose the response)."
   (setf (conn-last-active conn) (server-now-ms server))
   (when (logtest mask (logior +epollin+ +epollerr+ +epollhup+ +epollrdhup+))
     (setf (conn-readable conn) t))
+  (when (logtest mask +epollrdhup+)
+    (setf (conn-rdhup conn) t))
   (cond ((conn-lingering conn)
          (when (conn-drain server conn)
            (close-conn server conn)))
@@ -518,6 +523,7 @@ with unread input resets it, and the peer could lose the response)."
             (conn-readable conn) nil
             (conn-close-after conn) nil
             (conn-eof conn) nil
+            (conn-rdhup conn) nil
             (conn-lingering conn) nil
             (conn-body-left conn) 0
             (conn-carry-len conn) 0

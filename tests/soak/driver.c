@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -78,13 +79,16 @@ static long counter(enum counter c) { return __atomic_load_n(&counters[c], __ATO
 
 /* The first few problems are described on stderr. */
 static int reported;
+static double g_start;
+static __thread int last_errno, last_ssl_err;
+static double now(void);
 __attribute__((format(printf, 1, 2))) static void problem(const char *fmt, ...) {
   if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) < 20) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "soak-driver: ");
+    fprintf(stderr, "soak-driver: at %.1f s: ", now() - g_start);
     vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fprintf(stderr, " [errno %d, ssl error %d]\n", last_errno, last_ssl_err);
     va_end(ap);
   }
 }
@@ -195,12 +199,16 @@ static ssize_t conn_read(struct conn *c, char *buf, size_t n) {
     int r = SSL_read(c->ssl, buf, (int)n);
     if (r > 0) return r;
     int e = SSL_get_error(c->ssl, r);
+    last_errno = errno;
+    last_ssl_err = e;
     ERR_clear_error();
     return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
   }
   for (;;) {
     ssize_t k = recv(c->fd, buf, n, 0);
     if (k < 0 && errno == EINTR) continue;
+    last_errno = k < 0 ? errno : 0;
+    last_ssl_err = 0;
     return k;
   }
 }
@@ -533,6 +541,11 @@ static void leak(int n) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
+    /* Not the harness's pipes: it waits for their EOF. */
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
     sleep((unsigned)g_leak_hold);
     _exit(0);
   }
@@ -579,7 +592,8 @@ int main(int argc, char **argv) {
   SSL_CTX_set_verify(g_ctx, SSL_VERIFY_PEER, NULL);
   printf("DRIVER_SEED %u\n", g_seed);
   fflush(stdout);
-  g_deadline = now() + g_seconds;
+  g_start = now();
+  g_deadline = g_start + g_seconds;
   pthread_t th[64];
   for (int i = 0; i < g_threads; i++) pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
   for (int i = 0; i < g_threads; i++) pthread_join(th[i], NULL);
