@@ -489,7 +489,10 @@ with unread input resets it, and the peer could lose the response)."
         ((and (conn-handshaking conn)
               (not (tls-handshake (conn-tls conn)))))
         (t
-         (setf (conn-handshaking conn) nil)
+         (when (conn-handshaking conn)
+           ;; The handshake may have read (ahead) the first request into
+           ;; OpenSSL, where no epoll edge will announce it: read now.
+           (setf (conn-handshaking conn) nil (conn-readable conn) t))
          (flush-pending server conn)
          (when (conn-read server conn)
            (finish server conn)))))
