@@ -5,7 +5,7 @@
 ;;;; joined in bounded time (no deadlock), no descriptor or handle leaked,
 ;;;; every connection completed (its bytes intact) or ended by a condition
 ;;;; or by the interrupt's throw, and a fresh round trip works.  The seed is
-;;;; printed; STORM-SEED (environment) replays its random choices (sizes,
+;;;; printed; STORM_SEED (environment) replays its random choices (sizes,
 ;;;; kinds, pauses; not the threads' timing).  Interrupts are sent one in
 ;;;; flight per thread: SBCL aborts ("maximum interrupt nesting depth (8)
 ;;;; exceeded") when a backlog of them runs nested.
@@ -235,13 +235,13 @@ outcome: :COMPLETED, :WRONG (bytes not intact), :INTERRUPTED, :TIMEOUT,
       (tls-context-free sctx))))
 
 (5am:test interrupt-storm-leaves-nothing-behind
-  (let* ((seed (let ((env (sb-ext:posix-getenv "STORM-SEED")))
+  (let* ((seed (let ((env (sb-ext:posix-getenv "STORM_SEED")))
                  (if (and env (plusp (length env)))
                      (parse-integer env)
                      (random 1000000 (make-random-state t)))))
          (before (epsilon.linux.tests:settled-counts))
          (t0 (get-internal-real-time)))
-    (format t "~&interrupt storm: seed ~D (STORM-SEED=~D replays its choices)~%" seed seed)
+    (format t "~&interrupt storm: seed ~D (STORM_SEED=~D replays its choices)~%" seed seed)
     (let* ((r (run-storm seed))
            (outcomes (getf r :outcomes))
            ;; A few tries: the conservative stack scan may keep a dropped
