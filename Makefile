@@ -96,3 +96,11 @@ fuzz-long: deps
 
 clean:
 	rm -rf build build-asan build-fuzz build-deb
+
+# make soak [MINUTES=2]: the server of `make run` under mixed load from a
+# separate driver process for MINUTES minutes (tests/soak/soak.py): fails on
+# RSS, descriptor, handle or consing growth, a wrong answer or a hang.
+.PHONY: soak
+MINUTES ?= 2
+soak: build
+	@python3 tests/soak/soak.py --minutes $(MINUTES)

@@ -47,6 +47,7 @@
                    (:file "suite-faults")
                    (:file "suite-waitall")
                    (:file "suite-blocking")
+                   (:file "suite-interrupt-storm")
                    (:file "suite-systems")
                    (:file "suite-leaks"))
       :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -50,6 +50,8 @@ if run "build-asan" bash scripts/build.sh build-asan; then
 fi
 run "lisp suites" sbcl --script tests/lisp/run.lisp
 run "tls scan (testssl.sh)" bash tests/interop/tls-scan.sh
+# The server of `make run` under mixed load for 2 minutes (tests/soak/soak.py).
+run "soak (2 min)" python3 tests/soak/soak.py --minutes 2
 # The Debian packages, built from a copy of the tree (lintian: no errors),
 # unpacked into a scratch root and loaded from there by a fresh SBCL.
 if run "make deb" bash scripts/deb.sh; then

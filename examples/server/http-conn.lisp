@@ -114,7 +114,9 @@ request, at the start of CONN's carry buffer (BUF may be the carry)."
                             (conn-close-after conn) t))
                      (t
                       (locally (declare (type index n))
-                        (when (and (not tls) (< n (- end carry-len)))
+                        ;; A short read drained the socket, unless the FIN
+                        ;; came in the same edge: then only reading on finds it.
+                        (when (and (not tls) (< n (- end carry-len)) (not (conn-rdhup conn)))
                           (setf (conn-readable conn) nil))
                         (let ((end (+ carry-len n)))
                           (keep-rest server conn buf (process server conn buf 0 end) end)))
@@ -147,13 +149,18 @@ connection, then sends what is pending and reads and answers requests."
   (declare (type server server) (type conn conn) (type (unsigned-byte 32) mask))
   (when (logtest mask (logior +epollin+ +epollerr+ +epollhup+ +epollrdhup+))
     (setf (conn-readable conn) t))
+  (when (logtest mask +epollrdhup+)
+    (setf (conn-rdhup conn) t))
   (cond ((conn-lingering conn)
          (when (conn-drain server conn)
            (close-conn server conn)))
         ((and (conn-handshaking conn)
               (not (tls-handshake (conn-tls conn)))))
         (t
-         (setf (conn-handshaking conn) nil)
+         (when (conn-handshaking conn)
+           ;; The handshake may have read (ahead) the first request into
+           ;; OpenSSL, where no epoll edge will announce it: read now.
+           (setf (conn-handshaking conn) nil (conn-readable conn) t))
          (flush-pending server conn)
          (when (conn-read server conn)
            (finish server conn)))))

@@ -79,6 +79,7 @@
   (readable nil)
   (close-after nil)                     ; close once the output is sent
   (eof nil)                             ; the peer sent its FIN
+  (rdhup nil)                           ; epoll saw the FIN: read on to the EOF
   (lingering nil)                       ; our FIN sent; reading until theirs
   (last-active 0 :type fixnum)
   (state nil))                          ; a CONN-HANDLER's own, NIL when opened
@@ -390,8 +391,11 @@ pending, else after what is."
 (served), :EVENTS-PER-SECOND and :BYTES-CONSED-PER-REQUEST (over the last
 tick; -1 when no request arrived in it), :AVERAGE-BYTES-CONSED-PER-REQUEST
 (since the server was made), :ACCEPTED, :IDLE-CLOSED, :SHED (connections
-closed at once for want of descriptors) and :ERRORS (connections closed on
-an error other than the peer going away)."
+closed at once for want of descriptors), :ERRORS (connections closed on
+an error other than the peer going away), and for leak checks (make soak):
+:OPEN-FDS and :OPEN-HANDLES (the library's descriptors and live handles),
+:BYTES-CONSED (since the image started) and :DYNAMIC-USAGE (heap bytes in
+use now)."
   (let ((requests (- (server-requests server) (server-start-requests server))))
     (list :connections (server-open-count server)
           :requests (server-requests server)
@@ -404,7 +408,11 @@ an error other than the peer going away)."
           :accepted (server-accepted server)
           :idle-closed (server-idle-closed server)
           :shed (server-shed server)
-          :errors (server-errors server))))
+          :errors (server-errors server)
+          :open-fds (epsilon.linux:open-fd-count)
+          :open-handles (epsilon.linux:open-handle-count)
+          :bytes-consed (sb-ext:get-bytes-consed)
+          :dynamic-usage (sb-kernel:dynamic-usage))))
 
 (defun close-conn (server conn)
   "Close CONN and recycle its buffers; never signals."
@@ -438,6 +446,7 @@ an error other than the peer going away)."
             (conn-readable conn) nil
             (conn-close-after conn) nil
             (conn-eof conn) nil
+            (conn-rdhup conn) nil
             (conn-lingering conn) nil
             (conn-body-left conn) 0
             (conn-carry-len conn) 0

@@ -63,13 +63,17 @@ image was saved, so its handle is never passed to C in another process."
   "Free the TLS connection CONN without sending anything (TLS-SHUTDOWN first
 for a clean close).  The fd stays open.  Idempotent.  Returns NIL."
   (check-type conn tls-connection)
-  (let ((h (tls-connection-%handle conn)))
-    (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-connection-%handle conn) h 0))
-               ;; One made before the image was saved has nothing to free.
-               (epsilon.foreign:current-epoch-p (tls-connection-epoch conn)))
-      (sb-ext:cancel-finalization conn)
-      (with-shim (%eps-tls-connection-free h))))
+  ;; Deferred from the swap to the free: a throw from an interrupt between
+  ;; them (one pending runs as CANCEL-FINALIZATION releases its lock) would
+  ;; leave a handle that neither this nor the finalizer frees.
+  (sb-sys:without-interrupts
+    (let ((h (tls-connection-%handle conn)))
+      (when (and (plusp h)
+                 (eql h (sb-ext:compare-and-swap (tls-connection-%handle conn) h 0))
+                 ;; One made before the image was saved has nothing to free.
+                 (epsilon.foreign:current-epoch-p (tls-connection-epoch conn)))
+        (sb-ext:cancel-finalization conn)
+        (%eps-tls-connection-free h))))
   nil)
 
 ;;; Failures
@@ -139,13 +143,23 @@ WITH-TLS-CONNECTION.  FD is never closed by this package."
       (tls-usage-error 'make-tls-connection
                        "a verifying client needs the server's name: give :hostname, ~
 or make the context with :verify nil (insecure)"))
-    (let* ((h (shim-call 'make-tls-connection
-                         (%eps-tls-connection-new
-                          (context-handle ctx 'make-tls-connection) fd)))
-           (conn (%make-tls-connection h fd ctx timeout))
+    (let* ((ch (context-handle ctx 'make-tls-connection))
+           ;; The handle and its finalizer in one deferred section: an
+           ;; interrupt that arrived during the C call runs as soon as
+           ;; interrupts are allowed again, and a throw from it before the
+           ;; finalizer existed would lose the handle for good.
+           (conn (sb-sys:without-interrupts
+                   (let ((h (%eps-tls-connection-new ch fd)))
+                     (if (minusp h)
+                         h
+                         (let ((conn (%make-tls-connection h fd ctx timeout)))
+                           (sb-ext:finalize conn (lambda () (with-shim (%eps-tls-connection-free h)))
+                                            :dont-save t)
+                           conn)))))
+           (h (if (integerp conn)
+                  (signal-epsilon-error conn 'make-tls-connection 'tls-error)
+                  (tls-connection-%handle conn)))
            (ok nil))
-      (sb-ext:finalize conn (lambda () (with-shim (%eps-tls-connection-free h)))
-                       :dont-save t)
       (unwind-protect
            (progn
              (shim-call 'make-tls-connection (%eps-tls-connection-set-nonblocking h 1))
