@@ -132,29 +132,10 @@ the other, run the server side of the handshake on each (certificate CERT)
 and call HANDLER with the connection.  Call CLIENT with the port meanwhile.
 Returns CLIENT's value and the list of the server's results per client
 (HANDLER's value or the condition it or the handshake signalled)."
-  (multiple-value-bind (listener port) (make-listener host)
-    (unwind-protect
-         (let ((ctx (epsilon.crypto:make-tls-context
-                     :role :server :method method :max-version max-version
-                     :ciphers ciphers
-                     :cert-file (cert (format nil "~A.pem" cert))
-                     :key-file (cert (format nil "~A.key" cert)))))
-           (unwind-protect
-                (let (value results)
-                  (with-thread (server
-                                (loop repeat clients
-                                      collect (handler-case
-                                                  (with-fd (fd (accept-one listener))
-                                                    (epsilon.crypto:with-tls-connection
-                                                        (conn ctx fd :timeout 30)
-                                                      (epsilon.crypto:tls-handshake conn)
-                                                      (funcall handler conn)))
-                                                (error (e) e))))
-                    (setf value (funcall client port)
-                          results (join-result server)))
-                  (values value results))
-             (epsilon.crypto:tls-context-free ctx)))
-      (close-fd listener))))
+  (call-with-server (list :method method :max-version max-version :ciphers ciphers
+                          :cert-file (cert (format nil "~A.pem" cert))
+                          :key-file (cert (format nil "~A.key" cert)))
+                    handler client :clients clients :host host))
 
 (defmacro with-tls-server ((port &rest keys) handler &body body)
   "Run BODY with PORT bound while a Lisp TLS server (see
@@ -244,13 +225,13 @@ error seen."
 
 ;;; Servers and clients of the TLS suites (suite-tls-*.lisp)
 
-(defun call-with-server (server-options handler client &key (clients 1))
-  "Listen on 127.0.0.1 port 0 with a server context made from
+(defun call-with-server (server-options handler client &key (clients 1) (host "127.0.0.1"))
+  "Listen on HOST (default 127.0.0.1) port 0 with a server context made from
 SERVER-OPTIONS (plus :ROLE :SERVER); in a thread, accept CLIENTS
 connections one after the other, run the handshake of each and call
 HANDLER with it.  Call CLIENT with the port meanwhile.  Returns CLIENT's
 value and the list of the server's results (values or conditions)."
-  (multiple-value-bind (listener port) (make-listener)
+  (multiple-value-bind (listener port) (make-listener host)
     (unwind-protect
          (let ((ctx (apply #'epsilon.crypto:make-tls-context :role :server server-options)))
            (unwind-protect
