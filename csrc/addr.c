@@ -67,12 +67,12 @@ EPS_EXPORT int32_t eps_addr_inet(const char *host, int32_t port, uint8_t *addr, 
 static EPS_MUST_USE int parse_scope(const char *scope, uint32_t *out)
 {
 	if (*scope == '\0')
-		return -EPS_EBADADDRESS;
+		return eps__fail(EPS_EBADADDRESS);
 	if (scope[0] >= '0' && scope[0] <= '9') {
 		char *end;
 		unsigned long long v = strtoull(scope, &end, 10);
 		if (*end != '\0' || v > UINT32_MAX)
-			return -EPS_EBADADDRESS;
+			return eps__fail(EPS_EBADADDRESS);
 		*out = (uint32_t)v;
 		return 0;
 	}
@@ -164,7 +164,7 @@ EPS_EXPORT int32_t eps_addr_port(const uint8_t *addr, size_t addrlen)
 		memcpy(&sin6, addr, sizeof sin6);
 		return ntohs(sin6.sin6_port);
 	}
-	return -EPS_EAFNOSUPPORT;
+	return eps__fail(EPS_EAFNOSUPPORT);
 }
 
 EPS_EXPORT int64_t eps_addr_scope_id(const uint8_t *addr, size_t addrlen)
@@ -235,10 +235,10 @@ static EPS_MUST_USE int32_t format_address(const uint8_t *addr, size_t addrlen, 
 		}
 		out[n] = '\0';
 	} else {
-		return -EPS_EAFNOSUPPORT;
+		return eps__fail(EPS_EAFNOSUPPORT);
 	}
 	if (n < 0 || n >= EPS_ADDRESS_TEXT_MAX)
-		return -EPS_EBADADDRESS;
+		return eps__fail(EPS_EBADADDRESS);
 	return n;
 }
 
@@ -292,28 +292,28 @@ static EPS_MUST_USE int32_t eai_code(int eai, int saved_errno)
 {
 	switch (eai) {
 	case EAI_NONAME:
-		return -EPS_EAINONAME;
+		return eps__fail(EPS_EAINONAME);
 	case EAI_AGAIN:
-		return -EPS_EAIAGAIN;
+		return eps__fail(EPS_EAIAGAIN);
 	case EAI_FAIL:
-		return -EPS_EAIFAIL;
+		return eps__fail(EPS_EAIFAIL);
 	case EAI_NODATA:
 	case EAI_ADDRFAMILY:
-		return -EPS_EAINODATA;
+		return eps__fail(EPS_EAINODATA);
 	case EAI_FAMILY:
-		return -EPS_EAIFAMILY;
+		return eps__fail(EPS_EAIFAMILY);
 	case EAI_SERVICE:
-		return -EPS_EAISERVICE;
+		return eps__fail(EPS_EAISERVICE);
 	case EAI_SOCKTYPE:
-		return -EPS_ESOCKTNOSUPPORT;
+		return eps__fail(EPS_ESOCKTNOSUPPORT);
 	case EAI_BADFLAGS:
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	case EAI_MEMORY:
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	case EAI_SYSTEM:
-		return saved_errno > 0 ? -saved_errno : -EPS_EAIOTHER;
+		return eps__fail(saved_errno > 0 ? saved_errno : EPS_EAIOTHER);
 	default:
-		return -EPS_EAIOTHER;
+		return eps__fail(EPS_EAIOTHER);
 	}
 }
 
@@ -341,7 +341,7 @@ EPS_EXPORT int64_t eps_getaddrinfo(const char *host, const char *service, int32_
 	struct eps_addrinfo *ai = malloc(sizeof *ai);
 	if (ai == NULL) {
 		freeaddrinfo(list);
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	}
 	ai->list = list;
 	ai->count = count;
@@ -369,14 +369,14 @@ EPS_EXPORT int32_t eps_addrinfo_get(int64_t handle, int32_t index, uint8_t *addr
 	struct eps_addrinfo *ai = obj;
 	int32_t r;
 	if (index < 0 || index >= ai->count) {
-		r = -EPS_EINVAL;
+		r = eps__fail(EPS_EINVAL);
 		goto out;
 	}
 	struct addrinfo *p = ai->list;
 	for (int32_t i = 0; i < index; i++)
 		p = p->ai_next;
 	if (p->ai_addrlen > EPS_SOCKADDR_MAX) {
-		r = -EPS_EBADADDRESS;
+		r = eps__fail(EPS_EBADADDRESS);
 		goto out;
 	}
 	r = put_address(p->ai_addr, p->ai_addrlen, addr, addrcap);
@@ -399,10 +399,10 @@ EPS_EXPORT int32_t eps_addrinfo_canonname(int64_t handle, uint8_t *text, size_t 
 	const char *name = ai->list ? ai->list->ai_canonname : NULL;
 	int32_t r;
 	if (name == NULL) {
-		r = -EPS_ENODATA;
+		r = eps__fail(EPS_ENODATA);
 	} else {
 		size_t len = strlen(name);
-		r = len >= (size_t)INT32_MAX ? -EPS_ERANGE
+		r = len >= (size_t)INT32_MAX ? eps__fail(EPS_ERANGE)
 					     : put_text(name, (int32_t)len, text, textcap);
 	}
 	eps__handle_release(handle);

@@ -125,7 +125,7 @@ EPS_EXPORT int32_t eps_epoll_wait(int32_t epfd, uint32_t *events, uint64_t *data
 	if (max_events > STACK_EVENTS) {
 		records = thread_buffer((uint32_t)max_events);
 		if (records == NULL)
-			return -EPS_ENOMEM;
+			return eps__fail(EPS_ENOMEM);
 	}
 	/* EINTR goes back to the caller, who knows how much time is left. */
 	int n = epoll_wait(epfd, records, max_events, timeout_ms);

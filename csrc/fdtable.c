@@ -64,7 +64,7 @@ int eps__fd_register_kind(int fd, int nonblocking, int kind)
 	if (c == NULL || kind < 0 || kind > EPS__FD_KIND_MAX) {
 		/* Out of memory or an absurd descriptor: do not leak it. */
 		(void)close(fd);
-		return c == NULL ? -EPS_ENOMEM : -EPS_EINVAL;
+		return eps__fail(c == NULL ? EPS_ENOMEM : EPS_EINVAL);
 	}
 	atomic_store_explicit(c,
 			      (uint8_t)(FD_OWNED | (nonblocking ? FD_NONBLOCK : 0) |
@@ -79,7 +79,7 @@ int eps__fd_state(int fd)
 	_Atomic uint8_t *c = cell(fd, 0);
 	uint8_t s = c ? atomic_load_explicit(c, memory_order_acquire) : FD_NONE;
 	if (!(s & FD_OWNED))
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	return (s & FD_NONBLOCK) ? 1 : 0;
 }
 
@@ -88,7 +88,7 @@ int eps__fd_kind(int fd)
 	_Atomic uint8_t *c = cell(fd, 0);
 	uint8_t s = c ? atomic_load_explicit(c, memory_order_acquire) : FD_NONE;
 	if (!(s & FD_OWNED))
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	return (s & FD_KIND_MASK) >> FD_KIND_SHIFT;
 }
 
@@ -96,7 +96,7 @@ EPS_EXPORT int32_t eps_close(int32_t fd)
 {
 	_Atomic uint8_t *c = cell(fd, 0);
 	if (c == NULL || !(atomic_exchange_explicit(c, FD_NONE, memory_order_acq_rel) & FD_OWNED))
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	atomic_fetch_sub_explicit(&open_count, 1, memory_order_relaxed);
 	/* On Linux the descriptor is gone even when close reports EINTR. */
 	if (close(fd) < 0 && errno != EINTR)
@@ -108,7 +108,7 @@ EPS_EXPORT int32_t eps_fd_set_nonblocking(int32_t fd, int32_t on)
 {
 	_Atomic uint8_t *c = cell(fd, 0);
 	if (c == NULL || !(atomic_load_explicit(c, memory_order_acquire) & FD_OWNED))
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	int flags = fcntl(fd, F_GETFL);
 	if (flags < 0)
 		return EPS_ERRNO();
@@ -130,9 +130,9 @@ EPS_EXPORT int32_t eps_fd_nonblocking_p(int32_t fd)
 EPS_EXPORT int32_t eps_fd_poll(int32_t fd, int32_t events, int32_t timeout_ms)
 {
 	if (fd < 0)
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	if (timeout_ms < -1)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct pollfd p = {.fd = fd, .events = (short)events};
 	int n = poll(&p, 1, timeout_ms);
 	if (n < 0)
@@ -140,7 +140,7 @@ EPS_EXPORT int32_t eps_fd_poll(int32_t fd, int32_t events, int32_t timeout_ms)
 	if (n == 0)
 		return 0;
 	if (p.revents & POLLNVAL)
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	return p.revents;
 }
 

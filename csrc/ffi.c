@@ -86,7 +86,7 @@ EPS_EXPORT int64_t eps_ffi_cif_new(int32_t return_type, const uint8_t *arg_types
 {
 	struct cif *sig = calloc(1, sizeof *sig);
 	if (sig == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	int32_t r = prepare(sig, return_type, arg_types, nargs);
 	if (r < 0) {
 		free(sig);
@@ -107,12 +107,12 @@ EPS_EXPORT int32_t eps_ffi_call(int64_t cif, void *fn, uint64_t *args, uint64_t 
 {
 	struct cif *sig;
 	if (eps__handle_acquire(cif, EPS_HANDLE_FFI_CIF, (void **)&sig) < 0)
-		return -EPS_EBADHANDLE;
+		return eps__fail(EPS_EBADHANDLE);
 	unsigned nargs = sig->cif.nargs;
 	int32_t r = 0;
 	if (fn == NULL || (nargs > 0 && args == NULL) ||
 	    (result == NULL && sig->cif.rtype != &ffi_type_void)) {
-		r = -EPS_EINVAL;
+		r = eps__fail(EPS_EINVAL);
 		goto done;
 	}
 	void *avalues[EPS_FFI_MAX_ARGS];
@@ -145,16 +145,16 @@ EPS_EXPORT int64_t eps_ffi_closure_new(int32_t return_type, const uint8_t *arg_t
 				       void *dispatcher, int64_t id)
 {
 	if (dispatcher == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct closure *c = calloc(1, sizeof *c);
 	if (c == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	int64_t r = prepare(&c->sig, return_type, arg_types, nargs);
 	if (r < 0)
 		goto fail;
 	c->closure = ffi_closure_alloc(sizeof(ffi_closure), &c->code);
 	if (c->closure == NULL) {
-		r = -EPS_ENOMEM;
+		r = eps__fail(EPS_ENOMEM);
 		goto fail;
 	}
 	/* A data pointer converted to a function pointer: POSIX guarantees it works. */
@@ -177,10 +177,10 @@ fail:
 EPS_EXPORT int32_t eps_ffi_closure_address(int64_t closure, uint64_t *address)
 {
 	if (address == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct closure *c;
 	if (eps__handle_acquire(closure, EPS_HANDLE_FFI_CLOSURE, (void **)&c) < 0)
-		return -EPS_EBADHANDLE;
+		return eps__fail(EPS_EBADHANDLE);
 	*address = (uint64_t)(uintptr_t)c->code;
 	eps__handle_release(closure);
 	return 0;

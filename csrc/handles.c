@@ -80,7 +80,7 @@ static struct slot *decode(int64_t handle, uint32_t *gen, uint32_t *type)
 EPS_MUST_USE int64_t eps__handle_alloc(uint32_t type, void *obj, eps__destroy_fn destroy)
 {
 	if (type == 0 || type > EPS__HANDLE_TYPE_MAX || destroy == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 
 	pthread_mutex_lock(&table_lock);
 	uint32_t index;
@@ -101,7 +101,7 @@ EPS_MUST_USE int64_t eps__handle_alloc(uint32_t type, void *obj, eps__destroy_fn
 			struct slot *chunk = calloc(CHUNK_SLOTS, sizeof *chunk);
 			if (chunk == NULL) {
 				pthread_mutex_unlock(&table_lock);
-				return -EPS_ENOMEM;
+				return eps__fail(EPS_ENOMEM);
 			}
 			for (uint32_t i = 0; i < CHUNK_SLOTS; i++)
 				atomic_init(&chunk[i].state, (uint64_t)1 << 32);
@@ -147,19 +147,19 @@ EPS_MUST_USE int eps__handle_acquire(int64_t handle, uint32_t type, void **obj)
 	uint32_t gen, htype;
 	struct slot *s = decode(handle, &gen, &htype);
 	if (s == NULL || htype != type)
-		return -EPS_EBADHANDLE;
+		return eps__fail(EPS_EBADHANDLE);
 
 	uint64_t old = atomic_load_explicit(&s->state, memory_order_acquire);
 	for (;;) {
 		if (STATE_GEN(old) != gen || !(old & STATE_LIVE) || (old & STATE_REFS) == STATE_REFS)
-			return -EPS_EBADHANDLE;
+			return eps__fail(EPS_EBADHANDLE);
 		if (atomic_compare_exchange_weak_explicit(&s->state, &old, old + 1,
 							  memory_order_acquire, memory_order_acquire))
 			break;
 	}
 	if (atomic_load_explicit(&s->type, memory_order_relaxed) != type) {
 		eps__handle_release(handle);
-		return -EPS_EBADHANDLE;
+		return eps__fail(EPS_EBADHANDLE);
 	}
 	*obj = atomic_load_explicit(&s->obj, memory_order_relaxed);
 	return 0;
@@ -179,15 +179,15 @@ EPS_MUST_USE int eps__handle_free(int64_t handle, uint32_t type)
 	uint32_t gen, htype;
 	struct slot *s = decode(handle, &gen, &htype);
 	if (s == NULL || htype != type)
-		return -EPS_EBADHANDLE;
+		return eps__fail(EPS_EBADHANDLE);
 
 	uint64_t old = atomic_load_explicit(&s->state, memory_order_acquire);
 	for (;;) {
 		if (STATE_GEN(old) != gen || !(old & STATE_LIVE))
-			return -EPS_EBADHANDLE;
+			return eps__fail(EPS_EBADHANDLE);
 		/* The type is stable while the slot is live with this generation. */
 		if (atomic_load_explicit(&s->type, memory_order_relaxed) != type)
-			return -EPS_EBADHANDLE;
+			return eps__fail(EPS_EBADHANDLE);
 		if (atomic_compare_exchange_weak_explicit(&s->state, &old, old & ~STATE_LIVE,
 							  memory_order_acq_rel, memory_order_acquire))
 			break;
@@ -200,7 +200,7 @@ EPS_MUST_USE int eps__handle_free(int64_t handle, uint32_t type)
 EPS_EXPORT int64_t eps_handles_live(int32_t type)
 {
 	if (type < 0 || type > EPS__HANDLE_TYPE_MAX)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (type != EPS_HANDLE_ANY)
 		return atomic_load_explicit(&live_by_type[type], memory_order_relaxed);
 	int64_t total = 0;

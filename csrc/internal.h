@@ -17,8 +17,11 @@
 #define EPS_EXPORT __attribute__((visibility("default")))
 #define EPS_MUST_USE __attribute__((warn_unused_result))
 
-/* Return -errno from the calling line; errno never reaches the caller. */
-#define EPS_ERRNO() (-(int32_t)errno)
+/*
+ * Return -errno from the calling line (read before the detail is forgotten);
+ * errno never reaches the caller.
+ */
+#define EPS_ERRNO() eps__fail(errno)
 
 /* Propagate a negative result. */
 #define EPS_GUARD(expr)                                                       \
@@ -32,7 +35,7 @@
 #define EPS_ENSURE(cond, code)                                                \
 	do {                                                                  \
 		if (!(cond))                                                  \
-			return -(code);                                       \
+			return eps__fail(code);                               \
 	} while (0)
 
 /* --- error detail (errors.c) ------------------------------------------- */
@@ -45,6 +48,17 @@
 void eps__set_detail(int32_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Forget the calling thread's detail text. */
 void eps__clear_detail(void);
+/*
+ * Return -CODE (CODE > 0) for a failure that has no detail, forgetting the
+ * calling thread's detail so that an earlier failure's text, even one of
+ * the same code, is not reported as this one's.  Every failure path goes
+ * through this or eps__set_detail; success paths touch neither.
+ */
+static inline EPS_MUST_USE int32_t eps__fail(int32_t code)
+{
+	eps__clear_detail();
+	return -code;
+}
 /* Append text to the calling thread's detail (same code), after "; ". */
 void eps__append_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

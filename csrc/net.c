@@ -75,7 +75,7 @@ _Static_assert((int)EPS_SOMAXCONN == (int)SOMAXCONN, "SOMAXCONN");
 static EPS_MUST_USE int check_buffer(const void *buf, size_t len)
 {
 	if (len > LEN_MAX || (buf == NULL && len != 0))
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	return 0;
 }
 
@@ -83,7 +83,7 @@ static EPS_MUST_USE int check_buffer(const void *buf, size_t len)
 static EPS_MUST_USE int check_address(const uint8_t *addr, size_t addrlen)
 {
 	if (addrlen > sizeof(struct sockaddr_storage) || (addr == NULL && addrlen != 0))
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	return 0;
 }
 
@@ -95,11 +95,11 @@ static EPS_MUST_USE int check_address(const uint8_t *addr, size_t addrlen)
 static EPS_MUST_USE int check_address_out(const uint8_t *addr, const uint32_t *addrlen)
 {
 	if (addr == NULL)
-		return addrlen == NULL ? 0 : -EPS_EINVAL;
+		return addrlen == NULL ? 0 : eps__fail(EPS_EINVAL);
 	if (addrlen == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (*addrlen < sizeof(struct sockaddr_storage))
-		return -EPS_EBUFTOOSMALL;
+		return eps__fail(EPS_EBUFTOOSMALL);
 	return 0;
 }
 
@@ -192,7 +192,7 @@ EPS_EXPORT int32_t eps_socket_error(int32_t fd)
 	socklen_t len = sizeof err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return EPS_ERRNO();
-	return -err;
+	return err == 0 ? 0 : eps__fail(err);
 }
 
 EPS_EXPORT int64_t eps_send(int32_t fd, const uint8_t *buf, size_t len, int32_t flags)
@@ -354,7 +354,7 @@ EPS_EXPORT int32_t eps_getsockopt_int(int32_t fd, int32_t level, int32_t name)
 	if (len == 1)
 		v = *(unsigned char *)&v;
 	else if (len != sizeof v)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	EPS_ENSURE(v >= 0, EPS_ERANGE);
 	return v;
 }

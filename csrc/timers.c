@@ -33,7 +33,7 @@ static EPS_MUST_USE int check_kind(int32_t fd, int kind)
 	int actual = eps__fd_kind(fd);
 	if (actual < 0)
 		return actual;
-	return actual == kind ? 0 : -EPS_EINVAL;
+	return actual == kind ? 0 : eps__fail(EPS_EINVAL);
 }
 
 /* One 8-byte read; the kernel never returns less for these descriptors. */
@@ -44,7 +44,7 @@ static EPS_MUST_USE int32_t read_counter(int32_t fd, uint64_t *out)
 	if (n < 0)
 		return EPS_ERRNO();
 	if (n != (ssize_t)sizeof value)
-		return -EPS_EIO;
+		return eps__fail(EPS_EIO);
 	*out = value;
 	return 0;
 }
@@ -66,7 +66,7 @@ EPS_EXPORT int32_t eps_eventfd_write(int32_t fd, uint64_t value)
 	ssize_t n = write(fd, &value, sizeof value);
 	if (n < 0)
 		return EPS_ERRNO();
-	return n == (ssize_t)sizeof value ? 0 : -EPS_EIO;
+	return n == (ssize_t)sizeof value ? 0 : eps__fail(EPS_EIO);
 }
 
 EPS_EXPORT int32_t eps_eventfd_read(int32_t fd, uint64_t *value)

@@ -63,17 +63,17 @@ static int version_ok(int32_t v)
 EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_t max_version)
 {
 	if (role != EPS_TLS_ROLE_CLIENT && role != EPS_TLS_ROLE_SERVER)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (!version_ok(min_version) || !version_ok(max_version))
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (min_version == 0)
 		min_version = EPS_TLS_VERSION_1_2;
 	if (max_version != 0 && min_version > max_version)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 
 	struct tls_context *c = eps__tls_object_new(sizeof *c);
 	if (c == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	int64_t r;
 	c->role = role;
 	ERR_clear_error();
@@ -205,7 +205,7 @@ out:
 static EPS_MUST_USE int32_t load_pem(int64_t ctx, const uint8_t *pem, size_t len, pem_loader load)
 {
 	if (pem == NULL && len != 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = load(c, pem != NULL ? pem : (const uint8_t *)"", len);
@@ -216,7 +216,7 @@ static EPS_MUST_USE int32_t load_pem(int64_t ctx, const uint8_t *pem, size_t len
 static EPS_MUST_USE int32_t load_pem_file(int64_t ctx, const char *path, pem_loader load)
 {
 	if (path == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	uint8_t *pem;
@@ -310,7 +310,7 @@ static EPS_MUST_USE int32_t add_client_ca_names(SSL_CTX *ctx, const char *path)
 EPS_EXPORT int32_t eps_tls_context_load_ca_file(int64_t ctx, const char *path)
 {
 	if (path == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
@@ -336,12 +336,12 @@ out:
 EPS_EXPORT int32_t eps_tls_context_load_ca_dir(int64_t ctx, const char *path)
 {
 	if (path == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return EPS_ERRNO();
 	if (!S_ISDIR(st.st_mode))
-		return -EPS_ENOTDIR;
+		return eps__fail(EPS_ENOTDIR);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
@@ -355,7 +355,7 @@ EPS_EXPORT int32_t eps_tls_context_set_verify(int64_t ctx, int32_t mode)
 {
 	if (mode != EPS_TLS_VERIFY_NONE && mode != EPS_TLS_VERIFY_PEER &&
 	    mode != (EPS_TLS_VERIFY_PEER | EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT))
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;
@@ -398,7 +398,7 @@ static EPS_MUST_USE int32_t keep_cipher_list(struct tls_context *c, const char *
 		const char *last =
 		    c->cipher_list != NULL ? c->cipher_list : policy_ciphers[c->policy];
 		(void)SSL_CTX_set_cipher_list(c->ctx, last);
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	}
 	free(c->cipher_list);
 	c->cipher_list = copy;
@@ -408,7 +408,7 @@ static EPS_MUST_USE int32_t keep_cipher_list(struct tls_context *c, const char *
 EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list)
 {
 	if (list == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = set_cipher_list(c, list);
@@ -421,7 +421,7 @@ EPS_EXPORT int32_t eps_tls_context_set_cipher_list(int64_t ctx, const char *list
 EPS_EXPORT int32_t eps_tls_context_set_policy(int64_t ctx, int32_t policy)
 {
 	if (policy != EPS_TLS_POLICY_INTERMEDIATE && policy != EPS_TLS_POLICY_COMPATIBLE)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = set_cipher_list(c, policy_ciphers[policy]);
@@ -437,7 +437,7 @@ EPS_EXPORT int32_t eps_tls_context_set_policy(int64_t ctx, int32_t policy)
 EPS_EXPORT int32_t eps_tls_context_set_ciphersuites(int64_t ctx, const char *suites)
 {
 	if (suites == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	EPS_GUARD(eps__tls_context_enter(ctx, &c));
 	int32_t r = 0;

@@ -40,7 +40,7 @@ static void connection_destroy(void *obj)
 EPS_EXPORT int64_t eps_tls_connection_new(int64_t ctx, int32_t fd)
 {
 	if (fd < 0)
-		return -EPS_EBADF;
+		return eps__fail(EPS_EBADF);
 	int type;
 	socklen_t tlen = sizeof type;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0)
@@ -55,7 +55,7 @@ EPS_EXPORT int64_t eps_tls_connection_new(int64_t ctx, int32_t fd)
 	struct tls_connection *t = eps__tls_object_new(sizeof *t);
 	if (t == NULL) {
 		eps__tls_context_leave(ctx, c);
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	}
 	t->role = c->role;
 	t->ssl = SSL_new(c->ctx);
@@ -120,10 +120,10 @@ static EPS_MUST_USE int32_t ssl_result(struct tls_connection *t, int ret, const 
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		ERR_clear_error();
-		return -EPS_ETLSWANTREAD;
+		return eps__fail(EPS_ETLSWANTREAD);
 	case SSL_ERROR_WANT_WRITE:
 		ERR_clear_error();
-		return -EPS_ETLSWANTWRITE;
+		return eps__fail(EPS_ETLSWANTWRITE);
 	case SSL_ERROR_ZERO_RETURN:
 		ERR_clear_error();
 		return 0;
@@ -188,10 +188,10 @@ EPS_EXPORT int32_t eps_tls_connection_set_nonblocking(int64_t conn, int32_t on)
 EPS_EXPORT int32_t eps_tls_connection_set_hostname(int64_t conn, const char *name)
 {
 	if (name == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	size_t len = strnlen(name, HOSTNAME_MAX + 1);
 	if (len == 0 || len > HOSTNAME_MAX)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_connection *t;
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r = 0;
@@ -241,7 +241,7 @@ EPS_EXPORT int32_t eps_tls_connection_handshake(int64_t conn)
 EPS_EXPORT int64_t eps_tls_connection_read(int64_t conn, uint8_t *buf, size_t len)
 {
 	if (buf == NULL || len == 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (len > INT32_MAX)
 		len = INT32_MAX;
 	struct tls_connection *t;
@@ -260,7 +260,7 @@ EPS_EXPORT int64_t eps_tls_connection_read(int64_t conn, uint8_t *buf, size_t le
 EPS_EXPORT int64_t eps_tls_connection_write(int64_t conn, const uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len != 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	if (len > INT32_MAX)
 		len = INT32_MAX;
 	struct tls_connection *t;
@@ -332,7 +332,7 @@ EPS_EXPORT int64_t eps_tls_connection_verify_result(int64_t conn)
 EPS_EXPORT int32_t eps_tls_connection_verify_result_string(int64_t conn, uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len != 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_connection *t;
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	const char *s = X509_verify_cert_error_string(SSL_get_verify_result(t->ssl));

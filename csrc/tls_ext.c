@@ -213,10 +213,10 @@ int32_t eps__tls_ext_attach(SSL_CTX *ctx, int32_t role)
 		return eps__tls_fail(EPS_ENOMEM, "SSL_CTX_get_ex_new_index");
 	struct tls_ext *e = calloc(1, sizeof *e);
 	if (e == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	if (pthread_mutex_init(&e->lock, NULL) != 0) {
 		free(e);
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	}
 	e->role = role;
 	e->keylog_fd = -1;
@@ -263,7 +263,7 @@ static EPS_MUST_USE int32_t alpn_wire(const char *list, uint8_t **out, size_t *o
 	}
 	uint8_t *w = malloc(len + 1);
 	if (w == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	size_t o = 0;
 	const char *p = list;
 	for (;;) {
@@ -290,7 +290,7 @@ static EPS_MUST_USE int32_t alpn_wire(const char *list, uint8_t **out, size_t *o
 EPS_EXPORT int32_t eps_tls_context_set_alpn_protocols(int64_t ctx, const char *protocols)
 {
 	if (protocols == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	uint8_t *wire;
 	size_t wire_len;
 	EPS_GUARD(alpn_wire(protocols, &wire, &wire_len));
@@ -318,7 +318,7 @@ EPS_EXPORT int32_t eps_tls_context_set_alpn_protocols(int64_t ctx, const char *p
 EPS_EXPORT int32_t eps_tls_context_set_alpn_mismatch(int64_t ctx, int32_t action)
 {
 	if (action != EPS_TLS_ALPN_MISMATCH_FAIL && action != EPS_TLS_ALPN_MISMATCH_PROCEED)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_context *c;
 	struct tls_ext *e;
 	EPS_GUARD(ext_enter(ctx, &c, &e));
@@ -346,7 +346,7 @@ static EPS_MUST_USE int32_t sni_name_copy(const char *name, char **out)
 	}
 	char *s = malloc(n + 1);
 	if (s == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	for (size_t i = 0; i <= n; i++)
 		s[i] = (char)tolower((unsigned char)name[i]);
 	*out = s;
@@ -380,7 +380,7 @@ static EPS_MUST_USE int32_t add_server_certificate(int64_t ctx, const char *name
 	} else {
 		struct sni_cert *more = realloc(e->certs, (e->ncerts + 1) * sizeof *more);
 		if (more == NULL) {
-			r = -EPS_ENOMEM;
+			r = eps__fail(EPS_ENOMEM);
 		} else {
 			e->certs = more;
 			e->certs[e->ncerts++] = s;
@@ -398,7 +398,7 @@ EPS_EXPORT int32_t eps_tls_context_add_server_certificate_pem(int64_t ctx, const
 							      const uint8_t *key, size_t key_len)
 {
 	if (cert == NULL || key == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	return add_server_certificate(ctx, name, cert, cert_len, key, key_len);
 }
 
@@ -407,7 +407,7 @@ EPS_EXPORT int32_t eps_tls_context_add_server_certificate_file(int64_t ctx, cons
 							       const char *key_path)
 {
 	if (cert_path == NULL || key_path == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	uint8_t *cert = NULL, *key = NULL;
 	size_t cert_len = 0, key_len = 0;
 	int32_t r = eps__tls_read_file(cert_path, &cert, &cert_len);
@@ -428,7 +428,7 @@ EPS_EXPORT int32_t eps_tls_context_set_keylog_file(int64_t ctx, const char *path
 	int fd = -1;
 	if (path != NULL) {
 		if (path[0] == '\0')
-			return -EPS_EINVAL;
+			return eps__fail(EPS_EINVAL);
 		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd < 0)
 			return EPS_ERRNO();

@@ -33,7 +33,7 @@ typedef int32_t (*info_fn)(struct tls_connection *t, BIO *out);
 static EPS_MUST_USE int32_t info_text(int64_t conn, uint8_t *buf, size_t len, info_fn fn)
 {
 	if (buf == NULL && len != 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_connection *t;
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	int32_t r;
@@ -269,7 +269,7 @@ EPS_EXPORT int32_t eps_tls_connection_peer_validity(int64_t conn, int64_t *not_b
 						    int64_t *not_after)
 {
 	if (not_before == NULL || not_after == NULL)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct tls_connection *t;
 	EPS_GUARD(eps__tls_connection_enter(conn, &t));
 	X509 *x;

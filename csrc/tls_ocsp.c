@@ -177,10 +177,10 @@ int32_t eps__tls_ocsp_attach(SSL_CTX *ctx, int32_t role)
 		return eps__tls_fail(EPS_ENOMEM, "SSL_CTX_get_ex_new_index");
 	struct tls_ocsp *o = calloc(1, sizeof *o);
 	if (o == NULL)
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	if (pthread_mutex_init(&o->lock, NULL) != 0) {
 		free(o);
-		return -EPS_ENOMEM;
+		return eps__fail(EPS_ENOMEM);
 	}
 	if (!SSL_CTX_set_ex_data(ctx, ocsp_index, o)) {
 		ocsp_free(NULL, o, NULL, 0, 0, NULL);
@@ -194,7 +194,7 @@ int32_t eps__tls_ocsp_attach(SSL_CTX *ctx, int32_t role)
 EPS_EXPORT int32_t eps_tls_context_set_ocsp_response_file(int64_t ctx, const char *path)
 {
 	if (path != NULL && path[0] == '\0')
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	struct file_id id = {0};
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -204,7 +204,7 @@ EPS_EXPORT int32_t eps_tls_context_set_ocsp_response_file(int64_t ctx, const cha
 		copy = strdup(path);
 		if (copy == NULL) {
 			free(der);
-			return -EPS_ENOMEM;
+			return eps__fail(EPS_ENOMEM);
 		}
 	}
 	struct tls_context *c;

@@ -55,7 +55,7 @@ int32_t eps__tls_read_file(const char *path, uint8_t **out, size_t *out_len)
 	size_t size = (size_t)st.st_size;
 	buf = malloc(size + 1);
 	if (buf == NULL) {
-		r = -EPS_ENOMEM;
+		r = eps__fail(EPS_ENOMEM);
 		goto out;
 	}
 	size_t got = 0;

@@ -111,7 +111,7 @@ EPS_EXPORT int32_t eps_tls_session_free(int64_t session)
 EPS_EXPORT int64_t eps_tls_session_to_bytes(int64_t session, uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len != 0)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	void *obj;
 	EPS_GUARD(eps__handle_acquire(session, EPS_HANDLE_TLS_SESSION, &obj));
 	ERR_clear_error();
@@ -135,7 +135,7 @@ EPS_EXPORT int64_t eps_tls_session_to_bytes(int64_t session, uint8_t *buf, size_
 EPS_EXPORT int64_t eps_tls_session_from_bytes(const uint8_t *buf, size_t len)
 {
 	if (buf == NULL || len == 0 || len > SESSION_BYTES_MAX)
-		return -EPS_EINVAL;
+		return eps__fail(EPS_EINVAL);
 	ERR_clear_error();
 	const unsigned char *p = buf;
 	SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, (long)len);

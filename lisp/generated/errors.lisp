@@ -377,11 +377,9 @@ that failed.  Returns the full length of the detail (like snprintf), 0
 when that failure set none, or -EINVAL when BUF is NULL and LEN is not 0.
 
 How a detail stays with its failure at no cost to successful calls: only
-a failing path writes the detail, and it stamps the text with the code it
-is returning; a failure that has nothing to say writes nothing.  The
-caller names the code it got, and a detail stamped with another code is
-not reported, so an older failure's text never shows up under a later
-failure.  What the stamp cannot tell apart is two failures with the same
-code, the older with a detail, the newer without: the newer reports the
-older's text.  The detail is per thread and stays until the thread's next
-failure that sets one.")
+a failing path writes it.  A failure with something to say stamps its
+text with the code it returns; a failure with nothing to say forgets the
+text, so an older failure's detail never shows up under a later failure,
+even one of the same code.  The caller names the code it got, and a
+detail stamped with another code is not reported.  The detail is per
+thread and stays until the thread's next failure.")

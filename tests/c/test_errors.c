@@ -167,6 +167,35 @@ START_TEST(a_failure_without_detail_shows_none_of_an_earlier_one)
 }
 END_TEST
 
+/* The older failure's code is the same as the newer one's: still not its text. */
+START_TEST(a_failure_without_detail_shows_none_of_an_earlier_one_of_the_same_code)
+{
+	uint8_t addr[128], buf[128];
+	/* EBADADDRESS: a detail, then a literal return without one. */
+	ck_assert_code(eps_addr_inet("not-an-address", 80, addr, sizeof addr), EPS_EBADADDRESS);
+	ck_assert_int_gt(eps_last_error_detail(-EPS_EBADADDRESS, buf, sizeof buf), 0);
+	int32_t r = eps_addr_inet6("fe80::1%", 80, 0, addr, sizeof addr);
+	ck_assert_code(r, EPS_EBADADDRESS);
+	memcpy(buf, "unset", 6);
+	ck_assert_int_eq(eps_last_error_detail(r, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
+
+	/* EINVAL: a detail, then an argument check (EPS_ENSURE). */
+	ck_assert_code(eps_ffi_cif_new(EPS_FFI_TYPE_SINT32, NULL, 1), EPS_EINVAL);
+	ck_assert_int_gt(eps_last_error_detail(-EPS_EINVAL, buf, sizeof buf), 0);
+	r = eps_addr_inet("127.0.0.1", 70000, addr, sizeof addr);
+	ck_assert_code(r, EPS_EINVAL);
+	ck_assert_int_eq(eps_last_error_detail(r, buf, sizeof buf), 0);
+	ck_assert_str_eq((char *)buf, "");
+
+	/* EBADF: a detail-less errno failure (EPS_ERRNO) after a detailed one. */
+	eps__set_detail(EPS_EBADF, "an earlier EBADF");
+	r = eps_socket_error(999999);
+	ck_assert_code(r, EPS_EBADF);
+	ck_assert_int_eq(eps_last_error_detail(r, buf, sizeof buf), 0);
+}
+END_TEST
+
 static void *other_thread(void *arg)
 {
 	uint8_t *buf = arg;
@@ -206,6 +235,7 @@ static Suite *errors_suite(void)
 	tcase_add_test(detail, detail_overlong_is_bounded);
 	tcase_add_test(detail, detail_belongs_to_the_code_it_was_set_for);
 	tcase_add_test(detail, a_failure_without_detail_shows_none_of_an_earlier_one);
+	tcase_add_test(detail, a_failure_without_detail_shows_none_of_an_earlier_one_of_the_same_code);
 	tcase_add_test(detail, detail_is_per_thread);
 	suite_add_tcase(s, detail);
 	return s;

@@ -123,6 +123,25 @@
     (is (null (epsilon.sys.epoll:epsilon-error-detail bad)) "~A" bad)
     (is (not (search "ca.pem" (princ-to-string bad))) "~A" bad)))
 
+;;; The same corner with one code twice: the second failure's code matches
+;;; the first's stamp, and still it is not the first's text.
+(test a-failure-without-detail-shows-none-of-an-earlier-one-of-the-same-code
+  (flet ((address-failure (thunk)
+           (handler-case (progn (funcall thunk) nil)
+             (epsilon.net.core:address-error (e) e))))
+    (let ((first (address-failure
+                  (lambda () (epsilon.net.core:make-inet-address "not-an-address" 80))))
+          (second (address-failure
+                   (lambda () (epsilon.net.core:make-inet6-address "fe80::1%" 80)))))
+      (is (typep first 'epsilon.net.core:address-error))
+      (is (typep second 'epsilon.net.core:address-error))
+      (is (= (epsilon.net.core:socket-error-code first)
+             (epsilon.net.core:socket-error-code second)
+             epsilon.net.core:+ebadaddress+))
+      (is (search "IPv4" (or (epsilon.net.core:epsilon-error-detail first) "")) "~A" first)
+      (is (null (epsilon.net.core:epsilon-error-detail second)) "~A" second)
+      (is (not (search "IPv4" (princ-to-string second))) "~A" second))))
+
 (test wait-until-ready-times-out-and-reports-readiness
   ;; A socketpair made by the library: one end is writable at once, the
   ;; other not readable until something is sent.
