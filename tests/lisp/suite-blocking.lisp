@@ -351,8 +351,14 @@ of descriptors the thread got and the count of interrupts that never ran."
                       (loop until stop
                             do (catch 'skip
                                  (let ((*skip* t))
-                                   (let ((fd (socket-accept listener)))
-                                     (when fd (push fd got)))))))
+                                   ;; The caller's own window closed: an
+                                   ;; unwinding interrupt between the return
+                                   ;; and the PUSH would drop a descriptor
+                                   ;; the library had handed over.
+                                   (sb-sys:without-interrupts
+                                     (let ((fd (sb-sys:with-local-interrupts
+                                                 (socket-accept listener))))
+                                       (when fd (push fd got))))))))
                     :name "acceptor"))
          (lost 0))
     (flet ((interrupt (unwind)
