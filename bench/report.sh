@@ -84,8 +84,8 @@ BEGIN {
   mlabel["rss_conn"] = "server RSS bytes/conn above idle"; mlabel["ns"] = "ns/call"
   mlabel["consed_cold"] = "bytes consed/req, first pass (per-fd state made)"
   # Targets for the Lisp subjects (issue 10), per row and metric.
-  for (r in title) if (r ~ /^http-/) { target[r, "rps"] = ">=0.95"; target[r, "cpu_us"] = "<=1.1" }
-  target["https-c100", "cpu_us"] = "<=1.1"
+  for (r in title) if (r ~ /^http-/) { target[r, "rps"] = ">=0.95"; target[r, "cpu_us"] = "<=1.05" }
+  target["https-c100", "cpu_us"] = "<=1.05"
   for (r in title) if (r ~ /^https?-/) target[r, "consed"] = "abs=0"
   target["tls-hs", "hs"] = ">=0.9"
   for (r in title) if (r ~ /^bulk-/) { target[r, "mibps"] = ">=0.95"; target[r, "cpu_ms_gib"] = "<=1.2"; target[r, "send_cpu_ms_gib"] = "<=1.2" }
