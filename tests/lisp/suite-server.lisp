@@ -126,6 +126,25 @@ shorthand for request heads."
                ("GET / HTTP/1.2~Host: a~~" 7))
         do (is (equal (list code nil t 0) (parse request)) "~S" request)))
 
+(test (parser-fast-request-line-agrees-with-the-general-one :suite epsilon.linux.tests::server)
+  ;; "GET / HTTP/1.1" is compared as two words; "GET /? HTTP/1.1" (the
+  ;; query does not count) goes through the part parsers.  Same answers,
+  ;; whatever the headers, at any offset in the buffer.
+  (loop for headers in '("Host: a~~" "~" "Host: a~Host: b~~" "host:a~content-LENGTH:   12  ~~"
+                         "Host: a~Connection: close~~" "Host: a~Connection: keep-alive~~"
+                         "Host: a~Transfer-Encoding: chunked~~" "Host a~~" "Host: a~ folded~~"
+                         "Host: a~Content-Length: 5~Content-Length: 6~~" "X: 1~Host: 127.0.0.1:8080~~")
+        do (loop for pad from 0 below 9
+                 do (let* ((padding (make-string pad :initial-element #\x))
+                           (fast (req (concatenate 'string padding "GET / HTTP/1.1~" headers)))
+                           (general (req (concatenate 'string padding "GET /? HTTP/1.1~" headers)))
+                           (fast-end (find-head-end fast pad (length fast)))
+                           (general-end (find-head-end general pad (length general))))
+                      (is (= (length fast) fast-end))
+                      (is (equal (multiple-value-list (parse-request general pad general-end))
+                                 (multiple-value-list (parse-request fast pad fast-end)))
+                          "~S at offset ~D" headers pad)))))
+
 (test (parser-finds-the-end-of-a-head :suite epsilon.linux.tests::server)
   (is (eq :incomplete (parse "GET / HTTP/1.1~Host: a~")))
   (is (eq :incomplete (parse "GET / HTTP/1.1")))
