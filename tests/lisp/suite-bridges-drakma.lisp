@@ -77,6 +77,12 @@
   (let ((before (settled-counts)))
     (signals error (epsilon.drakma:open-tls-stream "https:///nohost"))
     (signals error (epsilon.drakma:open-tls-stream "ftp://localhost/"))
+    ;; TLS to an http URL's port would be neither http nor https: refused
+    ;; before any connect (port 1: a connect would be refused instead).
+    (let ((e (handler-case (progn (epsilon.drakma:open-tls-stream "http://127.0.0.1:1/") nil)
+               (error (e) e))))
+      (is (typep e 'simple-error) "~S" e)
+      (is (search "not an https URL" (princ-to-string e)) "~A" e))
     ;; A port nobody listens on: a SOCKET-ERROR, nothing left open.
     (let ((port (let ((fd (raw-connect-listener)))
                   (prog1 (epsilon.net.core:address-port (epsilon.net.core:socket-local-address fd))

@@ -39,8 +39,9 @@ after the TLS stream is closed."))
          (scheme (puri:uri-scheme uri)))
     (unless (and host (plusp (length host)))
       (error "~S has no host." url))
-    (unless (member scheme '(:https :http))
-      (error "~S is not an https URL." url))
+    ;; An http URL would get TLS on port 443 or on its plain port: refuse.
+    (unless (eq scheme :https)
+      (error "~S is not an https URL: OPEN-TLS-STREAM speaks TLS." url))
     (values (string-trim "[]" host)
             (or (puri:uri-port uri) 443))))
 
