@@ -75,11 +75,8 @@ START_TEST(information_matches_the_openssl_command)
 	ck_assert_int_eq(eps_tls_connection_peer_subject(c.conn, (uint8_t *)small, 1), 14);
 	ck_assert_str_eq(small, "");
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 

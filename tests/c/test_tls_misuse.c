@@ -97,12 +97,9 @@ START_TEST(stale_forged_and_wrong_kind_handles_are_refused)
 	ck_assert_code(eps_tls_session_free(sess), EPS_EBADHANDLE);
 	all_refuse(sess);
 	int64_t conn = c.conn;
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	all_refuse(conn);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -178,9 +175,7 @@ START_TEST(context_settings_are_checked)
 	ck_assert_code(eps_tls_context_set_verify(cctx, EPS_TLS_VERIFY_PEER |
 							    EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT),
 		       EPS_EINVAL);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	check_baseline(base);
+	free_and_check(base, sctx, cctx);
 }
 END_TEST
 
@@ -264,15 +259,10 @@ START_TEST(connection_calls_in_the_wrong_state)
 	connect_pair(bad, sctx, "localhost", &c2, &s2);
 	ck_assert_code(c2.rc, EPS_ECERTVERIFY);
 	ck_assert_code(eps_tls_connection_get_session(c2.conn), EPS_ETLSCLOSED);
-	close_side(&c2);
-	close_side(&s2);
+	close_pair(&c2, &s2);
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(bad));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, bad, cctx, sctx);
 }
 END_TEST
 

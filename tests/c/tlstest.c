@@ -157,6 +157,19 @@ void close_side(struct side *s)
 	s->fd = -1;
 }
 
+void close_pair(struct side *c, struct side *s)
+{
+	close_side(c);
+	close_side(s);
+}
+
+void free_and_check_(struct baseline base, const int64_t *ctxs)
+{
+	for (; *ctxs != 0; ctxs++)
+		ck_assert_ok(eps_tls_context_free(*ctxs));
+	check_baseline(base);
+}
+
 short want_events(int32_t rc)
 {
 	return rc == -EPS_ETLSWANTWRITE ? POLLOUT : POLLIN;
@@ -460,6 +473,13 @@ int accept_one(int l)
 	return fd;
 }
 
+void append_args(char **argv, int n, char **extra)
+{
+	while (*extra != NULL)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+}
+
 /* Start `openssl s_server` with EXTRA arguments; connect to it. */
 pid_t s_server(char **extra, int *to, int *from, int *fd)
 {
@@ -469,10 +489,7 @@ pid_t s_server(char **extra, int *to, int *from, int *fd)
 			  "-key",     (char *)cert("server.key"),
 			  "-naccept", "1",
 			  "-rev"};
-	int n = 11;
-	while (*extra != NULL)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
+	append_args(argv, 11, extra);
 	pid_t pid = spawn(argv, to, from);
 	char out[4096];
 	ck_assert_msg(read_until(*from, out, sizeof out, "ACCEPT 127.0.0.1:"), "s_server said: %s",
@@ -485,6 +502,24 @@ pid_t s_server(char **extra, int *to, int *from, int *fd)
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(connect(*fd, (struct sockaddr *)&a, sizeof a), 0);
 	return pid;
+}
+
+pid_t s_client(char **extra, int *to, int *from, int *fd)
+{
+	char target[64];
+	int l = listener(target, sizeof target);
+	char *argv[32] = {"openssl", "s_client", "-connect", target};
+	append_args(argv, 4, extra);
+	pid_t pid = spawn(argv, to, from);
+	*fd = accept_one(l);
+	return pid;
+}
+
+void close_tool(struct side *x, int to, pid_t pid, int from)
+{
+	close_side(x);
+	close(to);
+	reap(pid, from);
 }
 
 int64_t mtls_server(int32_t version, int32_t mode)

@@ -43,6 +43,11 @@ int64_t client_ctx_v(const char *ca, int32_t minv, int32_t maxv);
 int64_t client_ctx(const char *ca);
 void open_side(struct side *s, int64_t ctx, int fd, const char *hostname);
 void close_side(struct side *s);
+/* Close both sides of a pair. */
+void close_pair(struct side *c, struct side *s);
+/* Free each context named (0-terminated, in order), then check_baseline(BASE). */
+void free_and_check_(struct baseline base, const int64_t *ctxs);
+#define free_and_check(base, ...) free_and_check_((base), (const int64_t[]){__VA_ARGS__, 0})
 short want_events(int32_t rc);
 void pump_handshakes(struct side *c, struct side *s);
 void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
@@ -85,8 +90,15 @@ int32_t handshake_alone(struct side *x);
 int listener(char *target, size_t cap);
 /* Accept one connection on L (then closed). */
 int accept_one(int l);
+/* Append the NULL-terminated EXTRA to ARGV after its N first entries, and a NULL (ARGV has room).
+ */
+void append_args(char **argv, int n, char **extra);
 /* Start `openssl s_server` with EXTRA arguments (NULL-terminated); connect to it. */
 pid_t s_server(char **extra, int *to, int *from, int *fd);
+/* Start `openssl s_client -connect` to a listener of ours with EXTRA arguments; accept it. */
+pid_t s_client(char **extra, int *to, int *from, int *fd);
+/* Close X and the tool's stdin; wait for the tool (reap). */
+void close_tool(struct side *x, int to, pid_t pid, int from);
 /* A server context asking client certificates with MODE (ca.pem trusted). */
 int64_t mtls_server(int32_t version, int32_t mode);
 /* A client context presenting the certificate NAME (none for NULL). */
