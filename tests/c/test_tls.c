@@ -997,30 +997,25 @@ END_TEST
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
-	TCase *data = tcase_create("handshake and data");
+	TCase *data = tls_tcase(s, "handshake and data", 60);
 	tcase_add_test(data, blocking_handshake_echo_and_clean_close);
 	tcase_add_test(data, nonblocking_echo_with_pending_data);
 	tcase_add_test(data, nonblocking_read_skips_tickets_in_one_call);
 	tcase_add_test(data, context_freed_before_its_connections);
 	tcase_add_test(data, one_thread_reads_while_another_writes);
-	tcase_set_timeout(data, 60);
-	suite_add_tcase(s, data);
 
-	TCase *verify = tcase_create("verification");
+	TCase *verify = tls_tcase(s, "verification", 60);
 	tcase_add_loop_test(verify, client_verifies_by_default, 0,
 			    (int)(sizeof verify_cases / sizeof verify_cases[0]));
 	tcase_add_test(verify, verification_off_connects_to_anyone);
 	tcase_add_test(verify, ip_literals_match_ip_sans);
-	tcase_set_timeout(verify, 60);
-	suite_add_tcase(s, verify);
 
-	TCase *vers = tcase_create("versions and ciphers");
+	TCase *vers = tls_tcase(s, "versions and ciphers", 0);
 	tcase_add_loop_test(vers, each_version_negotiated_when_forced, 0, 2);
 	tcase_add_test(vers, client_capped_below_server_minimum_fails_cleanly);
 	tcase_add_test(vers, cipher_settings_apply_and_bad_ones_fail);
-	suite_add_tcase(s, vers);
 
-	TCase *closes = tcase_create("closes and broken peers");
+	TCase *closes = tls_tcase(s, "closes and broken peers", 60);
 	tcase_add_test(closes, abrupt_close_is_unexpected_eof);
 	tcase_add_test(closes, clean_close_reads_zero);
 	tcase_add_test(closes, reset_peer_is_a_socket_error);
@@ -1028,27 +1023,20 @@ static Suite *tls_suite(void)
 	tcase_add_loop_test(closes, garbage_fails_the_server_handshake, 0,
 			    (int)(sizeof garbage / sizeof garbage[0]));
 	tcase_add_test(closes, writing_to_a_closed_peer_does_not_raise_sigpipe);
-	tcase_set_timeout(closes, 60);
-	suite_add_tcase(s, closes);
 
-	TCase *interop = tcase_create("interop");
+	TCase *interop = tls_tcase(s, "interop", 60);
 	tcase_add_loop_test(interop, client_interoperates_with_openssl_s_server, 0, 2);
 	tcase_add_test(interop, openssl_s_client_interoperates_with_server);
-	tcase_set_timeout(interop, 60);
-	suite_add_tcase(s, interop);
 
-	TCase *bad = tcase_create("bad input");
+	TCase *bad = tls_tcase(s, "bad input", 0);
 	tcase_add_test(bad, context_arguments_are_checked);
 	tcase_add_test(bad, fifo_paths_are_refused_without_waiting);
 	tcase_add_test(bad, stale_and_wrong_handles_are_refused);
 	tcase_add_test(bad, connection_arguments_are_checked);
-	suite_add_tcase(s, bad);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(tls_suite());
+	return tls_test_main(tls_suite);
 }

@@ -464,40 +464,30 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_extensions");
-	TCase *alpn = tcase_create("alpn");
+	TCase *alpn = tls_tcase(s, "alpn", 60);
 	tcase_add_loop_test(alpn, alpn_server_preference_wins, 0,
 			    (int)(sizeof alpn_cases / sizeof alpn_cases[0]));
 	tcase_add_loop_test(alpn, alpn_without_overlap_fails_by_default, 0, 2);
 	tcase_add_test(alpn, alpn_without_overlap_proceeds_when_asked);
 	tcase_add_test(alpn, alpn_with_openssl_s_server);
 	tcase_add_test(alpn, alpn_with_openssl_s_client);
-	tcase_set_timeout(alpn, 60);
-	suite_add_tcase(s, alpn);
 
-	TCase *sni = tcase_create("sni");
+	TCase *sni = tls_tcase(s, "sni", 60);
 	tcase_add_test(sni, sni_picks_the_certificate_by_name);
 	tcase_add_test(sni, sni_without_main_certificate_defaults_to_the_first);
 	tcase_add_test(sni, sni_with_openssl_s_client);
-	tcase_set_timeout(sni, 60);
-	suite_add_tcase(s, sni);
 
-	TCase *mtls = tcase_create("mutual tls");
+	TCase *mtls = tls_tcase(s, "mutual tls", 60);
 	tcase_add_loop_test(mtls, mtls_required_refuses_strangers, 0, 2);
 	tcase_add_loop_test(mtls, mtls_requested_lets_anonymous_clients_in, 0, 2);
-	tcase_set_timeout(mtls, 60);
-	suite_add_tcase(s, mtls);
 
-	TCase *keylog = tcase_create("key log");
+	TCase *keylog = tls_tcase(s, "key log", 60);
 	tcase_add_loop_test(keylog, key_log_written_only_when_asked, 0, 2);
 	tcase_add_test(keylog, key_log_lines_stay_whole_across_threads);
-	tcase_set_timeout(keylog, 60);
-	suite_add_tcase(s, keylog);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

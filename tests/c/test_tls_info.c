@@ -83,16 +83,12 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_info");
-	TCase *info = tcase_create("information");
+	TCase *info = tls_tcase(s, "information", 60);
 	tcase_add_loop_test(info, information_matches_the_openssl_command, 0, 2);
-	tcase_set_timeout(info, 60);
-	suite_add_tcase(s, info);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

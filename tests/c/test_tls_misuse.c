@@ -269,18 +269,14 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_misuse");
-	TCase *bad = tcase_create("bad input");
+	TCase *bad = tls_tcase(s, "bad input", 60);
 	tcase_add_test(bad, stale_forged_and_wrong_kind_handles_are_refused);
 	tcase_add_test(bad, context_settings_are_checked);
 	tcase_add_test(bad, connection_calls_in_the_wrong_state);
-	tcase_set_timeout(bad, 60);
-	suite_add_tcase(s, bad);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

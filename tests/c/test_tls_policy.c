@@ -364,32 +364,24 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_policy");
-	TCase *policy = tcase_create("cipher policy");
+	TCase *policy = tls_tcase(s, "cipher policy", 60);
 	tcase_add_test(policy, default_server_refuses_a_cbc_only_client);
 	tcase_add_test(policy, widened_server_accepts_a_cbc_only_client);
 	tcase_add_test(policy, openssl_cbc_only_client_is_refused_unless_widened);
 	tcase_add_test(policy, default_client_refuses_a_cbc_only_server);
-	tcase_set_timeout(policy, 60);
-	suite_add_tcase(s, policy);
 
-	TCase *chain = tcase_create("chain file");
+	TCase *chain = tls_tcase(s, "chain file", 60);
 	tcase_add_test(chain, chain_file_is_sent_after_the_leaf);
 	tcase_add_test(chain, bad_chain_files_are_refused);
-	tcase_set_timeout(chain, 60);
-	suite_add_tcase(s, chain);
 
-	TCase *ocsp = tcase_create("ocsp stapling");
+	TCase *ocsp = tls_tcase(s, "ocsp stapling", 60);
 	tcase_add_test(ocsp, ocsp_response_is_stapled);
 	tcase_add_test(ocsp, ocsp_response_is_read_again_when_the_file_changes);
 	tcase_add_test(ocsp, bad_ocsp_files_are_refused);
-	tcase_set_timeout(ocsp, 60);
-	suite_add_tcase(s, ocsp);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -160,17 +160,13 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_sessions");
-	TCase *sess = tcase_create("sessions");
+	TCase *sess = tls_tcase(s, "sessions", 60);
 	tcase_add_loop_test(sess, second_connection_resumes, 0, 2);
 	tcase_add_loop_test(sess, server_cache_and_tickets_can_be_turned_off, 0, 2);
-	tcase_set_timeout(sess, 60);
-	suite_add_tcase(s, sess);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -43,6 +43,22 @@ int tls_test_setup(void)
 
 const char *certdir;
 
+int tls_test_main(Suite *(*make)(void))
+{
+	if (tls_test_setup() < 0)
+		return EXIT_FAILURE;
+	return eps_test_main(make());
+}
+
+TCase *tls_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* Path of the file NAME in the certificate directory (a few live at once). */
 const char *cert(const char *name)
 {

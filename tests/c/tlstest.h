@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 #define POLL_MS 5000
 #define MAX_STEPS 10000
 
@@ -17,6 +19,10 @@ extern const char *certdir;
 
 /* Run make-certs.sh into EPS_TLS_CERTS; 0, or -1 after a message. */
 int tls_test_setup(void);
+/* A TLS suite's main: tls_test_setup, then run the suite MAKE builds. */
+int tls_test_main(Suite *(*make)(void));
+/* A test case NAME added to S, with TIMEOUT seconds (0: Check's default). */
+TCase *tls_tcase(Suite *s, const char *name, int timeout);
 
 struct baseline {
 	int64_t handles;
