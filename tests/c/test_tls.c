@@ -274,42 +274,21 @@ struct duplex {
 	uint8_t *back;
 };
 
+/* Each direction's thread: the bytes it moved, 0 after a failure. */
 static void *duplex_writer(void *arg)
 {
 	struct duplex *d = arg;
-	size_t off = 0;
-	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
-		int64_t n = eps_tls_connection_write(d->c->conn, d->data + off, DUPLEX_BYTES - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n != -EPS_ETLSWANTWRITE && n != -EPS_ETLSWANTREAD)
-			return NULL;
-		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
-		if (poll(&p, 1, POLL_MS) != 1)
-			return NULL;
-	}
-	return (void *)(uintptr_t)off;
+	int64_t rc;
+	size_t off = tls_move(d->c, (uint8_t *)d->data, DUPLEX_BYTES, 1, 100000, &rc);
+	return (void *)(uintptr_t)(rc == 0 ? off : 0);
 }
 
 static void *duplex_reader(void *arg)
 {
 	struct duplex *d = arg;
-	size_t off = 0;
-	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
-		int64_t n = eps_tls_connection_read(d->c->conn, d->back + off, DUPLEX_BYTES - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n != -EPS_ETLSWANTREAD && n != -EPS_ETLSWANTWRITE)
-			return NULL;
-		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
-		if (poll(&p, 1, POLL_MS) != 1)
-			return NULL;
-	}
-	return (void *)(uintptr_t)off;
+	int64_t rc;
+	size_t off = tls_move(d->c, d->back, DUPLEX_BYTES, 0, 100000, &rc);
+	return (void *)(uintptr_t)(rc == 0 ? off : 0);
 }
 
 START_TEST(one_thread_reads_while_another_writes)

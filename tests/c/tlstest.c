@@ -231,37 +231,45 @@ void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side 
 	pump_handshakes(c, s);
 }
 
-void write_all(struct side *x, const uint8_t *buf, size_t len)
+size_t tls_move(struct side *x, uint8_t *buf, size_t len, int writing, int steps, int64_t *rc)
 {
 	size_t off = 0;
-	for (int step = 0; off < len && step < MAX_STEPS; step++) {
-		int64_t n = eps_tls_connection_write(x->conn, buf + off, len - off);
+	*rc = 0;
+	for (int step = 0; off < len && step < steps; step++) {
+		int64_t n = writing ? eps_tls_connection_write(x->conn, buf + off, len - off)
+				    : eps_tls_connection_read(x->conn, buf + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
 		}
-		ck_assert_msg(n == -EPS_ETLSWANTWRITE || n == -EPS_ETLSWANTREAD, "write: %s",
-			      eps_errname((int32_t)n));
+		if (n != -EPS_ETLSWANTWRITE && n != -EPS_ETLSWANTREAD) {
+			*rc = n;
+			break;
+		}
 		struct pollfd p = {.fd = x->fd, .events = want_events((int32_t)n)};
-		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+		if (poll(&p, 1, POLL_MS) != 1) {
+			*rc = 1;
+			break;
+		}
 	}
+	return off;
+}
+
+void write_all(struct side *x, const uint8_t *buf, size_t len)
+{
+	int64_t rc;
+	size_t off = tls_move(x, (uint8_t *)buf, len, 1, MAX_STEPS, &rc);
+	ck_assert_msg(rc <= 0, "write: poll timed out");
+	ck_assert_msg(rc == 0, "write: %s", eps_errname((int32_t)rc));
 	ck_assert_uint_eq(off, len);
 }
 
 void read_exact(struct side *x, uint8_t *buf, size_t len)
 {
-	size_t off = 0;
-	for (int step = 0; off < len && step < MAX_STEPS; step++) {
-		int64_t n = eps_tls_connection_read(x->conn, buf + off, len - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		ck_assert_msg(n == -EPS_ETLSWANTREAD || n == -EPS_ETLSWANTWRITE, "read: %s",
-			      eps_errname((int32_t)n));
-		struct pollfd p = {.fd = x->fd, .events = want_events((int32_t)n)};
-		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
-	}
+	int64_t rc;
+	size_t off = tls_move(x, buf, len, 0, MAX_STEPS, &rc);
+	ck_assert_msg(rc <= 0, "read: poll timed out");
+	ck_assert_msg(rc == 0, "read: %s", eps_errname((int32_t)rc));
 	ck_assert_uint_eq(off, len);
 }
 

@@ -57,6 +57,13 @@ void free_and_check_(struct baseline base, const int64_t *ctxs);
 short want_events(int32_t rc);
 void pump_handshakes(struct side *c, struct side *s);
 void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
+/*
+ * Write (WRITING) or read LEN bytes of BUF on X, waiting in poll on a want,
+ * in at most STEPS calls; the count moved.  *RC: 0, or the failing result
+ * (a negative code), or 1 when a poll timed out.  Asserts nothing: threads
+ * use it.
+ */
+size_t tls_move(struct side *x, uint8_t *buf, size_t len, int writing, int steps, int64_t *rc);
 void write_all(struct side *x, const uint8_t *buf, size_t len);
 void read_exact(struct side *x, uint8_t *buf, size_t len);
 int64_t read_settled(struct side *x, uint8_t *buf, size_t len);
