@@ -22,8 +22,8 @@
  * side as a seed (make-corpus.py); EPS_FUZZ_RECORD_VERSION=1.2 caps the
  * client at TLS 1.2.  EPS_FUZZ_TRACE=1 prints each attempt's results.
  */
-#include "fuzztls.h"
 #include "fuzzrng.h"
+#include "fuzztls.h"
 
 #define SEED_CLIENT UINT64_C(0x45505346555a5a32)
 
@@ -31,16 +31,8 @@ static int64_t open_ctx, verify_ctx, open_ctx12;
 
 static void attempt(int64_t conn, uint8_t flags)
 {
-	if (flags & 1)
-		fz_tls_try_handshake(conn);
-	if (flags & 2)
-		(void)fz_tls_try_read(conn, flags);
-	if (flags & 4) {
-		static const uint8_t request[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-		fz_tls_try_write(conn, request, sizeof request - 1);
-	}
-	if (flags & 8)
-		fz_tls_try_shutdown(conn);
+	static const uint8_t request[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	fz_tls_attempt(conn, flags, request, sizeof request - 1, NULL);
 	if (flags & 0x10) {
 		/* What a client reads about the server it reached. */
 		char text[4096];
@@ -100,7 +92,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static int64_t session_open(uint8_t mode, int32_t sv[2])
 {
 	fz_rng_state = SEED_CLIENT;
-	int64_t conn = fz_tls_pair((mode & 4) ? verify_ctx : (mode & 8) ? open_ctx12 : open_ctx, sv);
+	int64_t conn = fz_tls_pair((mode & 4)	? verify_ctx
+				   : (mode & 8) ? open_ctx12
+						: open_ctx,
+				   sv);
 	FZ_CHECK(eps_tls_connection_set_hostname(conn, "localhost") == 0, "hostname");
 	attempt(conn, 1);
 	return conn;

@@ -52,44 +52,43 @@ static inline int64_t fz_tls_pair(int64_t ctx, int32_t sv[2])
 
 /*
  * The attempts both roles make, each a step's flag: handshake (1), read
- * (2; 0x40 reads one byte), write MSG (4), shutdown (8).  Each result must
- * be a success or a known code within its bounds.  The read's result is
- * returned (0 when no read was asked) for the caller's own checks.
+ * (2; 0x40 reads one byte; AFTER_READ, unless NULL, then looks at CONN
+ * when it returned data), write MSG (4), shutdown (8).  Each result must
+ * be a success or a known code within its bounds.
  */
-static inline void fz_tls_try_handshake(int64_t conn)
-{
-	int64_t r = eps_tls_connection_handshake(conn);
-	if (fz_trace)
-		fprintf(stderr, "handshake %s\n", r ? eps_errname((int32_t)r) : "done");
-	FZ_CHECK_CODE(r);
-	FZ_CHECK(r <= 0, "handshake returned %lld", (long long)r);
-}
-
-static inline int64_t fz_tls_try_read(int64_t conn, uint8_t flags)
+static inline void fz_tls_attempt(int64_t conn, uint8_t flags, const uint8_t *msg, size_t msglen,
+				  void (*after_read)(int64_t conn))
 {
 	uint8_t buf[2048];
-	size_t len = (flags & 0x40) ? 1 : sizeof buf;
-	int64_t r = eps_tls_connection_read(conn, buf, len);
-	fz_trace_result("read", r);
-	FZ_CHECK_CODE(r);
-	FZ_CHECK(r <= (int64_t)len, "read %lld of %zu", (long long)r, len);
-	return r;
-}
-
-static inline void fz_tls_try_write(int64_t conn, const uint8_t *msg, size_t len)
-{
-	int64_t r = eps_tls_connection_write(conn, msg, len);
-	fz_trace_result("write", r);
-	FZ_CHECK_CODE(r);
-	FZ_CHECK(r <= (int64_t)len, "write %lld", (long long)r);
-}
-
-static inline void fz_tls_try_shutdown(int64_t conn)
-{
-	int64_t r = eps_tls_connection_shutdown(conn);
-	fz_trace_result("shutdown", r);
-	FZ_CHECK_CODE(r);
-	FZ_CHECK(r <= 3, "shutdown state %lld", (long long)r);
+	int64_t r;
+	if (flags & 1) {
+		r = eps_tls_connection_handshake(conn);
+		if (fz_trace)
+			fprintf(stderr, "handshake %s\n", r ? eps_errname((int32_t)r) : "done");
+		FZ_CHECK_CODE(r);
+		FZ_CHECK(r <= 0, "handshake returned %lld", (long long)r);
+	}
+	if (flags & 2) {
+		size_t len = (flags & 0x40) ? 1 : sizeof buf;
+		r = eps_tls_connection_read(conn, buf, len);
+		fz_trace_result("read", r);
+		FZ_CHECK_CODE(r);
+		FZ_CHECK(r <= (int64_t)len, "read %lld of %zu", (long long)r, len);
+		if (r > 0 && after_read != NULL)
+			after_read(conn);
+	}
+	if (flags & 4) {
+		r = eps_tls_connection_write(conn, msg, msglen);
+		fz_trace_result("write", r);
+		FZ_CHECK_CODE(r);
+		FZ_CHECK(r <= (int64_t)msglen, "write %lld", (long long)r);
+	}
+	if (flags & 8) {
+		r = eps_tls_connection_shutdown(conn);
+		fz_trace_result("shutdown", r);
+		FZ_CHECK_CODE(r);
+		FZ_CHECK(r <= 3, "shutdown state %lld", (long long)r);
+	}
 }
 
 /* What a target tries in one step: the flags' attempts on CONN. */
@@ -223,8 +222,8 @@ static inline ssize_t fz_record_next(const struct fz_record *rec, uint8_t *chunk
 }
 
 /* The burst CHUNK (N bytes) as a step of the seed, with FLAGS; and to the harness's peer end. */
-static inline void fz_record_step(const struct fz_record *rec, uint8_t flags,
-				  const uint8_t *chunk, ssize_t n, int32_t peer)
+static inline void fz_record_step(const struct fz_record *rec, uint8_t flags, const uint8_t *chunk,
+				  ssize_t n, int32_t peer)
 {
 	uint16_t len = (uint16_t)n;
 	fz_put(rec->out, &flags, 1);
@@ -246,18 +245,22 @@ static inline void fz_record_relay(const struct fz_record *rec, int32_t from)
 	}
 }
 
-/* Close the seed, wait for the real peer (it must have succeeded), free the rest. */
+/*
+ * Close the seed, wait for the real peer (it must have succeeded), free the
+ * rest.  The link closes first: a peer still waiting to read (the relay
+ * stopped early) sees the end of the stream instead of hanging the wait.
+ */
 static inline void fz_record_finish(struct fz_record *rec, int64_t conn, int32_t sv[2])
 {
 	FZ_CHECK(fclose(rec->out) == 0, "close the seed");
+	close(rec->link);
 	int status;
 	FZ_CHECK(waitpid(rec->pid, &status, 0) == rec->pid && WIFEXITED(status) &&
-			 WEXITSTATUS(status) == 0,
+		     WEXITSTATUS(status) == 0,
 		 "the real peer failed");
 	(void)eps_tls_connection_free(conn);
 	(void)eps_close(sv[0]);
 	(void)eps_close(sv[1]);
-	close(rec->link);
 }
 
 #endif
