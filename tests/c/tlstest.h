@@ -103,8 +103,7 @@ int32_t handshake_alone(struct side *x);
 int listener(char *target, size_t cap);
 /* Accept one connection on L (then closed). */
 int accept_one(int l);
-/* Append the NULL-terminated EXTRA to ARGV after its N first entries, and a NULL (ARGV has room).
- */
+/* Copy the NULL-terminated EXTRA into ARGV from entry N on, and a NULL. */
 void append_args(char **argv, int n, char **extra);
 /* Start `openssl s_server` with EXTRA arguments (NULL-terminated); connect to it. */
 pid_t s_server(char **extra, int *to, int *from, int *fd);
