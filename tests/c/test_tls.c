@@ -151,8 +151,7 @@ START_TEST(nonblocking_read_skips_tickets_in_one_call)
 	struct pollfd p = {.fd = c.fd, .events = POLLIN};
 	ck_assert_int_eq(poll(&p, 1, 0), 0);
 
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 
 	/* Left to the socket's (blocking) mode: a read may stop after a ticket
 	 * and say "again" (documented); called again, it gets the data. */
@@ -165,11 +164,8 @@ START_TEST(nonblocking_read_skips_tickets_in_one_call)
 	write_all(&s, (const uint8_t *)"pong", 4);
 	ck_assert_int_eq(blocking_read(c.conn, buf, sizeof buf), 4);
 	ck_assert_mem_eq(buf, "pong", 4);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, sctx, cctx);
 }
 END_TEST
 
@@ -234,11 +230,8 @@ START_TEST(nonblocking_echo_with_pending_data)
 	free(big);
 	free(back);
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -281,42 +274,21 @@ struct duplex {
 	uint8_t *back;
 };
 
+/* Each direction's thread: the bytes it moved, 0 after a failure. */
 static void *duplex_writer(void *arg)
 {
 	struct duplex *d = arg;
-	size_t off = 0;
-	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
-		int64_t n = eps_tls_connection_write(d->c->conn, d->data + off, DUPLEX_BYTES - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n != -EPS_ETLSWANTWRITE && n != -EPS_ETLSWANTREAD)
-			return NULL;
-		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
-		if (poll(&p, 1, POLL_MS) != 1)
-			return NULL;
-	}
-	return (void *)(uintptr_t)off;
+	int64_t rc;
+	size_t off = tls_move(d->c, (uint8_t *)d->data, DUPLEX_BYTES, 1, 100000, &rc);
+	return (void *)(uintptr_t)(rc == 0 ? off : 0);
 }
 
 static void *duplex_reader(void *arg)
 {
 	struct duplex *d = arg;
-	size_t off = 0;
-	for (int step = 0; off < DUPLEX_BYTES && step < 100000; step++) {
-		int64_t n = eps_tls_connection_read(d->c->conn, d->back + off, DUPLEX_BYTES - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n != -EPS_ETLSWANTREAD && n != -EPS_ETLSWANTWRITE)
-			return NULL;
-		struct pollfd p = {.fd = d->c->fd, .events = want_events((int32_t)n)};
-		if (poll(&p, 1, POLL_MS) != 1)
-			return NULL;
-	}
-	return (void *)(uintptr_t)off;
+	int64_t rc;
+	size_t off = tls_move(d->c, d->back, DUPLEX_BYTES, 0, 100000, &rc);
+	return (void *)(uintptr_t)(rc == 0 ? off : 0);
 }
 
 START_TEST(one_thread_reads_while_another_writes)
@@ -353,11 +325,8 @@ START_TEST(one_thread_reads_while_another_writes)
 	ck_assert_int_eq(e.echoed, DUPLEX_BYTES);
 	free(data);
 	free(back);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -380,8 +349,7 @@ START_TEST(context_freed_before_its_connections)
 	uint8_t buf[4];
 	read_exact(&s, buf, 4);
 	ck_assert_mem_eq(buf, "ping", 4);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	check_baseline(base);
 }
 END_TEST
@@ -444,11 +412,8 @@ START_TEST(client_verifies_by_default)
 	    eps_tls_connection_verify_result_string(c.conn, (uint8_t *)tiny, sizeof tiny), len);
 	ck_assert_int_eq(strlen(tiny), len < 3 ? len : 3);
 	ck_assert_int_eq(eps_tls_connection_verify_result_string(c.conn, NULL, 0), len);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -463,8 +428,7 @@ START_TEST(verification_off_connects_to_anyone)
 		connect_pair(cctx, sctx, "localhost", &c, &s);
 		ck_assert_int_eq(c.rc, 0);
 		ck_assert_int_eq(s.rc, 0);
-		close_side(&c);
-		close_side(&s);
+		close_pair(&c, &s);
 		ck_assert_ok(eps_tls_context_free(cctx));
 		ck_assert_ok(eps_tls_context_free(sctx));
 	}
@@ -481,11 +445,8 @@ START_TEST(ip_literals_match_ip_sans)
 	connect_pair(cctx, sctx, "::1", &c, &s);
 	ck_assert_int_eq(c.rc, 0);
 	ck_assert_int_eq(s.rc, 0);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -505,11 +466,8 @@ START_TEST(each_version_negotiated_when_forced)
 	write_all(&c, (const uint8_t *)"v", 1);
 	uint8_t b;
 	read_exact(&s, &b, 1);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -524,11 +482,8 @@ START_TEST(client_capped_below_server_minimum_fails_cleanly)
 	ck_assert_code(s.rc, EPS_ETLSHANDSHAKE);
 	ck_assert_msg(strstr(c.detail, "version") != NULL, "detail: %s", c.detail);
 	ck_assert_int_eq(eps_tls_connection_version(c.conn), 0);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -548,11 +503,8 @@ START_TEST(cipher_settings_apply_and_bad_ones_fail)
 	ck_assert_msg(c.rc == 0, "client: %s %s; server: %s", eps_errname(c.rc), c.detail,
 		      s.detail);
 	ck_assert_int_eq(eps_tls_connection_version(c.conn), EPS_TLS_VERSION_1_2);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -576,9 +528,7 @@ START_TEST(reset_peer_is_a_socket_error)
 	ck_assert_code(read_settled(&c, buf, sizeof buf), EPS_ECONNRESET);
 	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSCLOSED);
 	close_side(&c);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -621,11 +571,8 @@ START_TEST(free_during_a_blocked_read_waits_for_the_call)
 	ck_assert_msg(b.result == 4 || b.result == -EPS_EBADHANDLE, "reader got %lld",
 		      (long long)b.result);
 	c.conn = 0;
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -642,9 +589,7 @@ START_TEST(abrupt_close_is_unexpected_eof)
 	ck_assert_code(eps_tls_connection_read(c.conn, buf, sizeof buf), EPS_ETLSCLOSED);
 	ck_assert_code(eps_tls_connection_write(c.conn, buf, sizeof buf), EPS_ETLSCLOSED);
 	close_side(&c);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -663,11 +608,8 @@ START_TEST(clean_close_reads_zero)
 	ck_assert_int_eq(eps_tls_connection_read(c.conn, buf, sizeof buf), 0);
 	ck_assert_int_eq(eps_tls_connection_shutdown(c.conn),
 			 EPS_TLS_SHUTDOWN_SENT | EPS_TLS_SHUTDOWN_RECEIVED);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -705,8 +647,7 @@ START_TEST(garbage_fails_the_server_handshake)
 	ck_assert_int_gt(strlen(d), 0);
 	close_side(&s);
 	close(cfd);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, sctx);
 }
 END_TEST
 
@@ -816,8 +757,7 @@ START_TEST(context_arguments_are_checked)
 	ck_assert_ok(eps_tls_context_use_private_key_file(k, cert("wrong.key")));
 	ck_assert_code(eps_tls_context_use_certificate_file(k, cert("server.pem")),
 		       EPS_EKEYMISMATCH);
-	ck_assert_ok(eps_tls_context_free(k));
-	check_baseline(base);
+	free_and_check(base, k);
 }
 END_TEST
 
@@ -901,10 +841,8 @@ START_TEST(stale_and_wrong_handles_are_refused)
 	ck_assert_code(eps_tls_connection_read(INT64_MAX, buf, 1), EPS_EBADHANDLE);
 	ck_assert_code(eps_tls_context_free(12345), EPS_EBADHANDLE);
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, sctx);
 }
 END_TEST
 
@@ -947,11 +885,8 @@ START_TEST(connection_arguments_are_checked)
 	pump_handshakes(&c, &s);
 	ck_assert_int_eq(c.rc, 0);
 	ck_assert_code(eps_tls_connection_set_hostname(c.conn, "localhost"), EPS_EINVAL);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -1000,35 +935,25 @@ START_TEST(client_interoperates_with_openssl_s_server)
 	read_exact(&c, buf, 8);
 	ck_assert_mem_eq(buf, "nolispe\n", 8);
 	ck_assert_int_ge(eps_tls_connection_shutdown(c.conn), EPS_TLS_SHUTDOWN_SENT);
-	close_side(&c);
-	close(to);
-	reap(pid, from);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	check_baseline(base);
+	close_tool(&c, to, pid, from);
+	free_and_check(base, cctx);
 }
 END_TEST
 
 START_TEST(openssl_s_client_interoperates_with_server)
 {
 	struct baseline base = baseline();
-	char target[64];
-	int l = listener(target, sizeof target);
-	char *argv[] = {"openssl",
-			"s_client",
-			"-connect",
-			target,
-			"-CAfile",
-			(char *)cert("ca.pem"),
-			"-verify_return_error",
-			"-verify_hostname",
-			"localhost",
-			"-servername",
-			"localhost",
-			"-quiet",
-			NULL};
-	int to, from;
-	pid_t pid = spawn(argv, &to, &from);
-	int fd = accept_one(l);
+	char *extra[] = {"-CAfile",
+			 (char *)cert("ca.pem"),
+			 "-verify_return_error",
+			 "-verify_hostname",
+			 "localhost",
+			 "-servername",
+			 "localhost",
+			 "-quiet",
+			 NULL};
+	int to, from, fd;
+	pid_t pid = s_client(extra, &to, &from, &fd);
 
 	int64_t sctx = server_ctx("server");
 	struct side s;
@@ -1043,41 +968,33 @@ START_TEST(openssl_s_client_interoperates_with_server)
 	char out[8192];
 	ck_assert_msg(read_until(from, out, sizeof out, "pong\n"), "s_client said: %s", out);
 	ck_assert_int_ge(eps_tls_connection_shutdown(s.conn), EPS_TLS_SHUTDOWN_SENT);
-	close_side(&s);
-	close(to);
-	reap(pid, from);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_tool(&s, to, pid, from);
+	free_and_check(base, sctx);
 }
 END_TEST
 
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
-	TCase *data = tcase_create("handshake and data");
+	TCase *data = tls_tcase(s, "handshake and data", 60);
 	tcase_add_test(data, blocking_handshake_echo_and_clean_close);
 	tcase_add_test(data, nonblocking_echo_with_pending_data);
 	tcase_add_test(data, nonblocking_read_skips_tickets_in_one_call);
 	tcase_add_test(data, context_freed_before_its_connections);
 	tcase_add_test(data, one_thread_reads_while_another_writes);
-	tcase_set_timeout(data, 60);
-	suite_add_tcase(s, data);
 
-	TCase *verify = tcase_create("verification");
+	TCase *verify = tls_tcase(s, "verification", 60);
 	tcase_add_loop_test(verify, client_verifies_by_default, 0,
 			    (int)(sizeof verify_cases / sizeof verify_cases[0]));
 	tcase_add_test(verify, verification_off_connects_to_anyone);
 	tcase_add_test(verify, ip_literals_match_ip_sans);
-	tcase_set_timeout(verify, 60);
-	suite_add_tcase(s, verify);
 
-	TCase *vers = tcase_create("versions and ciphers");
+	TCase *vers = tls_tcase(s, "versions and ciphers", 0);
 	tcase_add_loop_test(vers, each_version_negotiated_when_forced, 0, 2);
 	tcase_add_test(vers, client_capped_below_server_minimum_fails_cleanly);
 	tcase_add_test(vers, cipher_settings_apply_and_bad_ones_fail);
-	suite_add_tcase(s, vers);
 
-	TCase *closes = tcase_create("closes and broken peers");
+	TCase *closes = tls_tcase(s, "closes and broken peers", 60);
 	tcase_add_test(closes, abrupt_close_is_unexpected_eof);
 	tcase_add_test(closes, clean_close_reads_zero);
 	tcase_add_test(closes, reset_peer_is_a_socket_error);
@@ -1085,27 +1002,20 @@ static Suite *tls_suite(void)
 	tcase_add_loop_test(closes, garbage_fails_the_server_handshake, 0,
 			    (int)(sizeof garbage / sizeof garbage[0]));
 	tcase_add_test(closes, writing_to_a_closed_peer_does_not_raise_sigpipe);
-	tcase_set_timeout(closes, 60);
-	suite_add_tcase(s, closes);
 
-	TCase *interop = tcase_create("interop");
+	TCase *interop = tls_tcase(s, "interop", 60);
 	tcase_add_loop_test(interop, client_interoperates_with_openssl_s_server, 0, 2);
 	tcase_add_test(interop, openssl_s_client_interoperates_with_server);
-	tcase_set_timeout(interop, 60);
-	suite_add_tcase(s, interop);
 
-	TCase *bad = tcase_create("bad input");
+	TCase *bad = tls_tcase(s, "bad input", 0);
 	tcase_add_test(bad, context_arguments_are_checked);
 	tcase_add_test(bad, fifo_paths_are_refused_without_waiting);
 	tcase_add_test(bad, stale_and_wrong_handles_are_refused);
 	tcase_add_test(bad, connection_arguments_are_checked);
-	suite_add_tcase(s, bad);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(tls_suite());
+	return tls_test_main(tls_suite);
 }

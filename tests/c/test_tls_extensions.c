@@ -48,11 +48,8 @@ START_TEST(alpn_server_preference_wins)
 	connect_ok(cctx, sctx, "localhost", &c, &s);
 	assert_text(eps_tls_connection_alpn_protocol, c.conn, k->want);
 	assert_text(eps_tls_connection_alpn_protocol, s.conn, k->want);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -69,11 +66,8 @@ START_TEST(alpn_without_overlap_fails_by_default)
 	ck_assert_msg(strstr(s.detail, "no application protocol") != NULL, "detail: %s", s.detail);
 	ck_assert_code(c.rc, EPS_ETLSHANDSHAKE);
 	ck_assert_msg(strstr(c.detail, "no application protocol") != NULL, "detail: %s", c.detail);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -92,24 +86,19 @@ START_TEST(alpn_without_overlap_proceeds_when_asked)
 	ck_assert_code(r, EPS_ENOENT);
 	(void)text(eps_tls_connection_alpn_protocol, s.conn, &r);
 	ck_assert_code(r, EPS_ENOENT);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 
 	/* Back to failing; and a client that offers nothing gets nothing. */
 	ck_assert_ok(eps_tls_context_set_alpn_mismatch(sctx, EPS_TLS_ALPN_MISMATCH_FAIL));
 	connect_pair(cctx, sctx, "localhost", &c, &s);
 	ck_assert_code(s.rc, EPS_ETLSHANDSHAKE);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	ck_assert_ok(eps_tls_context_set_alpn_protocols(cctx, ""));
 	connect_ok(cctx, sctx, "localhost", &c, &s);
 	(void)text(eps_tls_connection_alpn_protocol, s.conn, &r);
 	ck_assert_code(r, EPS_ENOENT);
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -126,26 +115,18 @@ START_TEST(alpn_with_openssl_s_server)
 	ck_assert_int_eq(handshake_alone(&c), 0);
 	assert_text(eps_tls_connection_alpn_protocol, c.conn, "h2");
 	ck_assert_int_ge(eps_tls_connection_shutdown(c.conn), EPS_TLS_SHUTDOWN_SENT);
-	close_side(&c);
-	close(to);
-	reap(pid, from);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	check_baseline(base);
+	close_tool(&c, to, pid, from);
+	free_and_check(base, cctx);
 }
 END_TEST
 
 START_TEST(alpn_with_openssl_s_client)
 {
 	struct baseline base = baseline();
-	char target[64];
-	int l = listener(target, sizeof target);
-	char *argv[] = {"openssl",     "s_client",  "-connect",
-			target,	       "-CAfile",   (char *)cert("ca.pem"),
-			"-servername", "localhost", "-alpn",
-			"http/1.1,h2", NULL};
-	int to, from;
-	pid_t pid = spawn(argv, &to, &from);
-	int fd = accept_one(l);
+	char *extra[] = {"-CAfile", (char *)cert("ca.pem"), "-servername", "localhost",
+			 "-alpn",   "http/1.1,h2",	    NULL};
+	int to, from, fd;
+	pid_t pid = s_client(extra, &to, &from, &fd);
 	int64_t sctx = server_ctx("server");
 	ck_assert_ok(eps_tls_context_set_alpn_protocols(sctx, "h2,http/1.1"));
 	struct side s;
@@ -156,11 +137,8 @@ START_TEST(alpn_with_openssl_s_client)
 	ck_assert_msg(read_until(from, out, sizeof out, "ALPN protocol: h2"), "s_client said: %s",
 		      out);
 	ck_assert_int_ge(eps_tls_connection_shutdown(s.conn), EPS_TLS_SHUTDOWN_SENT);
-	close_side(&s);
-	close(to);
-	reap(pid, from);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_tool(&s, to, pid, from);
+	free_and_check(base, sctx);
 }
 END_TEST
 
@@ -205,13 +183,9 @@ START_TEST(sni_picks_the_certificate_by_name)
 			ck_assert_msg(strcasecmp(sent, cases[i].host) == 0, "sent %s", sent);
 			assert_text(eps_tls_connection_server_name, c.conn, cases[i].host);
 		}
-		close_side(&c);
-		close_side(&s);
+		close_pair(&c, &s);
 	}
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(loose));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, loose, sctx);
 }
 END_TEST
 
@@ -236,42 +210,25 @@ START_TEST(sni_without_main_certificate_defaults_to_the_first)
 	struct side c, s;
 	connect_ok(loose, sctx, "localhost", &c, &s);
 	assert_peer_is(c.conn, "server.pem");
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	connect_ok(loose, sctx, "nobody.example", &c, &s);
 	assert_peer_is(c.conn, "alt.pem");
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	connect_ok(loose, sctx, "127.0.0.1", &c, &s); /* no SNI at all */
 	assert_peer_is(c.conn, "alt.pem");
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(loose));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, loose, sctx);
 }
 END_TEST
 
 START_TEST(sni_with_openssl_s_client)
 {
 	struct baseline base = baseline();
-	char target[64];
-	int l = listener(target, sizeof target);
-	char *argv[] = {"openssl",
-			"s_client",
-			"-connect",
-			target,
-			"-CAfile",
-			(char *)cert("ca.pem"),
-			"-servername",
-			"alt.localhost",
-			"-verify_hostname",
-			"alt.localhost",
-			"-verify_return_error",
-			NULL};
-	int to, from;
-	pid_t pid = spawn(argv, &to, &from);
-	int fd = accept_one(l);
+	char *extra[] = {
+	    "-CAfile",		(char *)cert("ca.pem"), "-servername",		"alt.localhost",
+	    "-verify_hostname", "alt.localhost",	"-verify_return_error", NULL};
+	int to, from, fd;
+	pid_t pid = s_client(extra, &to, &from, &fd);
 	int64_t sctx = server_ctx("server");
 	ck_assert_ok(eps_tls_context_add_server_certificate_file(sctx, NULL, cert("alt.pem"),
 								 cert("alt.key")));
@@ -286,11 +243,8 @@ START_TEST(sni_with_openssl_s_client)
 	ck_assert_msg(strstr(out, "\nsubject=CN = alt.localhost\n") != NULL, "s_client said: %s",
 		      out);
 	ck_assert_int_ge(eps_tls_connection_shutdown(s.conn), EPS_TLS_SHUTDOWN_SENT);
-	close_side(&s);
-	close(to);
-	reap(pid, from);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_tool(&s, to, pid, from);
+	free_and_check(base, sctx);
 }
 END_TEST
 
@@ -319,16 +273,14 @@ START_TEST(mtls_required_refuses_strangers)
 	ck_assert_code(s.rc, EPS_ETLSHANDSHAKE);
 	ck_assert_msg(strstr(s.detail, "certificate") != NULL, "detail: %s", s.detail);
 	client_refused(&c);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 
 	int64_t rogue = mtls_client("rogue");
 	connect_pair(rogue, sctx, "localhost", &c, &s);
 	ck_assert_code(s.rc, EPS_ECERTVERIFY);
 	ck_assert_int_eq(eps_tls_connection_verify_result(s.conn), 20); /* unknown issuer */
 	client_refused(&c);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 
 	int64_t good = mtls_client("client");
 	connect_ok(good, sctx, "localhost", &c, &s);
@@ -342,14 +294,9 @@ START_TEST(mtls_required_refuses_strangers)
 	write_all(&s, (const uint8_t *)"yo", 2);
 	read_exact(&c, b, 2);
 	ck_assert_mem_eq(b, "yo", 2);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 
-	ck_assert_ok(eps_tls_context_free(none));
-	ck_assert_ok(eps_tls_context_free(rogue));
-	ck_assert_ok(eps_tls_context_free(good));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, none, rogue, good, sctx);
 }
 END_TEST
 
@@ -363,17 +310,12 @@ START_TEST(mtls_requested_lets_anonymous_clients_in)
 	int32_t r;
 	(void)text(eps_tls_connection_peer_subject, s.conn, &r);
 	ck_assert_code(r, EPS_ENOENT);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	int64_t good = mtls_client("client");
 	connect_ok(good, sctx, "localhost", &c, &s);
 	assert_text(eps_tls_connection_peer_subject, s.conn, "O = Epsilon, CN = epsilon client");
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(none));
-	ck_assert_ok(eps_tls_context_free(good));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, none, good, sctx);
 }
 END_TEST
 
@@ -410,8 +352,7 @@ START_TEST(key_log_written_only_when_asked)
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	struct side c, s;
 	connect_ok(cctx, sctx, "localhost", &c, &s);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	const char *log = slurp_text(path);
 	if (v == EPS_TLS_VERSION_1_3) {
 		ck_assert_msg(strstr(log, "CLIENT_HANDSHAKE_TRAFFIC_SECRET ") != NULL, "%s", log);
@@ -438,8 +379,7 @@ START_TEST(key_log_written_only_when_asked)
 	ck_assert_ok(eps_tls_context_set_keylog_file(cctx, path2));
 	ck_assert_ok(eps_tls_context_set_keylog_file(cctx, NULL));
 	connect_ok(cctx, sctx, "localhost", &c, &s);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	ck_assert_uint_eq(strlen(slurp_text(path)), before);
 	ck_assert_int_eq(stat(path2, &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
@@ -447,12 +387,9 @@ START_TEST(key_log_written_only_when_asked)
 	/* The server side logs too; freeing the context closes the file. */
 	ck_assert_ok(eps_tls_context_set_keylog_file(sctx, path));
 	connect_ok(cctx, sctx, "localhost", &c, &s);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	ck_assert_uint_gt(strlen(slurp_text(path)), before);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 	unlink(path);
 	unlink(path2);
 	rmdir(dir);
@@ -477,8 +414,7 @@ static void *hs_worker_main(void *arg)
 		    eps_tls_connection_peer_fingerprint(c.conn, (uint8_t *)fp, sizeof fp) == 95 &&
 		    strcmp(fp, i % 2 ? w->fp_alt : w->fp_server) == 0)
 			w->done++;
-		close_side(&c);
-		close_side(&s);
+		close_pair(&c, &s);
 	}
 	return NULL;
 }
@@ -506,9 +442,7 @@ START_TEST(key_log_lines_stay_whole_across_threads)
 		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
 		ck_assert_int_eq(w[i].done, 8);
 	}
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 	/* TLS 1.3: five secrets per handshake, every line whole. */
 	const char *log = slurp_text(path);
 	int lines = 0;
@@ -530,40 +464,30 @@ END_TEST
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_extensions");
-	TCase *alpn = tcase_create("alpn");
+	TCase *alpn = tls_tcase(s, "alpn", 60);
 	tcase_add_loop_test(alpn, alpn_server_preference_wins, 0,
 			    (int)(sizeof alpn_cases / sizeof alpn_cases[0]));
 	tcase_add_loop_test(alpn, alpn_without_overlap_fails_by_default, 0, 2);
 	tcase_add_test(alpn, alpn_without_overlap_proceeds_when_asked);
 	tcase_add_test(alpn, alpn_with_openssl_s_server);
 	tcase_add_test(alpn, alpn_with_openssl_s_client);
-	tcase_set_timeout(alpn, 60);
-	suite_add_tcase(s, alpn);
 
-	TCase *sni = tcase_create("sni");
+	TCase *sni = tls_tcase(s, "sni", 60);
 	tcase_add_test(sni, sni_picks_the_certificate_by_name);
 	tcase_add_test(sni, sni_without_main_certificate_defaults_to_the_first);
 	tcase_add_test(sni, sni_with_openssl_s_client);
-	tcase_set_timeout(sni, 60);
-	suite_add_tcase(s, sni);
 
-	TCase *mtls = tcase_create("mutual tls");
+	TCase *mtls = tls_tcase(s, "mutual tls", 60);
 	tcase_add_loop_test(mtls, mtls_required_refuses_strangers, 0, 2);
 	tcase_add_loop_test(mtls, mtls_requested_lets_anonymous_clients_in, 0, 2);
-	tcase_set_timeout(mtls, 60);
-	suite_add_tcase(s, mtls);
 
-	TCase *keylog = tcase_create("key log");
+	TCase *keylog = tls_tcase(s, "key log", 60);
 	tcase_add_loop_test(keylog, key_log_written_only_when_asked, 0, 2);
 	tcase_add_test(keylog, key_log_lines_stay_whole_across_threads);
-	tcase_set_timeout(keylog, 60);
-	suite_add_tcase(s, keylog);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -75,27 +75,20 @@ START_TEST(information_matches_the_openssl_command)
 	ck_assert_int_eq(eps_tls_connection_peer_subject(c.conn, (uint8_t *)small, 1), 14);
 	ck_assert_str_eq(small, "");
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_info");
-	TCase *info = tcase_create("information");
+	TCase *info = tls_tcase(s, "information", 60);
 	tcase_add_loop_test(info, information_matches_the_openssl_command, 0, 2);
-	tcase_set_timeout(info, 60);
-	suite_add_tcase(s, info);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

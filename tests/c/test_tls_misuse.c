@@ -97,12 +97,9 @@ START_TEST(stale_forged_and_wrong_kind_handles_are_refused)
 	ck_assert_code(eps_tls_session_free(sess), EPS_EBADHANDLE);
 	all_refuse(sess);
 	int64_t conn = c.conn;
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	all_refuse(conn);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -178,9 +175,7 @@ START_TEST(context_settings_are_checked)
 	ck_assert_code(eps_tls_context_set_verify(cctx, EPS_TLS_VERIFY_PEER |
 							    EPS_TLS_VERIFY_FAIL_IF_NO_PEER_CERT),
 		       EPS_EINVAL);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	check_baseline(base);
+	free_and_check(base, sctx, cctx);
 }
 END_TEST
 
@@ -264,33 +259,24 @@ START_TEST(connection_calls_in_the_wrong_state)
 	connect_pair(bad, sctx, "localhost", &c2, &s2);
 	ck_assert_code(c2.rc, EPS_ECERTVERIFY);
 	ck_assert_code(eps_tls_connection_get_session(c2.conn), EPS_ETLSCLOSED);
-	close_side(&c2);
-	close_side(&s2);
+	close_pair(&c2, &s2);
 
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(bad));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, bad, cctx, sctx);
 }
 END_TEST
 
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_misuse");
-	TCase *bad = tcase_create("bad input");
+	TCase *bad = tls_tcase(s, "bad input", 60);
 	tcase_add_test(bad, stale_forged_and_wrong_kind_handles_are_refused);
 	tcase_add_test(bad, context_settings_are_checked);
 	tcase_add_test(bad, connection_calls_in_the_wrong_state);
-	tcase_set_timeout(bad, 60);
-	suite_add_tcase(s, bad);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -34,8 +34,7 @@ static void assert_refused(int64_t cctx, int64_t sctx)
 	ck_assert_msg(c.rc == -EPS_ETLSHANDSHAKE && s.rc == -EPS_ETLSHANDSHAKE,
 		      "client %s (%s), server %s (%s)", eps_errname(c.rc), c.detail,
 		      eps_errname(s.rc), s.detail);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 }
 
 static void assert_cipher(int64_t cctx, int64_t sctx, const char *want)
@@ -44,8 +43,7 @@ static void assert_cipher(int64_t cctx, int64_t sctx, const char *want)
 	connect_ok(cctx, sctx, "localhost", &c, &s);
 	assert_text(eps_tls_connection_cipher, c.conn, want);
 	assert_text(eps_tls_connection_cipher, s.conn, want);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 }
 
 START_TEST(default_server_refuses_a_cbc_only_client)
@@ -57,10 +55,7 @@ START_TEST(default_server_refuses_a_cbc_only_client)
 	/* The same server still speaks TLS 1.2 with an AEAD suite. */
 	int64_t tls12 = client_ctx_v("ca.pem", EPS_TLS_VERSION_1_2, EPS_TLS_VERSION_1_2);
 	assert_cipher(tls12, sctx, "ECDHE-ECDSA-AES128-GCM-SHA256");
-	ck_assert_ok(eps_tls_context_free(tls12));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, tls12, cctx, sctx);
 }
 END_TEST
 
@@ -82,9 +77,7 @@ START_TEST(widened_server_accepts_a_cbc_only_client)
 	ck_assert_int_eq(eps_tls_context_set_policy(sctx, 2), -EPS_EINVAL);
 	ck_assert_int_eq(eps_tls_context_set_policy(sctx, -1), -EPS_EINVAL);
 	ck_assert_int_eq(eps_tls_context_set_policy(0, EPS_TLS_POLICY_COMPATIBLE), -EPS_EBADHANDLE);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -93,15 +86,10 @@ START_TEST(openssl_cbc_only_client_is_refused_unless_widened)
 {
 	struct baseline base = baseline();
 	for (int widen = 0; widen < 2; widen++) {
-		char target[64];
-		int l = listener(target, sizeof target);
-		char *argv[] = {"openssl", "s_client", "-connect",
-				target,	   "-tls1_2",  "-cipher",
-				CBC_SUITE, "-CAfile",  (char *)cert("ca.pem"),
-				NULL};
-		int to, from;
-		pid_t pid = spawn(argv, &to, &from);
-		int fd = accept_one(l);
+		char *extra[] = {"-tls1_2", "-cipher", CBC_SUITE, "-CAfile", (char *)cert("ca.pem"),
+				 NULL};
+		int to, from, fd;
+		pid_t pid = s_client(extra, &to, &from, &fd);
 		int64_t sctx = server_ctx("server");
 		if (widen)
 			ck_assert_ok(eps_tls_context_set_policy(sctx, EPS_TLS_POLICY_COMPATIBLE));
@@ -121,9 +109,7 @@ START_TEST(openssl_cbc_only_client_is_refused_unless_widened)
 			ck_assert_msg(read_until(from, out, sizeof out, "alert handshake failure"),
 				      "s_client said: %s", out);
 		}
-		close_side(&s);
-		close(to);
-		reap(pid, from);
+		close_tool(&s, to, pid, from);
 		ck_assert_ok(eps_tls_context_free(sctx));
 	}
 	check_baseline(base);
@@ -150,9 +136,7 @@ START_TEST(default_client_refuses_a_cbc_only_server)
 		} else {
 			ck_assert_int_eq(r, -EPS_ETLSHANDSHAKE);
 		}
-		close_side(&c);
-		close(to);
-		reap(pid, from);
+		close_tool(&c, to, pid, from);
 		ck_assert_ok(eps_tls_context_free(cctx));
 	}
 	check_baseline(base);
@@ -164,27 +148,17 @@ END_TEST
 /* Run `openssl s_client EXTRA...` against SCTX; its report in OUT. */
 static void s_client_report(int64_t sctx, char **extra, char *out, size_t cap)
 {
-	char target[64];
-	int l = listener(target, sizeof target);
-	char *argv[32] = {"openssl",	 "s_client", "-connect",
-			  target,	 "-CAfile",  (char *)cert("ca.pem"),
-			  "-servername", "localhost"};
-	int n = 8;
-	while (*extra != NULL)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	int to, from;
-	pid_t pid = spawn(argv, &to, &from);
-	int fd = accept_one(l);
+	char *args[32] = {"-CAfile", (char *)cert("ca.pem"), "-servername", "localhost"};
+	append_args(args, 4, extra);
+	int to, from, fd;
+	pid_t pid = s_client(args, &to, &from, &fd);
 	struct side s;
 	open_side(&s, sctx, fd, NULL);
 	int32_t r = handshake_alone(&s);
 	ck_assert_msg(r == 0, "handshake: %s", eps_errname(r));
 	/* The verdict comes last: the whole report is in OUT then. */
 	ck_assert_msg(read_until(from, out, cap, "Verify return code:"), "s_client said: %s", out);
-	close_side(&s);
-	close(to);
-	reap(pid, from);
+	close_tool(&s, to, pid, from);
 }
 
 static int64_t chained_server(void)
@@ -217,12 +191,8 @@ START_TEST(chain_file_is_sent_after_the_leaf)
 	struct side c, s;
 	connect_ok(cctx, sctx, "localhost", &c, &s);
 	assert_text(eps_tls_connection_peer_issuer, c.conn, "CN = Epsilon Test Intermediate");
-	close_side(&c);
-	close_side(&s);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(bare));
-	check_baseline(base);
+	close_pair(&c, &s);
+	free_and_check(base, cctx, sctx, bare);
 }
 END_TEST
 
@@ -255,9 +225,7 @@ START_TEST(bad_chain_files_are_refused)
 	char *none[] = {NULL};
 	s_client_report(sctx, none, out, sizeof out);
 	ck_assert_msg(strstr(out, "Verify return code: 21 ") != NULL, "s_client said: %s", out);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(empty));
-	check_baseline(base);
+	free_and_check(base, sctx, empty);
 }
 END_TEST
 
@@ -313,16 +281,13 @@ START_TEST(ocsp_response_is_stapled)
 	int64_t cctx = client_ctx("ca.pem");
 	struct side c, s;
 	connect_ok(cctx, sctx, "localhost", &c, &s);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	/* NULL stops the stapling. */
 	ck_assert_ok(eps_tls_context_set_ocsp_response_file(sctx, NULL));
 	stapled(sctx, out, sizeof out);
 	ck_assert_msg(strstr(out, "OCSP response: no response sent") != NULL, "s_client said: %s",
 		      out);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
@@ -355,8 +320,7 @@ START_TEST(ocsp_response_is_read_again_when_the_file_changes)
 	make_response(resp, "good");
 	stapled(sctx, out, sizeof out);
 	ck_assert_msg(strstr(out, "Cert Status: good") != NULL, "s_client said: %s", out);
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, sctx);
 }
 END_TEST
 
@@ -393,41 +357,31 @@ START_TEST(bad_ocsp_files_are_refused)
 	char out[32768];
 	stapled(sctx, out, sizeof out);
 	ck_assert_msg(strstr(out, "Cert Status: good") != NULL, "s_client said: %s", out);
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_policy");
-	TCase *policy = tcase_create("cipher policy");
+	TCase *policy = tls_tcase(s, "cipher policy", 60);
 	tcase_add_test(policy, default_server_refuses_a_cbc_only_client);
 	tcase_add_test(policy, widened_server_accepts_a_cbc_only_client);
 	tcase_add_test(policy, openssl_cbc_only_client_is_refused_unless_widened);
 	tcase_add_test(policy, default_client_refuses_a_cbc_only_server);
-	tcase_set_timeout(policy, 60);
-	suite_add_tcase(s, policy);
 
-	TCase *chain = tcase_create("chain file");
+	TCase *chain = tls_tcase(s, "chain file", 60);
 	tcase_add_test(chain, chain_file_is_sent_after_the_leaf);
 	tcase_add_test(chain, bad_chain_files_are_refused);
-	tcase_set_timeout(chain, 60);
-	suite_add_tcase(s, chain);
 
-	TCase *ocsp = tcase_create("ocsp stapling");
+	TCase *ocsp = tls_tcase(s, "ocsp stapling", 60);
 	tcase_add_test(ocsp, ocsp_response_is_stapled);
 	tcase_add_test(ocsp, ocsp_response_is_read_again_when_the_file_changes);
 	tcase_add_test(ocsp, bad_ocsp_files_are_refused);
-	tcase_set_timeout(ocsp, 60);
-	suite_add_tcase(s, ocsp);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -44,8 +44,7 @@ static int64_t first_session_closed(int64_t cctx, int64_t sctx, int32_t version,
 		ck_assert_int_ge(eps_tls_connection_shutdown(c.conn), EPS_TLS_SHUTDOWN_SENT);
 		ck_assert_int_ge(eps_tls_connection_shutdown(s.conn), EPS_TLS_SHUTDOWN_SENT);
 	}
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	return sess;
 }
 
@@ -72,8 +71,7 @@ static int resumed_with(int64_t cctx, int64_t sctx, int64_t sess)
 	ck_assert_int_eq(eps_tls_connection_version(c.conn), eps_tls_connection_version(s.conn));
 	/* A resumed session still reports the server's certificate. */
 	assert_peer_is(c.conn, "server.pem");
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	return rc;
 }
 
@@ -114,10 +112,7 @@ START_TEST(second_connection_resumes)
 	ck_assert_int_eq(resumed_with(cctx, sctx2, sess), 0);
 	ck_assert_ok(eps_tls_session_free(sess));
 
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	ck_assert_ok(eps_tls_context_free(sctx2));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx, sctx2);
 }
 END_TEST
 
@@ -143,8 +138,7 @@ START_TEST(server_cache_and_tickets_can_be_turned_off)
 	uint8_t b[4];
 	read_exact(&c, b, 4);
 	sess = eps_tls_connection_get_session(c.conn);
-	close_side(&c);
-	close_side(&s);
+	close_pair(&c, &s);
 	if (v == EPS_TLS_VERSION_1_3)
 		ck_assert_code(sess, EPS_EAGAIN);
 	if (sess > 0) {
@@ -159,26 +153,20 @@ START_TEST(server_cache_and_tickets_can_be_turned_off)
 	ck_assert_int_gt(sess, 0);
 	ck_assert_int_eq(resumed_with(cctx, sctx, sess), 1);
 	ck_assert_ok(eps_tls_session_free(sess));
-	ck_assert_ok(eps_tls_context_free(cctx));
-	ck_assert_ok(eps_tls_context_free(sctx));
-	check_baseline(base);
+	free_and_check(base, cctx, sctx);
 }
 END_TEST
 
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("tls_sessions");
-	TCase *sess = tcase_create("sessions");
+	TCase *sess = tls_tcase(s, "sessions", 60);
 	tcase_add_loop_test(sess, second_connection_resumes, 0, 2);
 	tcase_add_loop_test(sess, server_cache_and_tickets_can_be_turned_off, 0, 2);
-	tcase_set_timeout(sess, 60);
-	suite_add_tcase(s, sess);
 	return s;
 }
 
 int main(void)
 {
-	if (tls_test_setup() < 0)
-		return EXIT_FAILURE;
-	return eps_test_main(make_suite());
+	return tls_test_main(make_suite);
 }

@@ -43,6 +43,22 @@ int tls_test_setup(void)
 
 const char *certdir;
 
+int tls_test_main(Suite *(*make)(void))
+{
+	if (tls_test_setup() < 0)
+		return EXIT_FAILURE;
+	return eps_test_main(make());
+}
+
+TCase *tls_tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* Path of the file NAME in the certificate directory (a few live at once). */
 const char *cert(const char *name)
 {
@@ -157,6 +173,19 @@ void close_side(struct side *s)
 	s->fd = -1;
 }
 
+void close_pair(struct side *c, struct side *s)
+{
+	close_side(c);
+	close_side(s);
+}
+
+void free_and_check_(struct baseline base, const int64_t *ctxs)
+{
+	for (; *ctxs != 0; ctxs++)
+		ck_assert_ok(eps_tls_context_free(*ctxs));
+	check_baseline(base);
+}
+
 short want_events(int32_t rc)
 {
 	return rc == -EPS_ETLSWANTWRITE ? POLLOUT : POLLIN;
@@ -202,37 +231,45 @@ void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side 
 	pump_handshakes(c, s);
 }
 
-void write_all(struct side *x, const uint8_t *buf, size_t len)
+size_t tls_move(struct side *x, uint8_t *buf, size_t len, int writing, int steps, int64_t *rc)
 {
 	size_t off = 0;
-	for (int step = 0; off < len && step < MAX_STEPS; step++) {
-		int64_t n = eps_tls_connection_write(x->conn, buf + off, len - off);
+	*rc = 0;
+	for (int step = 0; off < len && step < steps; step++) {
+		int64_t n = writing ? eps_tls_connection_write(x->conn, buf + off, len - off)
+				    : eps_tls_connection_read(x->conn, buf + off, len - off);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
 		}
-		ck_assert_msg(n == -EPS_ETLSWANTWRITE || n == -EPS_ETLSWANTREAD, "write: %s",
-			      eps_errname((int32_t)n));
+		if (n != -EPS_ETLSWANTWRITE && n != -EPS_ETLSWANTREAD) {
+			*rc = n;
+			break;
+		}
 		struct pollfd p = {.fd = x->fd, .events = want_events((int32_t)n)};
-		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
+		if (poll(&p, 1, POLL_MS) != 1) {
+			*rc = 1;
+			break;
+		}
 	}
+	return off;
+}
+
+void write_all(struct side *x, const uint8_t *buf, size_t len)
+{
+	int64_t rc;
+	size_t off = tls_move(x, (uint8_t *)buf, len, 1, MAX_STEPS, &rc);
+	ck_assert_msg(rc <= 0, "write: poll timed out");
+	ck_assert_msg(rc == 0, "write: %s", eps_errname((int32_t)rc));
 	ck_assert_uint_eq(off, len);
 }
 
 void read_exact(struct side *x, uint8_t *buf, size_t len)
 {
-	size_t off = 0;
-	for (int step = 0; off < len && step < MAX_STEPS; step++) {
-		int64_t n = eps_tls_connection_read(x->conn, buf + off, len - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		ck_assert_msg(n == -EPS_ETLSWANTREAD || n == -EPS_ETLSWANTWRITE, "read: %s",
-			      eps_errname((int32_t)n));
-		struct pollfd p = {.fd = x->fd, .events = want_events((int32_t)n)};
-		ck_assert_int_eq(poll(&p, 1, POLL_MS), 1);
-	}
+	int64_t rc;
+	size_t off = tls_move(x, buf, len, 0, MAX_STEPS, &rc);
+	ck_assert_msg(rc <= 0, "read: poll timed out");
+	ck_assert_msg(rc == 0, "read: %s", eps_errname((int32_t)rc));
 	ck_assert_uint_eq(off, len);
 }
 
@@ -460,6 +497,13 @@ int accept_one(int l)
 	return fd;
 }
 
+void append_args(char **argv, int n, char **extra)
+{
+	while (*extra != NULL)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+}
+
 /* Start `openssl s_server` with EXTRA arguments; connect to it. */
 pid_t s_server(char **extra, int *to, int *from, int *fd)
 {
@@ -469,10 +513,7 @@ pid_t s_server(char **extra, int *to, int *from, int *fd)
 			  "-key",     (char *)cert("server.key"),
 			  "-naccept", "1",
 			  "-rev"};
-	int n = 11;
-	while (*extra != NULL)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
+	append_args(argv, 11, extra);
 	pid_t pid = spawn(argv, to, from);
 	char out[4096];
 	ck_assert_msg(read_until(*from, out, sizeof out, "ACCEPT 127.0.0.1:"), "s_server said: %s",
@@ -485,6 +526,24 @@ pid_t s_server(char **extra, int *to, int *from, int *fd)
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(connect(*fd, (struct sockaddr *)&a, sizeof a), 0);
 	return pid;
+}
+
+pid_t s_client(char **extra, int *to, int *from, int *fd)
+{
+	char target[64];
+	int l = listener(target, sizeof target);
+	char *argv[32] = {"openssl", "s_client", "-connect", target};
+	append_args(argv, 4, extra);
+	pid_t pid = spawn(argv, to, from);
+	*fd = accept_one(l);
+	return pid;
+}
+
+void close_tool(struct side *x, int to, pid_t pid, int from)
+{
+	close_side(x);
+	close(to);
+	reap(pid, from);
 }
 
 int64_t mtls_server(int32_t version, int32_t mode)

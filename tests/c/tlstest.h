@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 #define POLL_MS 5000
 #define MAX_STEPS 10000
 
@@ -17,6 +19,10 @@ extern const char *certdir;
 
 /* Run make-certs.sh into EPS_TLS_CERTS; 0, or -1 after a message. */
 int tls_test_setup(void);
+/* A TLS suite's main: tls_test_setup, then run the suite MAKE builds. */
+int tls_test_main(Suite *(*make)(void));
+/* A test case NAME added to S, with TIMEOUT seconds (0: Check's default). */
+TCase *tls_tcase(Suite *s, const char *name, int timeout);
 
 struct baseline {
 	int64_t handles;
@@ -43,9 +49,21 @@ int64_t client_ctx_v(const char *ca, int32_t minv, int32_t maxv);
 int64_t client_ctx(const char *ca);
 void open_side(struct side *s, int64_t ctx, int fd, const char *hostname);
 void close_side(struct side *s);
+/* Close both sides of a pair. */
+void close_pair(struct side *c, struct side *s);
+/* Free each context named (0-terminated, in order), then check_baseline(BASE). */
+void free_and_check_(struct baseline base, const int64_t *ctxs);
+#define free_and_check(base, ...) free_and_check_((base), (const int64_t[]){__VA_ARGS__, 0})
 short want_events(int32_t rc);
 void pump_handshakes(struct side *c, struct side *s);
 void connect_pair(int64_t cctx, int64_t sctx, const char *hostname, struct side *c, struct side *s);
+/*
+ * Write (WRITING) or read LEN bytes of BUF on X, waiting in poll on a want,
+ * in at most STEPS calls; the count moved.  *RC: 0, or the failing result
+ * (a negative code), or 1 when a poll timed out.  Asserts nothing: threads
+ * use it.
+ */
+size_t tls_move(struct side *x, uint8_t *buf, size_t len, int writing, int steps, int64_t *rc);
 void write_all(struct side *x, const uint8_t *buf, size_t len);
 void read_exact(struct side *x, uint8_t *buf, size_t len);
 int64_t read_settled(struct side *x, uint8_t *buf, size_t len);
@@ -85,8 +103,14 @@ int32_t handshake_alone(struct side *x);
 int listener(char *target, size_t cap);
 /* Accept one connection on L (then closed). */
 int accept_one(int l);
+/* Copy the NULL-terminated EXTRA into ARGV from entry N on, and a NULL. */
+void append_args(char **argv, int n, char **extra);
 /* Start `openssl s_server` with EXTRA arguments (NULL-terminated); connect to it. */
 pid_t s_server(char **extra, int *to, int *from, int *fd);
+/* Start `openssl s_client -connect` to a listener of ours with EXTRA arguments; accept it. */
+pid_t s_client(char **extra, int *to, int *from, int *fd);
+/* Close X and the tool's stdin; wait for the tool (reap). */
+void close_tool(struct side *x, int to, pid_t pid, int from);
 /* A server context asking client certificates with MODE (ca.pem trusted). */
 int64_t mtls_server(int32_t version, int32_t mode);
 /* A client context presenting the certificate NAME (none for NULL). */

@@ -13,6 +13,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/rand.h>
 
+#include "fuzzlib.h"
+
 static uint64_t fz_rng_state;
 
 static uint64_t rng_next(void)
