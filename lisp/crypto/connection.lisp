@@ -220,26 +220,14 @@ for it no later than DEADLINE (then signal TLS-TIMEOUT for OPERATION)."
 mode (asked from the library's table: no system call)."
   (= 1 (%eps-fd-nonblocking-p fd)))
 
-(defmacro with-want-retry ((conn result fd nonblocking deadline operation)
-                           &key on-would-block)
-  "The WANT_READ / WANT_WRITE branch of the retry loops: RETRY-FAILED-CALL
-(the runtime's one retry step) for a TLS call on CONN.  When RESULT asks
-for readiness, wait for it (blocking fd) or evaluate ON-WOULD-BLOCK
-(non-blocking fd); any other negative RESULT is signalled.  Every
-connection is non-blocking in C (MAKE-TLS-CONNECTION), where a want means
-the socket itself would block: records without data (TLS 1.3 tickets) are
-consumed within the call, so no poll is needed to tell the two apart."
-  `(retry-failed-call (,result :fd ,fd :would-block (tls-want-events ,result)
-                               :deadline ,deadline :operation ,operation
-                               :class 'tls-error :nonblocking ,nonblocking
-                               :on-would-block ,on-would-block
-                               :retry nil :fail (tls-fail ,conn ,result ,operation))))
-
 (defmacro with-tls-retry ((r call conn fd nonblocking deadline operation
                            &key (done `(>= ,r 0)) on-would-block)
                           &body on-done)
   "WITH-RETRY (the runtime's one retry loop) for CALL, a TLS call on CONN:
-a want is a would-block, any other negative result a TLS-ERROR."
+a want is a would-block, any other negative result a TLS-ERROR.  Every
+connection is non-blocking in C (MAKE-TLS-CONNECTION), where a want means
+the socket itself would block: records without data (TLS 1.3 tickets) are
+consumed within the call, so no poll is needed to tell the two apart."
   `(with-retry (,r ,call :done ,done :fd ,fd :would-block (tls-want-events ,r)
                          :deadline ,deadline :operation ,operation :class 'tls-error
                          :nonblocking ,nonblocking :on-would-block ,on-would-block
