@@ -48,6 +48,7 @@
                    (:file "suite-waitall")
                    (:file "suite-blocking")
                    (:file "suite-interrupt-storm")
+                   (:file "suite-handle-gaps")
                    (:file "suite-systems")
                    (:file "suite-leaks"))
       :perform (test-op (o c) (uiop:symbol-call :epsilon.linux.tests :run-suites)))

@@ -78,16 +78,27 @@ before the image was saved)."
 made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
 (+EBADHANDLE+).  Returns NIL."
   (check-type ctx tls-context)
-  (let ((h (tls-context-handle ctx)))
-    (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0))
-               ;; One made before the image was saved has nothing to free.
-               (epsilon.foreign:current-epoch-p (tls-context-epoch ctx)))
-      (sb-ext:cancel-finalization ctx)
-      (with-shim (%eps-tls-context-free h))))
+  ;; Deferred from the swap to the free: a throw from an interrupt between
+  ;; them (one pending runs as CANCEL-FINALIZATION releases its lock) would
+  ;; leave a handle that neither this nor the finalizer frees.
+  (sb-sys:without-interrupts
+    (let ((h (tls-context-handle ctx)))
+      (when (and (plusp h)
+                 (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0))
+                 ;; One made before the image was saved has nothing to free.
+                 (epsilon.foreign:current-epoch-p (tls-context-epoch ctx)))
+        (sb-ext:cancel-finalization ctx)
+        (%eps-tls-context-free h))))
   nil)
 
 ;;; Making one
+
+(defun wrap-context (h role verify)
+  "A TLS-CONTEXT owning the context handle H, with its finalizer.  Call it
+with interrupts deferred, in the section that made H."
+  (let ((ctx (%make-tls-context h role verify)))
+    (sb-ext:finalize ctx (lambda () (with-shim (%eps-tls-context-free h))) :dont-save t)
+    ctx))
 
 (defun version-code (version)
   (ecase version
@@ -186,64 +197,74 @@ for an option the role does not take)."
         (keylog (keylog-path keylog-file)))
     (check-type alpn-mismatch (member nil :fail :proceed))
     (check-sni-certificates sni-certificates)
-    (let* ((verify (if (eq role :client) (and verify t) (if (eq verify t) :require verify)))
-           (h (shim-call 'make-tls-context
-                         (%eps-tls-context-new (if (eq role :client)
-                                                   +tls-role-client+
-                                                   +tls-role-server+)
-                                               (version-code method)
-                                               (version-code max-version))))
-           (ctx (%make-tls-context h role verify))
-           (ok nil))
-      (sb-ext:finalize ctx (lambda () (with-shim (%eps-tls-context-free h))) :dont-save t)
+    (let ((verify (if (eq role :client) (and verify t) (if (eq verify t) :require verify)))
+          (ctx nil)
+          (ok nil))
       (unwind-protect
            (progn
-             (when (or verify (eq role :client))
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-verify h (verify-mode role verify))))
-             (when ca-file
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-load-ca-file h (file-argument ca-file))))
-             (when ca-path
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
-             (when (and verify (not ca-file) (not ca-path))
-               (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
-             (unless (eq policy :intermediate)
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-policy h (policy-code policy))))
-             (when ciphers
-               (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
-             (when ciphersuites
-               (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
-             (when cert-file (tls-load-cert-file ctx cert-file))
-             (when key-file (tls-load-key-file ctx key-file))
-             (when chain-file (tls-load-chain-file ctx chain-file))
-             (when ocsp-response-file
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-ocsp-response-file
-                           h (file-argument ocsp-response-file))))
-             (when alpn-text
-               (shim-call 'make-tls-context (%eps-tls-context-set-alpn-protocols h alpn-text)))
-             (when alpn-mismatch
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-alpn-mismatch
-                           h (if (eq alpn-mismatch :fail)
-                                 +tls-alpn-mismatch-fail+
-                                 +tls-alpn-mismatch-proceed+))))
-             (dolist (entry sni-certificates)
-               (apply #'tls-context-add-certificate ctx entry))
-             (when session-cache-p
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-session-cache h (if session-cache 1 0))))
-             (when session-tickets-p
-               (shim-call 'make-tls-context
-                          (%eps-tls-context-set-session-tickets h (if session-tickets 1 0))))
-             (when keylog
-               (shim-call 'make-tls-context (%eps-tls-context-set-keylog-file h keylog)))
-             (setf ok t)
-             ctx)
-        (unless ok (tls-context-free ctx))))))
+             ;; The handle, its wrapper and its finalizer in one deferred
+             ;; section, stored in CTX before it ends: an interrupt that
+             ;; arrived during the C call runs as the section ends, and its
+             ;; throw then finds CTX for the cleanup below to free.  The
+             ;; configuration after it stays interruptible.
+             (sb-sys:without-interrupts
+               (let ((h (%eps-tls-context-new (if (eq role :client)
+                                                  +tls-role-client+
+                                                  +tls-role-server+)
+                                              (version-code method)
+                                              (version-code max-version))))
+                 (setf ctx (if (minusp h) h (wrap-context h role verify)))))
+             (when (integerp ctx)
+               (signal-epsilon-error (shiftf ctx nil) 'make-tls-context 'tls-error))
+             (let ((h (tls-context-handle ctx)))
+               (when (or verify (eq role :client))
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-verify h (verify-mode role verify))))
+               (when ca-file
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-load-ca-file h (file-argument ca-file))))
+               (when ca-path
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-load-ca-dir h (file-argument ca-path))))
+               (when (and verify (not ca-file) (not ca-path))
+                 (shim-call 'make-tls-context (%eps-tls-context-use-default-verify-paths h)))
+               (unless (eq policy :intermediate)
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-policy h (policy-code policy))))
+               (when ciphers
+                 (shim-call 'make-tls-context (%eps-tls-context-set-cipher-list h ciphers)))
+               (when ciphersuites
+                 (shim-call 'make-tls-context (%eps-tls-context-set-ciphersuites h ciphersuites)))
+               (when cert-file (tls-load-cert-file ctx cert-file))
+               (when key-file (tls-load-key-file ctx key-file))
+               (when chain-file (tls-load-chain-file ctx chain-file))
+               (when ocsp-response-file
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-ocsp-response-file
+                             h (file-argument ocsp-response-file))))
+               (when alpn-text
+                 (shim-call 'make-tls-context (%eps-tls-context-set-alpn-protocols h alpn-text)))
+               (when alpn-mismatch
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-alpn-mismatch
+                             h (if (eq alpn-mismatch :fail)
+                                   +tls-alpn-mismatch-fail+
+                                   +tls-alpn-mismatch-proceed+))))
+               (dolist (entry sni-certificates)
+                 (apply #'tls-context-add-certificate ctx entry))
+               (when session-cache-p
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-session-cache h (if session-cache 1 0))))
+               (when session-tickets-p
+                 (shim-call 'make-tls-context
+                            (%eps-tls-context-set-session-tickets h (if session-tickets 1 0))))
+               (when keylog
+                 (shim-call 'make-tls-context (%eps-tls-context-set-keylog-file h keylog)))
+               (setf ok t)
+               ctx))
+        ;; Eagerly, on an error or a throw: not left to the finalizer.
+        (when (and (not ok) (tls-context-p ctx))
+          (tls-context-free ctx))))))
 
 (defmacro with-tls-context ((ctx &rest options
                              &key method role verify ca-file ca-path cert-file key-file

@@ -24,7 +24,10 @@ frees a forgotten one).  Keep it as secret as a private key."
     (format stream "~:[freed~;live~]" (plusp (tls-session-handle session)))))
 
 (defun wrap-session (h)
-  "A TLS-SESSION owning the session handle H, with its finalizer."
+  "A TLS-SESSION owning the session handle H, with its finalizer.  Call it
+with interrupts deferred, in the section that made H: an interrupt pending
+from the C call runs as that section ends, and a throw from it before the
+finalizer existed would lose H for good."
   (let ((session (%make-tls-session h)))
     (sb-ext:finalize session (lambda () (with-shim (%eps-tls-session-free h))) :dont-save t)
     session))
@@ -66,8 +69,10 @@ session (tickets and cache off).  Each call returns the newest session.
 Signals a TLS-ERROR: +EINVAL+ on a server connection, +ETLSCLOSED+ after a
 failed connection, +EBADHANDLE+ when CONN was freed."
   (check-type conn tls-connection)
-  (let ((r (with-shim (%eps-tls-connection-get-session (tls-connection-handle conn)))))
-    (cond ((plusp r) (wrap-session r))
+  (let* ((h (tls-connection-handle conn))
+         (r (with-shim (let ((r (%eps-tls-connection-get-session h)))
+                         (if (plusp r) (wrap-session r) r)))))
+    (cond ((tls-session-p r) r)
           ((= r (- +eagain+)) nil)
           (t (tls-fail conn r 'tls-session)))))
 
@@ -87,13 +92,15 @@ a TLS-ERROR (+EBADHANDLE+) when CONN was freed."
   "Free the TLS session SESSION.  Connections it was offered to are not
 affected.  Idempotent: later calls do nothing.  Returns NIL."
   (check-type session tls-session)
-  (let ((h (tls-session-handle session)))
-    (when (and (plusp h)
-               (eql h (sb-ext:compare-and-swap (tls-session-handle session) h 0))
-               ;; One made before the image was saved has nothing to free.
-               (epsilon.foreign:current-epoch-p (tls-session-epoch session)))
-      (sb-ext:cancel-finalization session)
-      (with-shim (%eps-tls-session-free h))))
+  ;; Deferred from the swap to the free, as TLS-CONNECTION-FREE.
+  (sb-sys:without-interrupts
+    (let ((h (tls-session-handle session)))
+      (when (and (plusp h)
+                 (eql h (sb-ext:compare-and-swap (tls-session-handle session) h 0))
+                 ;; One made before the image was saved has nothing to free.
+                 (epsilon.foreign:current-epoch-p (tls-session-epoch session)))
+        (sb-ext:cancel-finalization session)
+        (%eps-tls-session-free h))))
   nil)
 
 (defun tls-session-to-octets (session)
@@ -122,5 +129,8 @@ when the octets are not exactly one session."
   (unless (<= 1 (length octets) (* 1024 1024))
     (error 'type-error :datum (length octets) :expected-type `(integer 1 ,(* 1024 1024))))
   (let ((octets (coerce octets '(simple-array (unsigned-byte 8) (*)))))
-    (wrap-session (shim-call 'octets-to-tls-session
-                             (%eps-tls-session-from-bytes octets (length octets))))))
+    (let ((r (with-shim (let ((r (%eps-tls-session-from-bytes octets (length octets))))
+                          (if (minusp r) r (wrap-session r))))))
+      (if (integerp r)
+          (signal-epsilon-error r 'octets-to-tls-session 'tls-error)
+          r))))

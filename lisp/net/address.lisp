@@ -137,6 +137,37 @@ is not connected signals SOCKET-ERROR (+ENOTCONN+)."
     (%make-socket-address buffer n)))
 
 ;;; Name resolution
+;;;
+;;; The address list handle is made inside eps_getaddrinfo, which may block
+;;; in getaddrinfo(3).  Unwinding out of that C frame would leave glibc's
+;;; state (locks, an open /etc/hosts) and, once the handle exists, the handle
+;;; itself behind.  So the C call always runs with interrupts deferred: at
+;;; once for a numeric literal (getaddrinfo then asks nobody), else in a
+;;; short-lived thread while the caller waits interruptibly; a caller that
+;;; unwinds leaves the handle to that thread, which frees it.
+
+(defun lookup-by-name (cell host service family type flags)
+  "Run eps_getaddrinfo in a new thread and store its result (a handle or a
+negative code) in CELL's car, with interrupts deferred from the moment the
+result exists.  An interrupt that unwinds the caller's wait abandons the
+lookup: the thread frees the handle when it comes."
+  (let ((box (list :running))
+        (done (sb-thread:make-semaphore :name "resolve-host")))
+    (sb-sys:without-interrupts
+      (unwind-protect
+           (progn
+             (sb-thread:make-thread
+              (lambda ()
+                (sb-sys:without-interrupts
+                  (let ((r (%eps-getaddrinfo host service family type 0 flags)))
+                    (unless (eq :running (sb-ext:compare-and-swap (car box) :running r))
+                      (when (plusp r) (%eps-addrinfo-free r)))
+                    (sb-thread:signal-semaphore done))))
+              :name "resolve-host lookup")
+             (sb-sys:with-local-interrupts (sb-thread:wait-on-semaphore done)))
+        (let ((r (sb-ext:compare-and-swap (car box) :running :abandoned)))
+          (unless (eq r :running)
+            (setf (car cell) r)))))))
 
 (defun resolve-host (host &key port (family +af-unspec+) (type +sock-stream+) numeric)
   "Resolve HOST (a name such as \"localhost\", or a numeric literal) with
@@ -146,31 +177,37 @@ restricted to FAMILY (+AF-UNSPEC+, +AF-INET+, +AF-INET6+) and TYPE
 a literal and nothing is looked up.  Failure signals RESOLVE-ERROR (a
 SOCKET-ERROR: +EAINONAME+ for a name that does not resolve, ...).
 This call may block in C while the system asks DNS servers: it is the one
-call of this package that does, and no :TIMEOUT covers it."
+call of this package that does, and no :TIMEOUT covers it.  A name (not a
+literal) is looked up in a short-lived thread: an interrupt or WITH-TIMEOUT
+unwinds the caller at once and the lookup ends in that thread."
   (check-type host string)
   (check-type port (or null port))
   (check-type family int32)
   (check-type type int32)
-  (let ((handle 0)
-        (service (and port (princ-to-string port)))
-        (flags (logior (if port +ai-numericserv+ 0) (if numeric +ai-numerichost+ 0))))
+  (let* ((cell (list 0))
+         (service (and port (princ-to-string port)))
+         (flags (logior (if port +ai-numericserv+ 0) (if numeric +ai-numerichost+ 0))))
     (unwind-protect
          (progn
-           ;; getaddrinfo may block: interrupts are allowed while it runs,
-           ;; but once it has returned the handle is stored before any
-           ;; interrupt can unwind past it.
+           ;; A literal first: getaddrinfo parses it and asks nobody.
            (sb-sys:without-interrupts
-             (setf handle (sb-sys:with-local-interrupts
-                            (%eps-getaddrinfo host service family type 0 flags))))
-           (when (minusp handle)
-             (let ((code handle))
-               (setf handle 0)
-               (signal-epsilon-error code 'resolve-host 'socket-error)))
-           (let ((count (checked (%eps-addrinfo-count handle) 'resolve-host))
-                 (buffer (new-address-buffer)))
+             (setf (car cell) (%eps-getaddrinfo host service family type 0
+                                                (logior flags +ai-numerichost+))))
+           (when (and (not numeric) (= (car cell) (- +eainoname+)))
+             (setf (car cell) 0)
+             (lookup-by-name cell host service family type flags))
+           (when (minusp (car cell))
+             (signal-epsilon-error (shiftf (car cell) 0) 'resolve-host 'socket-error))
+           (let* ((handle (car cell))
+                  (count (checked (%eps-addrinfo-count handle) 'resolve-host))
+                  (buffer (new-address-buffer)))
              (loop for i below count
                    collect (let ((n (checked (%eps-addrinfo-get handle i buffer (length buffer) nil)
                                              'resolve-host)))
                              (copy-address buffer n)))))
-      (when (plusp handle)
-        (shim (%eps-addrinfo-free handle))))))
+      ;; Taken and freed in one deferred section: a throw between the two
+      ;; would free it twice on a second unwind, or not at all.
+      (sb-sys:without-interrupts
+        (let ((handle (shiftf (car cell) 0)))
+          (when (plusp handle)
+            (%eps-addrinfo-free handle)))))))
