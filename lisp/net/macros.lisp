@@ -8,8 +8,9 @@
 close it on every exit, unless a socket stream over it (MAKE-SOCKET-STREAM,
 WITH-SOCKET-STREAM) closed it first: then it is not closed twice.  Returns
 BODY's values."
-  `(with-claimed-fd (,fd (socket-create ,domain ,type ,protocol))
-     ,@body))
+  (let ((cell (gensym "CELL")))
+    `(with-claimed-fd (,fd ,cell (create-into ,cell ,domain ,type ,protocol))
+       ,@body)))
 
 (defun listen-address (host port)
   "The address to listen on for HOST: an IPv4 or IPv6 literal, else the
@@ -20,18 +21,19 @@ first address HOST resolves to."
                (or (first (resolve-host host :port port))
                    (error 'resolve-error :code +eainoname+ :operation 'with-server-socket)))))))
 
-(defun open-server-socket (host port backlog reuse-address)
+(defun open-server-socket (cell host port backlog reuse-address)
+  "A listener on HOST and PORT, opened into CELL (see WITH-CLAIMED-FD):
+on any failure the macro's cleanup closes it."
   (check-type host string)
   (check-type port port)
   (check-type backlog size)
-  (let* ((address (listen-address host port))
-         (fd (socket-create (address-family address) +sock-stream+ 0)))
-    (handler-bind ((error (lambda (e) (declare (ignore e)) (socket-close fd))))
+  (let ((address (listen-address host port)))
+    (create-into cell (address-family address) +sock-stream+ 0)
+    (let ((fd (car cell)))
       (when reuse-address
         (set-socket-option fd +sol-socket+ +so-reuseaddr+ 1))
       (socket-bind fd address)
-      (socket-listen fd backlog))
-    fd))
+      (socket-listen fd backlog))))
 
 (defmacro with-server-socket ((fd &key (port 0) (host "0.0.0.0") (backlog '+somaxconn+)
                                     (reuse-address t))
@@ -43,22 +45,24 @@ with SO_REUSEADDR unless REUSE-ADDRESS is NIL and BACKLOG pending
 connections (default +SOMAXCONN+), for BODY; close it on every exit (unless
 a socket stream over it closed it first).  A descriptor SOCKET-ACCEPT
 returns is the caller's: WITH-SOCKET-STREAM over it closes it."
-  `(with-claimed-fd (,fd (open-server-socket ,host ,port ,backlog ,reuse-address))
-     ,@body))
+  (let ((cell (gensym "CELL")))
+    `(with-claimed-fd (,fd ,cell (open-server-socket ,cell ,host ,port ,backlog ,reuse-address))
+       ,@body)))
 
-(defun open-client-socket (host port timeout)
+(defun open-client-socket (cell host port timeout)
+  "A TCP socket connected to HOST and PORT, opened into CELL (see
+WITH-CLAIMED-FD): each address in turn; one that does not connect is
+closed here, any other failure is the macro's cleanup to close."
   (check-type host string)
   (check-type port port)
   (let ((last-error nil))
     (dolist (address (resolve-host host :port port :type +sock-stream+))
-      (let ((fd (socket-create (address-family address) +sock-stream+ 0))
-            (ok nil))
-        (unwind-protect
-             (handler-case (progn (socket-connect fd address :timeout timeout)
-                                  (setf ok t))
-               (socket-error (e) (setf last-error e)))
-          (unless ok (socket-close fd)))
-        (when ok (return-from open-client-socket fd))))
+      (create-into cell (address-family address) +sock-stream+ 0)
+      (handler-case (progn (socket-connect (car cell) address :timeout timeout)
+                           (return-from open-client-socket))
+        (socket-error (e)
+          (setf last-error e)
+          (close-from cell))))
     (if last-error
         (error last-error)
         (error (quote resolve-error) :code +eainodata+ :operation (quote with-client-socket)))))
@@ -71,5 +75,6 @@ with :CLOSE-FD T, the default, or WITH-SOCKET-STREAM) closed it first: the
 fd is closed exactly once.  Each address HOST resolves to is tried in turn,
 each for up to TIMEOUT seconds (NIL: no limit); when none connects, the
 last SOCKET-ERROR is signalled."
-  `(with-claimed-fd (,fd (open-client-socket ,host ,port ,timeout))
-     ,@body))
+  (let ((cell (gensym "CELL")))
+    `(with-claimed-fd (,fd ,cell (open-client-socket ,cell ,host ,port ,timeout))
+       ,@body)))

@@ -39,15 +39,49 @@
     t))
 
 (defun close-claimed (claim)
-  "Close CLAIM's fd unless another owner has closed it already."
-  (when (take-fd-claim claim)
-    (socket-close (fd-claim-fd claim))))
+  "Close CLAIM's fd unless another owner has closed it already.  Taking the
+claim and closing are one deferred step: an interrupt between them would
+leave the fd open and claimed by nobody."
+  (sb-sys:without-interrupts
+    (when (take-fd-claim claim)
+      (socket-close (fd-claim-fd claim)))))
 
-(defmacro with-claimed-fd ((fd form) &body body)
+(defmacro with-claimed-fd ((fd cell form) &body body)
   "Bind FD to the descriptor FORM opens, claimed, for BODY; close it on
-every exit unless a stream over it closed it already."
+every exit unless a stream over it closed it already.  FORM opens into
+CELL, a fresh cons whose car it sets to each descriptor it opens (with
+interrupts deferred from the open to the store) and back to -1 when it
+closes one itself; so an interrupt that unwinds anywhere, even as FORM
+returns, leaves no descriptor that neither FORM nor this macro closes."
   (let ((claim (gensym "CLAIM")))
-    `(let* ((,fd ,form)
-            (,claim (claim-fd ,fd)))
-       (unwind-protect (progn ,@body)
-         (close-claimed ,claim)))))
+    ;; The cleanup runs with interrupts deferred (the whole form is inside
+    ;; WITHOUT-INTERRUPTS; FORM and BODY get them back): an interrupt at
+    ;; the start of an unwind-protect's cleanup would unwind out of it.
+    `(let ((,cell (list -1))
+           (,claim nil))
+       (sb-sys:without-interrupts
+         (unwind-protect
+              (progn
+                (sb-sys:with-local-interrupts ,form)
+                (setf ,claim (claim-fd (car ,cell)))
+                (sb-sys:with-local-interrupts
+                  (let ((,fd (car ,cell)))
+                    ,@body)))
+           (cond (,claim (close-claimed ,claim))
+                 ((>= (the fixnum (car ,cell)) 0)
+                  (let ((fd (car ,cell)))
+                    (setf (car ,cell) -1)
+                    (socket-close fd)))))))))
+
+(defun create-into (cell domain type protocol)
+  "SOCKET-CREATE into CELL (see WITH-CLAIMED-FD): the new descriptor is in
+CELL before any interrupt can run."
+  (sb-sys:without-interrupts
+    (setf (car cell) (socket-create domain type protocol))))
+
+(defun close-from (cell)
+  "Close the descriptor in CELL and forget it there, as one deferred step."
+  (sb-sys:without-interrupts
+    (let ((fd (car cell)))
+      (setf (car cell) -1)
+      (socket-close fd))))

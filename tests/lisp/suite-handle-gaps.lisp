@@ -208,3 +208,16 @@ nothing unexpected was signalled, and the counts are back."
                'epsilon.net.core:socket-error)
         "a name with :numeric t resolved")
     (is (= before (epsilon.linux:open-handle-count)))))
+
+;;; WITH-SOCKET, WITH-SERVER-SOCKET, WITH-CLIENT-SOCKET: the fd the macro
+;;; opens is closed on every exit, even one that comes between the open
+;;; and the macro's cleanup being in place.
+
+(storm-test socket-macros-storm-leaves-no-descriptor (:seed 21)
+  (epsilon.net.core:with-socket (s epsilon.net.core:+af-inet+ epsilon.net.core:+sock-dgram+ 0)
+    s)
+  (epsilon.net.core:with-server-socket (l :host "127.0.0.1" :backlog 4)
+    (epsilon.net.core:with-client-socket
+        (c :host "127.0.0.1" :timeout 1
+           :port (epsilon.net.core:address-port (epsilon.net.core:socket-local-address l)))
+      c)))
