@@ -30,9 +30,9 @@
  *     response by setting none; a context that gained what cannot be taken
  *     back (a certificate or key on BARE or CLIENT, trust, an SNI pair) is
  *     freed and made again.
- * After every input the standing contexts are checked against that state
- * (PAIR's pair matches; BARE and CLIENT hold no certificate and no pair),
- * so a refusal that changed a context after all fails the run.
+ * After every input the standing contexts it used are checked against that
+ * state (PAIR's pair matches; BARE and CLIENT hold no certificate and no
+ * pair), so a refusal that changed a context after all fails the run.
  *
  * EPS_FUZZ_PROFILE=1 prints, at exit, the CPU time per loader and of the
  * restores.
@@ -49,6 +49,8 @@ static int64_t pair_ctx, bare_ctx, client_ctx;
 /* What the current input changed, put back after it. */
 static int pair_chain_changed, pair_key_changed, pair_ocsp_changed, pair_remake, bare_remake,
     client_remake;
+/* Which of them the current input used (only those are checked after it). */
+static int used_pair, used_bare, used_client;
 
 static int is_one_of(int64_t r, const int32_t *codes)
 {
@@ -213,9 +215,13 @@ static void restore(void)
 	}
 	pair_chain_changed = pair_key_changed = pair_ocsp_changed = pair_remake = 0;
 	bare_remake = client_remake = 0;
-	check_usable(pair_ctx, 1);
-	check_empty(bare_ctx, "the bare server context");
-	check_empty(client_ctx, "the client context");
+	if (used_pair)
+		check_usable(pair_ctx, 1);
+	if (used_bare)
+		check_empty(bare_ctx, "the bare server context");
+	if (used_client)
+		check_empty(client_ctx, "the client context");
+	used_pair = used_bare = used_client = 0;
 	prof_end(PROF_RESTORE + 3);
 }
 
@@ -264,6 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	prof_begin();
 	switch (mode % 10) {
 	case 0: { /* a certificate, then the targets' key against it */
+		used_bare = 1;
 		r = eps_tls_context_use_certificate_pem(bare_ctx, text, len);
 		FZ_CHECK(is_one_of(r, pem_codes), "certificate: %s", eps_errname((int32_t)r));
 		if (!left_alone(r))
@@ -282,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 1: { /* a key into a context holding the pair: refused unless it matches */
+		used_pair = 1;
 		r = eps_tls_context_use_private_key_pem(pair_ctx, text, len);
 		FZ_CHECK(is_one_of(r, pem_codes), "key: %s", eps_errname((int32_t)r));
 		/*
@@ -295,6 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 2: { /* an SNI pair: the input split in two */
+		used_pair = 1;
 		size_t cut = len > 0 ? text[0] * (len / 256 + 1) % (len + 1) : 0;
 		r = eps_tls_context_add_server_certificate_pem(pair_ctx, NULL, text, cut, text + cut,
 							       len - cut);
@@ -312,6 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 3: { /* certificate and key files */
+		used_bare = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_use_certificate_file(bare_ctx, path);
 		FZ_CHECK(is_one_of(r, pem_codes), "certificate file: %s", eps_errname((int32_t)r));
@@ -326,6 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 4: { /* a chain file after the pair */
+		used_pair = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_use_chain_file(pair_ctx, path);
 		FZ_CHECK(is_one_of(r, chain_codes), "chain: %s", eps_errname((int32_t)r));
@@ -336,6 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 5: { /* a CA file, on both roles */
+		used_bare = used_client = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_load_ca_file(bare_ctx, path);
 		FZ_CHECK(is_one_of(r, ca_codes), "ca file (server): %s", eps_errname((int32_t)r));
@@ -349,6 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 6: { /* an OCSP response file */
+		used_pair = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_set_ocsp_response_file(pair_ctx, path);
 		FZ_CHECK(is_one_of(r, ocsp_codes), "ocsp: %s", eps_errname((int32_t)r));
@@ -370,6 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default: { /* a certificate from memory on a client context (mutual TLS) */
+		used_client = 1;
 		r = eps_tls_context_use_certificate_pem(client_ctx, text, len);
 		FZ_CHECK(is_one_of(r, pem_codes), "client certificate: %s",
 			 eps_errname((int32_t)r));
