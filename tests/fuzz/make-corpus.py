@@ -410,6 +410,20 @@ def tls_client_seeds():
 
 # --- fuzz_pem ------------------------------------------------------------------
 
+def sni_seed(cert, key):
+    """The SNI pair input: its first byte picks the cut (fuzz_pem.c), on a
+    line of its own (a PEM start line must begin its line), and blank lines
+    between certificate and key let the cut fall between them."""
+    pad = b'\n' * 16
+    start = 2 + len(cert)
+    for c in range(256):
+        text = bytes([c]) + b'\n' + cert + pad + key
+        cut = c * (len(text) // 256 + 1) % (len(text) + 1)
+        if start <= cut <= start + len(pad):
+            return text
+    raise SystemExit('make-corpus: no cut byte for the SNI pair seed')
+
+
 def pem_seeds():
     t = 'fuzz_pem'
     import tempfile
@@ -424,7 +438,7 @@ def pem_seeds():
         seeds = {
             'cert': (0, rd('server.pem')), 'cert_chain': (0, rd('chained.pem') + rd('inter.pem')),
             'garbage': (0, rd('garbage.pem')), 'key': (1, rd('server.key')), 'key_none': (1, b''),
-            'sni_pair': (2, bytes([100]) + rd('alt.pem') + rd('alt.key')),
+            'sni_pair': (2, sni_seed(rd('alt.pem'), rd('alt.key'))),
             'files': (3, rd('server.pem') + rd('server.key')), 'chain': (4, rd('inter.pem')),
             'ca': (5, rd('ca.pem') + rd('ca2.pem')), 'ocsp': (6, rd('server.ocsp')),
             'client_cert': (8, rd('client.pem')),
