@@ -424,6 +424,15 @@ def sni_seed(cert, key):
     raise SystemExit('make-corpus: no cut byte for the SNI pair seed')
 
 
+def fixture(name):
+    """The text of fuzzlib.h's string NAME (the targets' own pair)."""
+    import re
+    with open(os.path.join(HERE, 'fuzzlib.h')) as f:
+        src = f.read()
+    body = re.search(r'static const char %s\[\] =(.*?);' % name, src, re.S).group(1)
+    return ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\n', '\n').encode()
+
+
 def pem_seeds():
     t = 'fuzz_pem'
     import tempfile
@@ -442,6 +451,9 @@ def pem_seeds():
             'files': (3, rd('server.pem') + rd('server.key')), 'chain': (4, rd('inter.pem')),
             'ca': (5, rd('ca.pem') + rd('ca2.pem')), 'ocsp': (6, rd('server.ocsp')),
             'client_cert': (8, rd('client.pem')),
+            # What the pair context accepts: its own key, and a chain whose
+            # first certificate issued its (self-signed) certificate.
+            'key_match': (1, fixture('fz_key_pem')), 'chain_issuer': (4, fixture('fz_cert_pem')),
         }
         for name, (mode, body) in seeds.items():
             write(t, name, u8(mode) + body)
