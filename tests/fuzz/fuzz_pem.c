@@ -35,7 +35,7 @@
  * pair), so a refusal that changed a context after all fails the run.
  *
  * EPS_FUZZ_PROFILE=1 prints, at exit, the CPU time per loader and of the
- * restores.
+ * restores; EPS_FUZZ_TRACE=1 each input's results.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -66,6 +66,22 @@ static const int32_t pem_codes[] = {EPS_EBADPEM, EPS_EKEYMISMATCH, EPS_ENOMEM, E
 static const int32_t ca_codes[] = {EPS_EBADPEM, EPS_ENOMEM, EPS_ETLS, 0};
 static const int32_t chain_codes[] = {EPS_EBADPEM, EPS_ENOMEM, EPS_ETLS, EPS_EINVAL, 0};
 static const int32_t ocsp_codes[] = {EPS_EBADPEM, EPS_ENOMEM, 0};
+static const int32_t mismatch_codes[] = {EPS_EKEYMISMATCH, 0};
+static const int32_t session_codes[] = {EPS_EINVAL, EPS_ENOMEM, 0};
+
+/*
+ * EPS_FUZZ_TRACE=1: each input's loader results on a line of stderr, to
+ * check that an input alone gives what it gave in a run.
+ */
+static int tracing;
+
+/* R is 0 or one of CODES (what WHAT documents); traced. */
+static void expect(int64_t r, const int32_t *codes, const char *what)
+{
+	FZ_CHECK(is_one_of(r, codes), "%s: %s", what, eps_errname((int32_t)r));
+	if (tracing)
+		fprintf(stderr, " %s=%s", what, r == 0 ? "0" : eps_errname((int32_t)r));
+}
 
 /* A refusal made before the loader touched the context (see the top). */
 static int left_alone(int64_t r)
@@ -244,6 +260,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	bare_ctx = new_context(EPS_TLS_ROLE_SERVER);
 	client_ctx = new_context(EPS_TLS_ROLE_CLIENT);
 	profiling = getenv("EPS_FUZZ_PROFILE") != NULL;
+	tracing = getenv("EPS_FUZZ_TRACE") != NULL;
 	return 0;
 }
 
@@ -268,11 +285,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t r;
 	prof_inputs++;
 	prof_begin();
+	if (tracing)
+		fprintf(stderr, "fuzz_pem: mode %d, %zu bytes:", mode % 10, len);
 	switch (mode % 10) {
 	case 0: { /* a certificate, then the targets' key against it */
 		used_bare = 1;
 		r = eps_tls_context_use_certificate_pem(bare_ctx, text, len);
-		FZ_CHECK(is_one_of(r, pem_codes), "certificate: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "certificate");
 		if (!left_alone(r))
 			bare_remake = 1;
 		/*
@@ -282,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == 0) {
 			r = eps_tls_context_use_private_key_pem(bare_ctx, (const uint8_t *)fz_key_pem,
 								sizeof fz_key_pem - 1);
-			FZ_CHECK(r == 0 || r == -EPS_EKEYMISMATCH, "key: %s", eps_errname((int32_t)r));
+			expect(r, mismatch_codes, "key");
 			check_usable(bare_ctx, 0);
 		}
 		prof_end(0);
@@ -291,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1: { /* a key into a context holding the pair: refused unless it matches */
 		used_pair = 1;
 		r = eps_tls_context_use_private_key_pem(pair_ctx, text, len);
-		FZ_CHECK(is_one_of(r, pem_codes), "key: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "key");
 		/*
 		 * A key that matches has the certificate's public key, but its
 		 * private half is not compared: the targets' key goes back.
@@ -307,13 +326,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t cut = len > 0 ? text[0] * (len / 256 + 1) % (len + 1) : 0;
 		r = eps_tls_context_add_server_certificate_pem(pair_ctx, NULL, text, cut, text + cut,
 							       len - cut);
-		FZ_CHECK(is_one_of(r, pem_codes), "sni pair: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "sni pair");
 		if (!left_alone(r))
 			pair_remake = 1;
 		r = eps_tls_context_add_server_certificate_pem(pair_ctx, "x.localhost", text, len,
 							       (const uint8_t *)fz_key_pem,
 							       sizeof fz_key_pem - 1);
-		FZ_CHECK(is_one_of(r, pem_codes), "sni cert: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "sni cert");
 		if (!left_alone(r))
 			pair_remake = 1;
 		check_usable(pair_ctx, 1);
@@ -324,11 +343,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		used_bare = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_use_certificate_file(bare_ctx, path);
-		FZ_CHECK(is_one_of(r, pem_codes), "certificate file: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "certificate file");
 		if (!left_alone(r))
 			bare_remake = 1;
 		r = eps_tls_context_use_private_key_file(bare_ctx, path);
-		FZ_CHECK(is_one_of(r, pem_codes), "key file: %s", eps_errname((int32_t)r));
+		expect(r, pem_codes, "key file");
 		if (!left_alone(r))
 			bare_remake = 1;
 		check_usable(bare_ctx, 0);
@@ -339,7 +358,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		used_pair = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_use_chain_file(pair_ctx, path);
-		FZ_CHECK(is_one_of(r, chain_codes), "chain: %s", eps_errname((int32_t)r));
+		expect(r, chain_codes, "chain");
 		if (!left_alone(r))
 			pair_chain_changed = 1;
 		check_usable(pair_ctx, 1);
@@ -350,11 +369,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		used_bare = used_client = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_load_ca_file(bare_ctx, path);
-		FZ_CHECK(is_one_of(r, ca_codes), "ca file (server): %s", eps_errname((int32_t)r));
+		expect(r, ca_codes, "ca file (server)");
 		if (!left_alone(r))
 			bare_remake = 1;
 		r = eps_tls_context_load_ca_file(client_ctx, path);
-		FZ_CHECK(is_one_of(r, ca_codes), "ca file (client): %s", eps_errname((int32_t)r));
+		expect(r, ca_codes, "ca file (client)");
 		if (!left_alone(r))
 			client_remake = 1;
 		prof_end(5);
@@ -364,7 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		used_pair = 1;
 		write_file(path, text, len);
 		r = eps_tls_context_set_ocsp_response_file(pair_ctx, path);
-		FZ_CHECK(is_one_of(r, ocsp_codes), "ocsp: %s", eps_errname((int32_t)r));
+		expect(r, ocsp_codes, "ocsp");
 		if (!left_alone(r))
 			pair_ocsp_changed = 1;
 		prof_end(6);
@@ -372,8 +391,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 7: { /* a saved session */
 		int64_t s = eps_tls_session_from_bytes(text, len);
-		FZ_CHECK(s > 0 || s == -EPS_EINVAL || s == -EPS_ENOMEM, "session: %s",
-			 eps_errname((int32_t)s));
+		expect(s > 0 ? 0 : s, session_codes, "session");
 		if (s > 0) {
 			int64_t n = eps_tls_session_to_bytes(s, NULL, 0);
 			FZ_CHECK(n > 0, "session size %lld", (long long)n);
@@ -385,8 +403,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default: { /* a certificate from memory on a client context (mutual TLS) */
 		used_client = 1;
 		r = eps_tls_context_use_certificate_pem(client_ctx, text, len);
-		FZ_CHECK(is_one_of(r, pem_codes), "client certificate: %s",
-			 eps_errname((int32_t)r));
+		expect(r, pem_codes, "client certificate");
 		if (!left_alone(r))
 			client_remake = 1;
 		prof_end(8);
@@ -394,6 +411,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	}
 	restore();
+	if (tracing)
+		fputc('\n', stderr);
 	FZ_CHECK(eps_handles_live(EPS_HANDLE_ANY) == live0, "handles leaked");
 	FZ_CHECK(eps_fds_open() == fds0, "descriptors leaked");
 	return 0;
