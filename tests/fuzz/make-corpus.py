@@ -433,6 +433,45 @@ def fixture(name):
     return ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\n', '\n').encode()
 
 
+def saved_session(cert, key):
+    """A TLS 1.2 session as DER: `openssl s_client -sess_out` against a
+    loopback Python server (TLS 1.3 tickets come after s_client is gone)."""
+    import ssl
+    import tempfile
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(1)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+
+    def serve():
+        c, _ = srv.accept()
+        with ctx.wrap_socket(c, server_side=True) as s:
+            s.settimeout(5)
+            try:
+                s.sendall(b'hello\n')
+                s.recv(100)
+            except (OSError, ssl.SSLError):
+                pass
+    th = threading.Thread(target=serve)
+    th.start()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'session.pem')
+            subprocess.run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % port, '-tls1_2',
+                            '-sess_out', out], input=b'', stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=20)
+            th.join(10)
+            return subprocess.run(['openssl', 'sess_id', '-in', out, '-outform', 'DER'],
+                                  check=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, timeout=20).stdout
+    finally:
+        srv.close()
+
+
 def pem_seeds():
     t = 'fuzz_pem'
     import tempfile
@@ -454,6 +493,8 @@ def pem_seeds():
             # What the pair context accepts: its own key, and a chain whose
             # first certificate issued its (self-signed) certificate.
             'key_match': (1, fixture('fz_key_pem')), 'chain_issuer': (4, fixture('fz_cert_pem')),
+            'session': (7, saved_session(os.path.join(d, 'server.pem'),
+                                         os.path.join(d, 'server.key'))),
         }
         for name, (mode, body) in seeds.items():
             write(t, name, u8(mode) + body)
