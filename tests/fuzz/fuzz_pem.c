@@ -92,11 +92,19 @@ static int left_alone(int64_t r)
 /* --- profile ------------------------------------------------------------- */
 
 static int profiling;
-static const char *const prof_names[] = {
-    "0 cert+key (bare)", "1 key (pair)",    "2 sni pair (pair)", "3 cert+key files (bare)",
-    "4 chain file (pair)", "5 ca file (bare, client)", "6 ocsp file (pair)", "7 session",
-    "8-9 cert (client)", "restore pair",    "remake bare",      "remake client",
-    "checks"};
+static const char *const prof_names[] = {"0 cert+key (bare)",
+					 "1 key (pair)",
+					 "2 sni pair (pair)",
+					 "3 cert+key files (bare)",
+					 "4 chain file (pair)",
+					 "5 ca file (bare, client)",
+					 "6 ocsp file (pair)",
+					 "7 session",
+					 "8-9 cert (client)",
+					 "restore pair",
+					 "remake bare",
+					 "remake client",
+					 "checks"};
 #define PROF_N 13
 #define PROF_RESTORE 9
 static double prof_ns[PROF_N];
@@ -138,8 +146,8 @@ __attribute__((destructor)) static void prof_print(void)
 		total / 1e3 / (double)prof_inputs);
 	for (int i = 0; i < PROF_N; i++)
 		if (prof_calls[i] > 0)
-			fprintf(stderr, "  %-26s %5.1f%%  %9ld times  %8.1f us each\n", prof_names[i],
-				100 * prof_ns[i] / total, prof_calls[i],
+			fprintf(stderr, "  %-26s %5.1f%%  %9ld times  %8.1f us each\n",
+				prof_names[i], 100 * prof_ns[i] / total, prof_calls[i],
 				prof_ns[i] / 1e3 / (double)prof_calls[i]);
 }
 
@@ -205,13 +213,13 @@ static void restore(void)
 		remake(&pair_ctx, EPS_TLS_ROLE_SERVER, 1);
 	} else {
 		if (pair_chain_changed) {
-			r = eps_tls_context_use_certificate_pem(pair_ctx, (const uint8_t *)fz_cert_pem,
-								sizeof fz_cert_pem - 1);
+			r = eps_tls_context_use_certificate_pem(
+			    pair_ctx, (const uint8_t *)fz_cert_pem, sizeof fz_cert_pem - 1);
 			FZ_CHECK(r == 0, "reloading the certificate: %s", eps_errname(r));
 		}
 		if (pair_key_changed) {
-			r = eps_tls_context_use_private_key_pem(pair_ctx, (const uint8_t *)fz_key_pem,
-								sizeof fz_key_pem - 1);
+			r = eps_tls_context_use_private_key_pem(
+			    pair_ctx, (const uint8_t *)fz_key_pem, sizeof fz_key_pem - 1);
 			FZ_CHECK(r == 0, "reloading the key: %s", eps_errname(r));
 		}
 		if (pair_ocsp_changed) {
@@ -247,10 +255,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	/* tmpfs where there is one: a file on ext4 costs 15 times as much to write. */
 	struct stat st;
-	const char *dir = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
-				  access("/dev/shm", W_OK) == 0
-			      ? "/dev/shm"
-			      : "/tmp";
+	const char *dir =
+	    stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
+		? "/dev/shm"
+		: "/tmp";
 	snprintf(tmpdir, sizeof tmpdir, "%s/epsilon-fuzz-pem.XXXXXX", dir);
 	FZ_CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp %s", tmpdir);
 	snprintf(path, sizeof path, "%s/input", tmpdir);
@@ -299,8 +307,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * the next input that loads a certificate shows it still works.
 		 */
 		if (r == 0) {
-			r = eps_tls_context_use_private_key_pem(bare_ctx, (const uint8_t *)fz_key_pem,
-								sizeof fz_key_pem - 1);
+			r = eps_tls_context_use_private_key_pem(
+			    bare_ctx, (const uint8_t *)fz_key_pem, sizeof fz_key_pem - 1);
 			expect(r, mismatch_codes, "key");
 			check_usable(bare_ctx, 0);
 		}
@@ -324,8 +332,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2: { /* an SNI pair: the input split in two */
 		used_pair = 1;
 		size_t cut = len > 0 ? text[0] * (len / 256 + 1) % (len + 1) : 0;
-		r = eps_tls_context_add_server_certificate_pem(pair_ctx, NULL, text, cut, text + cut,
-							       len - cut);
+		r = eps_tls_context_add_server_certificate_pem(pair_ctx, NULL, text, cut,
+							       text + cut, len - cut);
 		expect(r, pem_codes, "sni pair");
 		if (!left_alone(r))
 			pair_remake = 1;
