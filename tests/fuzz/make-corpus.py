@@ -410,6 +410,68 @@ def tls_client_seeds():
 
 # --- fuzz_pem ------------------------------------------------------------------
 
+def sni_seed(cert, key):
+    """The SNI pair input: its first byte picks the cut (fuzz_pem.c), on a
+    line of its own (a PEM start line must begin its line), and blank lines
+    between certificate and key let the cut fall between them."""
+    pad = b'\n' * 16
+    start = 2 + len(cert)
+    for c in range(256):
+        text = bytes([c]) + b'\n' + cert + pad + key
+        cut = c * (len(text) // 256 + 1) % (len(text) + 1)
+        if start <= cut <= start + len(pad):
+            return text
+    raise SystemExit('make-corpus: no cut byte for the SNI pair seed')
+
+
+def fixture(name):
+    """The text of fuzzlib.h's string NAME (the targets' own pair)."""
+    import re
+    with open(os.path.join(HERE, 'fuzzlib.h')) as f:
+        src = f.read()
+    body = re.search(r'static const char %s\[\] =(.*?);' % name, src, re.S).group(1)
+    return ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\n', '\n').encode()
+
+
+def saved_session(cert, key):
+    """A TLS 1.2 session as DER: `openssl s_client -sess_out` against a
+    loopback Python server (TLS 1.3 tickets come after s_client is gone)."""
+    import ssl
+    import tempfile
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(1)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+
+    def serve():
+        c, _ = srv.accept()
+        with ctx.wrap_socket(c, server_side=True) as s:
+            s.settimeout(5)
+            try:
+                s.sendall(b'hello\n')
+                s.recv(100)
+            except (OSError, ssl.SSLError):
+                pass
+    th = threading.Thread(target=serve)
+    th.start()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'session.pem')
+            subprocess.run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % port, '-tls1_2',
+                            '-sess_out', out], input=b'', stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=20)
+            th.join(10)
+            return subprocess.run(['openssl', 'sess_id', '-in', out, '-outform', 'DER'],
+                                  check=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, timeout=20).stdout
+    finally:
+        srv.close()
+
+
 def pem_seeds():
     t = 'fuzz_pem'
     import tempfile
@@ -424,10 +486,15 @@ def pem_seeds():
         seeds = {
             'cert': (0, rd('server.pem')), 'cert_chain': (0, rd('chained.pem') + rd('inter.pem')),
             'garbage': (0, rd('garbage.pem')), 'key': (1, rd('server.key')), 'key_none': (1, b''),
-            'sni_pair': (2, bytes([100]) + rd('alt.pem') + rd('alt.key')),
+            'sni_pair': (2, sni_seed(rd('alt.pem'), rd('alt.key'))),
             'files': (3, rd('server.pem') + rd('server.key')), 'chain': (4, rd('inter.pem')),
             'ca': (5, rd('ca.pem') + rd('ca2.pem')), 'ocsp': (6, rd('server.ocsp')),
             'client_cert': (8, rd('client.pem')),
+            # What the pair context accepts: its own key, and a chain whose
+            # first certificate issued its (self-signed) certificate.
+            'key_match': (1, fixture('fz_key_pem')), 'chain_issuer': (4, fixture('fz_cert_pem')),
+            'session': (7, saved_session(os.path.join(d, 'server.pem'),
+                                         os.path.join(d, 'server.key'))),
         }
         for name, (mode, body) in seeds.items():
             write(t, name, u8(mode) + body)
