@@ -88,6 +88,7 @@ struct member {
 	int unit;    /* its unit in the standing pool, -1: made by the input */
 	short ready; /* poll(2) events after the unit was made */
 	int nb;	     /* and O_NONBLOCK */
+	int used;    /* handed to a call in this input (its flags may have changed) */
 };
 
 #define POOL_MAX 48
@@ -150,8 +151,18 @@ static void adopt(int32_t fd, enum kind kind)
 		 eps__fd_kind(fd));
 	if (kind != K_EPOLL && eps_fd_nonblocking_p(fd) != 1)
 		FZ_CHECK(eps_fd_set_nonblocking(fd, 1) == 0, "set_nonblocking on a new fd");
-	if (pool_add(fd, 1, kind) == NULL)
+	/* The kernel's flags now; pool_check looks again only if a call gets it. */
+	int fl = fcntl(fd, F_GETFL);
+	FZ_CHECK(fl >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+		 "new descriptor %d not close-on-exec", fd);
+	int nb = (fl & O_NONBLOCK) != 0;
+	FZ_CHECK(eps__fd_state(fd) == nb, "new descriptor %d: table says %d, kernel %d", fd,
+		 eps__fd_state(fd), nb);
+	struct member *m = pool_add(fd, 1, kind);
+	if (m == NULL)
 		FZ_CHECK(eps_close(fd) == 0, "close a new descriptor");
+	else
+		m->nb = nb;
 }
 
 static void set_linger_reset(int fd)
@@ -305,9 +316,11 @@ static void standing_restore(void)
 	for (int i = standing_n; i < pool_n; i++)
 		member_close(&pool[i]);
 	pool_n = standing_n;
-	int fds[POOL_MAX];
-	for (int i = 0; i < standing_n; i++)
+	int fds[POOL_MAX], nbs[POOL_MAX];
+	for (int i = 0; i < standing_n; i++) {
 		fds[i] = pool[i].fd;
+		nbs[i] = pool[i].nb;
+	}
 	for (int u = 0; u < U_COUNT; u++)
 		if (unit_dirty[u])
 			for (int i = unit_first[u]; i < unit_first[u + 1]; i++)
@@ -323,18 +336,20 @@ static void standing_restore(void)
 		prof_unit_ns[u] += thread_ns() - t0;
 		FZ_CHECK(pool_n == unit_first[u + 1], "unit %d remade with %d members", u,
 			 pool_n - unit_first[u]);
-		for (int i = unit_first[u]; i < pool_n; i++)
+		for (int i = unit_first[u]; i < pool_n; i++) {
 			pool[i].unit = u;
+			pool[i].nb = nbs[i];
+		}
 		pool_n = end;
 	}
 	short ready[POOL_MAX];
 	standing_poll(ready);
 	int renumbered = 0;
 	for (int i = 0; i < standing_n; i++) {
-		if (unit_dirty[pool[i].unit]) {
+		/* Made the same way again: the flags seen by standing_build still hold. */
+		if (unit_dirty[pool[i].unit])
 			pool[i].ready = ready[i];
-			pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
-		} else
+		else
 			FZ_CHECK(ready[i] == pool[i].ready,
 				 "untouched pool descriptor %d (unit %d): poll %#x, was %#x",
 				 pool[i].fd, pool[i].unit, ready[i], pool[i].ready);
@@ -365,12 +380,18 @@ static void pool_check(void)
 					 "closed descriptor %d still in the table", m->fd);
 			continue;
 		}
-		if (m->unit >= 0 && !unit_dirty[m->unit]) {
-			/* Untouched: the kernel's flags are the ones it was made with. */
+		if ((m->unit >= 0 && !unit_dirty[m->unit]) || !m->used) {
+			/*
+			 * Untouched, or never handed to a call since it was made
+			 * (its file status and descriptor flags change only through
+			 * a call on it): the kernel's flags are the ones it was made
+			 * with, checked then (standing_build, adopt).
+			 */
 			owned += m->owned;
 			FZ_CHECK(eps__fd_state(m->fd) == (m->owned ? m->nb : -EPS_EBADF),
-				 "untouched descriptor %d: table says %d", m->fd,
-				 eps__fd_state(m->fd));
+				 "untouched descriptor %d (unit %d, kind %d, slot %d): table says "
+				 "%d, was %d",
+				 m->fd, m->unit, m->kind, i, eps__fd_state(m->fd), m->nb);
 			FZ_CHECK(!m->owned || eps__fd_kind(m->fd) == fd_kind_of(m->kind),
 				 "untouched descriptor %d of kind %d", m->fd, eps__fd_kind(m->fd));
 			continue;
@@ -408,10 +429,15 @@ static int32_t pick_fd_ro(struct fz *f)
 	uint8_t sel = fz_u8(f);
 	if (sel < 0xf0 && pool_n > 0) {
 		struct member *m = &pool[sel % pool_n];
-		if (m->open)
+		if (m->open) {
+			m->used = 1;
 			return m->fd;
+		}
 		/* A closed member's number, if still free or a member's again. */
-		if (pool_find(m->fd) != NULL || (fcntl(m->fd, F_GETFD) < 0 && errno == EBADF))
+		struct member *again = pool_find(m->fd);
+		if (again != NULL)
+			again->used = 1;
+		if (again != NULL || (fcntl(m->fd, F_GETFD) < 0 && errno == EBADF))
 			return m->fd;
 		return -1;
 	}
@@ -796,8 +822,10 @@ static void op_accept(struct fz *f)
 {
 	/* A connection waits only in a listener whose port a call named: dirty. */
 	int32_t fd = pick_fd_ro(f);
-	if ((fz_u8(f) & 1) && pool_find(listener) != NULL)
+	if ((fz_u8(f) & 1) && pool_find(listener) != NULL) {
 		fd = listener;
+		pool_find(listener)->used = 1;
+	}
 	int32_t flags = EPS_SOCK_NONBLOCK;
 	uint8_t x = fz_u8(f);
 	if (x & 1)
@@ -1656,6 +1684,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(fds0 == standing_owned, "descriptors open before the input: %lld, the pool's %d",
 		 (long long)fds0, standing_owned);
 
+	for (int i = 0; i < pool_n; i++)
+		pool[i].used = 0;
 	handles_n = 0;
 	slow_tls_ops = 0;
 	deep_tls_ops = 0;
