@@ -33,8 +33,9 @@
  *
  * Deterministic per input: the pool (descriptor numbers included) and the
  * standing contexts are in the same state before every input, and which
- * inputs may make the costly TLS context calls is a hash of the input's own
- * bytes (see SLOW_ONE_IN), so a crash input reproduces when run alone.
+ * inputs may make the costly TLS context calls and the costly handshake
+ * steps is a hash of the input's own bytes (see SLOW_ONE_IN, DEEP_ONE_IN),
+ * so a crash input reproduces when run alone.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -59,10 +60,13 @@ enum kind { K_SOCKET, K_TCP, K_PIPE, K_EPOLL, K_EVENTFD, K_TIMERFD };
  * The standing pool is made once, in units that are made and closed
  * together (both ends of a pair, the TCP listener with its connection).
  * An input that touches a unit (passes one of its descriptors to a call
- * that may change it, or connects or sends to its port) marks it dirty; after
- * the input every dirty unit is closed and made again, in pool order, so
- * each input starts from the same pool, descriptor numbers included (the
- * kernel hands out the lowest free numbers, which are the dirty units' own).
+ * that may change it, or connects or sends to its port) marks it dirty,
+ * unless the call refused and refusing changes nothing (a close, bind,
+ * listen, epoll_ctl, counter write, timer setting or TLS connection that
+ * failed); after the input every dirty unit is closed and made again, in
+ * pool order, so each input starts from the same pool, descriptor numbers
+ * included (the kernel hands out the lowest free numbers, which are the
+ * dirty units' own).
  * Remaking the whole pool per input (the TCP connect and accept above all)
  * was the floor of this target's cost.
  */
