@@ -33,8 +33,9 @@
  *
  * Deterministic per input: the pool (descriptor numbers included) and the
  * standing contexts are in the same state before every input, and which
- * inputs may make the costly TLS context calls is a hash of the input's own
- * bytes (see SLOW_ONE_IN), so a crash input reproduces when run alone.
+ * inputs may make the costly TLS context calls and the costly handshake
+ * steps is a hash of the input's own bytes (see SLOW_ONE_IN, DEEP_ONE_IN),
+ * so a crash input reproduces when run alone.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -49,6 +50,7 @@
 #include <openssl/ssl.h>
 
 #include "fuzzlib.h"
+#include "tls_internal.h"
 
 /* --- the descriptor pool -------------------------------------------------- */
 
@@ -58,10 +60,13 @@ enum kind { K_SOCKET, K_TCP, K_PIPE, K_EPOLL, K_EVENTFD, K_TIMERFD };
  * The standing pool is made once, in units that are made and closed
  * together (both ends of a pair, the TCP listener with its connection).
  * An input that touches a unit (passes one of its descriptors to a call
- * that may change it, or connects or sends to its port) marks it dirty; after
- * the input every dirty unit is closed and made again, in pool order, so
- * each input starts from the same pool, descriptor numbers included (the
- * kernel hands out the lowest free numbers, which are the dirty units' own).
+ * that may change it, or connects or sends to its port) marks it dirty,
+ * unless the call refused and refusing changes nothing (a close, bind,
+ * listen, epoll_ctl, counter write, timer setting or TLS connection that
+ * failed); after the input every dirty unit is closed and made again, in
+ * pool order, so each input starts from the same pool, descriptor numbers
+ * included (the kernel hands out the lowest free numbers, which are the
+ * dirty units' own).
  * Remaking the whole pool per input (the TCP connect and accept above all)
  * was the floor of this target's cost.
  */
@@ -87,6 +92,7 @@ struct member {
 	int unit;    /* its unit in the standing pool, -1: made by the input */
 	short ready; /* poll(2) events after the unit was made */
 	int nb;	     /* and O_NONBLOCK */
+	int used;    /* handed to a call in this input (its flags may have changed) */
 };
 
 #define POOL_MAX 48
@@ -119,11 +125,16 @@ static struct member *pool_find(int fd)
 }
 
 /* FD goes to a call that may change it (or its peer): its unit is dirty. */
+static int prof_op = -1;
+static long prof_dirty_by[16][U_COUNT];
 static int32_t touch(int32_t fd)
 {
 	struct member *m = pool_find(fd);
-	if (m != NULL && m->unit >= 0)
+	if (m != NULL && m->unit >= 0) {
+		if (!unit_dirty[m->unit] && prof_op >= 0)
+			prof_dirty_by[prof_op][m->unit]++;
 		unit_dirty[m->unit] = 1;
+	}
 	return fd;
 }
 
@@ -144,8 +155,18 @@ static void adopt(int32_t fd, enum kind kind)
 		 eps__fd_kind(fd));
 	if (kind != K_EPOLL && eps_fd_nonblocking_p(fd) != 1)
 		FZ_CHECK(eps_fd_set_nonblocking(fd, 1) == 0, "set_nonblocking on a new fd");
-	if (pool_add(fd, 1, kind) == NULL)
+	/* The kernel's flags now; pool_check looks again only if a call gets it. */
+	int fl = fcntl(fd, F_GETFL);
+	FZ_CHECK(fl >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+		 "new descriptor %d not close-on-exec", fd);
+	int nb = (fl & O_NONBLOCK) != 0;
+	FZ_CHECK(eps__fd_state(fd) == nb, "new descriptor %d: table says %d, kernel %d", fd,
+		 eps__fd_state(fd), nb);
+	struct member *m = pool_add(fd, 1, kind);
+	if (m == NULL)
 		FZ_CHECK(eps_close(fd) == 0, "close a new descriptor");
+	else
+		m->nb = nb;
 }
 
 static void set_linger_reset(int fd)
@@ -241,7 +262,8 @@ static void member_close(struct member *m)
 {
 	if (!m->open)
 		return;
-	if (m->kind == K_TCP || m->kind == K_SOCKET)
+	/* The standing Unix and UDP sockets never linger: no call needed. */
+	if (m->kind == K_TCP || (m->kind == K_SOCKET && m->unit < 0))
 		set_linger_reset(m->fd);
 	if (m->owned)
 		FZ_CHECK(eps_close(m->fd) == 0, "close %d", m->fd);
@@ -249,6 +271,10 @@ static void member_close(struct member *m)
 		close(m->fd);
 	m->open = 0;
 }
+
+static long prof_unit[U_COUNT];
+static double prof_unit_ns[U_COUNT];
+static double thread_ns(void);
 
 /* What poll(2) says of every standing member, into READY. */
 static void standing_poll(short *ready)
@@ -294,9 +320,11 @@ static void standing_restore(void)
 	for (int i = standing_n; i < pool_n; i++)
 		member_close(&pool[i]);
 	pool_n = standing_n;
-	int fds[POOL_MAX];
-	for (int i = 0; i < standing_n; i++)
+	int fds[POOL_MAX], nbs[POOL_MAX];
+	for (int i = 0; i < standing_n; i++) {
 		fds[i] = pool[i].fd;
+		nbs[i] = pool[i].nb;
+	}
 	for (int u = 0; u < U_COUNT; u++)
 		if (unit_dirty[u])
 			for (int i = unit_first[u]; i < unit_first[u + 1]; i++)
@@ -304,23 +332,28 @@ static void standing_restore(void)
 	for (int u = 0; u < U_COUNT; u++) {
 		if (!unit_dirty[u])
 			continue;
+		prof_unit[u]++;
 		int end = pool_n;
 		pool_n = unit_first[u];
+		double t0 = thread_ns();
 		unit_make((enum unit)u);
+		prof_unit_ns[u] += thread_ns() - t0;
 		FZ_CHECK(pool_n == unit_first[u + 1], "unit %d remade with %d members", u,
 			 pool_n - unit_first[u]);
-		for (int i = unit_first[u]; i < pool_n; i++)
+		for (int i = unit_first[u]; i < pool_n; i++) {
 			pool[i].unit = u;
+			pool[i].nb = nbs[i];
+		}
 		pool_n = end;
 	}
 	short ready[POOL_MAX];
 	standing_poll(ready);
 	int renumbered = 0;
 	for (int i = 0; i < standing_n; i++) {
-		if (unit_dirty[pool[i].unit]) {
+		/* Made the same way again: the flags seen by standing_build still hold. */
+		if (unit_dirty[pool[i].unit])
 			pool[i].ready = ready[i];
-			pool[i].nb = (fcntl(pool[i].fd, F_GETFL) & O_NONBLOCK) != 0;
-		} else
+		else
 			FZ_CHECK(ready[i] == pool[i].ready,
 				 "untouched pool descriptor %d (unit %d): poll %#x, was %#x",
 				 pool[i].fd, pool[i].unit, ready[i], pool[i].ready);
@@ -351,12 +384,18 @@ static void pool_check(void)
 					 "closed descriptor %d still in the table", m->fd);
 			continue;
 		}
-		if (m->unit >= 0 && !unit_dirty[m->unit]) {
-			/* Untouched: the kernel's flags are the ones it was made with. */
+		if ((m->unit >= 0 && !unit_dirty[m->unit]) || !m->used) {
+			/*
+			 * Untouched, or never handed to a call since it was made
+			 * (its file status and descriptor flags change only through
+			 * a call on it): the kernel's flags are the ones it was made
+			 * with, checked then (standing_build, adopt).
+			 */
 			owned += m->owned;
 			FZ_CHECK(eps__fd_state(m->fd) == (m->owned ? m->nb : -EPS_EBADF),
-				 "untouched descriptor %d: table says %d", m->fd,
-				 eps__fd_state(m->fd));
+				 "untouched descriptor %d (unit %d, kind %d, slot %d): table says "
+				 "%d, was %d",
+				 m->fd, m->unit, m->kind, i, eps__fd_state(m->fd), m->nb);
 			FZ_CHECK(!m->owned || eps__fd_kind(m->fd) == fd_kind_of(m->kind),
 				 "untouched descriptor %d of kind %d", m->fd, eps__fd_kind(m->fd));
 			continue;
@@ -394,10 +433,15 @@ static int32_t pick_fd_ro(struct fz *f)
 	uint8_t sel = fz_u8(f);
 	if (sel < 0xf0 && pool_n > 0) {
 		struct member *m = &pool[sel % pool_n];
-		if (m->open)
+		if (m->open) {
+			m->used = 1;
 			return m->fd;
+		}
 		/* A closed member's number, if still free or a member's again. */
-		if (pool_find(m->fd) != NULL || (fcntl(m->fd, F_GETFD) < 0 && errno == EBADF))
+		struct member *again = pool_find(m->fd);
+		if (again != NULL)
+			again->used = 1;
+		if (again != NULL || (fcntl(m->fd, F_GETFD) < 0 && errno == EBADF))
 			return m->fd;
 		return -1;
 	}
@@ -419,6 +463,7 @@ struct tracked {
 	int32_t type;
 	int live;
 	int persistent;
+	int32_t fd; /* a connection's descriptor when made */
 };
 
 #define TRACK_MAX 64
@@ -668,17 +713,22 @@ static const uint8_t *pick_addr(struct fz *f, size_t *len)
 	return addrbuf;
 }
 
+/* The kind of call within an op, for EPS_FUZZ_PROFILE. */
+static int prof_which;
+
 /* --- the calls --------------------------------------------------------------- */
 
 static void op_close(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	/* A refused close (not ours, not an epoll instance) leaves the unit clean. */
+	int32_t fd = pick_fd_ro(f);
 	struct member *m = pool_find(fd);
 	int32_t r = (fz_u8(f) & 1) ? eps_close(fd) : eps_epoll_close(fd);
 	if (m != NULL && m->owned && (r == 0 || r != -EPS_EINVAL))
 		FZ_CHECK(r == 0, "close of owned %d: %s", fd, eps_errname(r));
 	if (r == 0) {
 		FZ_CHECK(m != NULL && m->owned, "closed %d, not the library's", fd);
+		touch(fd);
 		m->open = 0;
 	} else {
 		FZ_CHECK(r == -EPS_EBADF || r == -EPS_EINVAL, "close: %s", eps_errname(r));
@@ -751,7 +801,12 @@ static void op_socket(struct fz *f)
 
 static void op_bind_connect(struct fz *f)
 {
-	int32_t fd = pick_fd(f);
+	/*
+	 * A refused bind or listen changes nothing (the kernel checks before it
+	 * binds, and a failed port claim unwinds); a connect may change the
+	 * socket whatever it returns (in progress, refused after an autobind).
+	 */
+	int32_t fd = pick_fd_ro(f);
 	size_t len;
 	uint8_t which = fz_u8(f) % 3;
 	const uint8_t *addr = pick_addr(f, &len);
@@ -760,6 +815,8 @@ static void op_bind_connect(struct fz *f)
 	int32_t r = which == 0	 ? eps_bind(fd, addr, len)
 		    : which == 1 ? eps_connect(fd, addr, len)
 				 : eps_listen(fd, (fz_u8(f) & 1) ? fz_i32(f) : 16);
+	if (which == 1 || r == 0)
+		touch(fd);
 	FZ_CHECK_CODE(r);
 	if (fd < 0)
 		FZ_CHECK(r == -EPS_EBADF, "negative fd: %s", eps_errname(r));
@@ -769,8 +826,10 @@ static void op_accept(struct fz *f)
 {
 	/* A connection waits only in a listener whose port a call named: dirty. */
 	int32_t fd = pick_fd_ro(f);
-	if ((fz_u8(f) & 1) && pool_find(listener) != NULL)
+	if ((fz_u8(f) & 1) && pool_find(listener) != NULL) {
 		fd = listener;
+		pool_find(listener)->used = 1;
+	}
 	int32_t flags = EPS_SOCK_NONBLOCK;
 	uint8_t x = fz_u8(f);
 	if (x & 1)
@@ -979,8 +1038,11 @@ static void op_epoll(struct fz *f)
 			FZ_CHECK(flags != 0 && flags != EPS_EPOLL_CLOEXEC, "epoll_create: %s",
 				 eps_errname(r));
 	} else if (which == 1) {
-		/* The interest list is the epoll instance's: FD itself is not changed. */
-		int32_t epfd = pick_fd(f);
+		/*
+		 * The interest list is the epoll instance's: FD itself is not
+		 * changed, and a refused change leaves the list as it was.
+		 */
+		int32_t epfd = pick_fd_ro(f);
 		int32_t fd = pick_fd_ro(f);
 		int32_t op = (fz_u8(f) & 7) == 0 ? fz_i32(f) : (int32_t)(1 + fz_u8(f) % 3);
 		uint32_t events = fz_u32(f);
@@ -988,6 +1050,8 @@ static void op_epoll(struct fz *f)
 			events &= EPS_EPOLLIN | EPS_EPOLLOUT | EPS_EPOLLRDHUP | EPS_EPOLLET |
 				  EPS_EPOLLONESHOT | EPS_EPOLLPRI;
 		int32_t r = eps_epoll_ctl(epfd, op, fd, events, fz_u64(f));
+		if (r == 0)
+			touch(epfd);
 		FZ_CHECK_CODE(r);
 	} else {
 		static uint32_t evs[2048];
@@ -1038,7 +1102,11 @@ static void op_counter(struct fz *f)
 	case 1: {
 		static const uint64_t values[] = {1, 0, UINT64_MAX, UINT64_MAX - 1, 1ull << 63};
 		uint64_t value = (x & 1) ? fz_u64(f) : values[(x >> 1) % 5];
-		r = eps_eventfd_write(pick_fd(f), value);
+		/* A refused write (overflow, 2^64-1) leaves the counter as it was. */
+		int32_t fd = pick_fd_ro(f);
+		r = eps_eventfd_write(fd, value);
+		if (r == 0)
+			touch(fd);
 		break;
 	}
 	case 2:
@@ -1057,7 +1125,11 @@ static void op_counter(struct fz *f)
 	case 4: {
 		int64_t initial = (x & 1) ? (int64_t)fz_u64(f) : (int64_t)(fz_u8(f) & 3);
 		int64_t interval = (x & 2) ? (int64_t)fz_u64(f) : 0;
-		r = eps_timerfd_arm(pick_fd(f), initial, interval);
+		/* A refused setting (a negative time) leaves the timer as it was. */
+		int32_t fd = pick_fd_ro(f);
+		r = eps_timerfd_arm(fd, initial, interval);
+		if (r == 0)
+			touch(fd);
 		break;
 	}
 	default:
@@ -1144,6 +1216,7 @@ static int version_valid(int32_t v)
 static void op_tls_context(struct fz *f)
 {
 	uint8_t which = fz_u8(f) % 12;
+	prof_which = which;
 	int64_t ctx = which == 0 ? 0 : pick_handle(f, EPS_HANDLE_TLS_CONTEXT);
 	int live = which != 0 && live_of(ctx, EPS_HANDLE_TLS_CONTEXT);
 	int64_t r;
@@ -1252,13 +1325,18 @@ static void op_tls_context(struct fz *f)
 		handle_result(ctx, EPS_HANDLE_TLS_CONTEXT, r, 1);
 		return;
 	default: {
-		int32_t fd = pick_fd(f);
+		/* Only a connection made on FD may write to it. */
+		int32_t fd = pick_fd_ro(f);
 		r = eps_tls_connection_new(ctx, fd);
 		handle_result(ctx, EPS_HANDLE_TLS_CONTEXT, r, 0);
 		if (r > 0) {
 			FZ_CHECK(live_of(ctx, EPS_HANDLE_TLS_CONTEXT),
 				 "connection from a dead context");
+			touch(fd);
 			track_new(r, EPS_HANDLE_TLS_CONNECTION);
+			struct tracked *t = track_find(r);
+			if (t != NULL)
+				t->fd = fd;
 		}
 		return;
 	}
@@ -1266,9 +1344,59 @@ static void op_tls_context(struct fz *f)
 	handle_result(ctx, EPS_HANDLE_TLS_CONTEXT, r, 0);
 }
 
+/*
+ * The costly steps of a handshake, a tenth of a millisecond to a
+ * millisecond each in OpenSSL 3 (key shares, signatures, the peer's
+ * certificate decoded and checked): a client's first flight, and any
+ * handshake call on a connection that has TLS records to work on (in its
+ * socket or read ahead).  Two connections of an input on the two ends of a
+ * socketpair do a full handshake this way; it was most of this target's
+ * time.  They run only in one input in DEEP_ONE_IN (another slice of the
+ * input's hash than SLOW_ONE_IN), at most DEEP_TLS_OPS times there; in
+ * the other inputs such a call is skipped, and every cheap one (a refused
+ * handle or argument, a connection that failed, one with nothing to read or
+ * only bytes that are no TLS record, every call after the handshake) runs.
+ */
+#define DEEP_ONE_IN 8
+#define DEEP_TLS_OPS 8
+static int deep_input, deep_tls_ops;
+
+static int tls_costly(int64_t conn)
+{
+	struct tracked *t = track_find(conn);
+	void *obj;
+	if (t == NULL || t->type != EPS_HANDLE_TLS_CONNECTION ||
+	    eps__handle_acquire(conn, EPS_HANDLE_TLS_CONNECTION, &obj) != 0)
+		return 0;
+	struct tls_connection *c = obj;
+	int costly = 0;
+	if (c->failed == 0 && !SSL_is_init_finished(c->ssl)) {
+		if ((c->role == EPS_TLS_ROLE_CLIENT && SSL_in_before(c->ssl)) ||
+		    SSL_has_pending(c->ssl)) {
+			costly = 1;
+		} else {
+			/* A peek that cannot take a pending socket error (poll first). */
+			struct pollfd p = {.fd = t->fd, .events = POLLIN};
+			uint8_t b;
+			if (poll(&p, 1, 0) == 1 && p.revents == POLLIN &&
+			    recv(t->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+				costly = b >= 20 && b <= 23; /* a record's content type */
+		}
+	}
+	eps__handle_release(conn);
+	return costly;
+}
+
+/* May a call on CONN go on (not costly, or a deep input with some left)? */
+static int tls_deep_ok(int64_t conn)
+{
+	return !tls_costly(conn) || (deep_input && deep_tls_ops++ < DEEP_TLS_OPS);
+}
+
 static void op_tls_connection(struct fz *f)
 {
 	uint8_t which = fz_u8(f) % 11;
+	prof_which = which;
 	int64_t conn = pick_handle(f, EPS_HANDLE_TLS_CONNECTION);
 	int64_t r;
 	size_t len;
@@ -1288,10 +1416,19 @@ static void op_tls_connection(struct fz *f)
 		strict = 0;
 		break;
 	case 3:
+		if (!tls_deep_ok(conn))
+			return;
 		r = eps_tls_connection_handshake(conn);
+		prof_which = r == 0		       ? 11
+			     : r == -EPS_ETLSWANTREAD  ? 12
+			     : r == -EPS_ETLSWANTWRITE ? 13
+			     : r == -EPS_EBADHANDLE    ? 14
+						       : 15;
 		break;
 	case 4: {
 		uint8_t *buf = pick_out(f, &len);
+		if (!tls_deep_ok(conn))
+			return;
 		r = eps_tls_connection_read(conn, buf, len);
 		if (r > 0)
 			FZ_CHECK((size_t)r <= len, "read %lld into %zu", (long long)r, len);
@@ -1300,6 +1437,8 @@ static void op_tls_connection(struct fz *f)
 	}
 	case 5: {
 		const uint8_t *buf = pick_data(f, &len);
+		if (!tls_deep_ok(conn))
+			return;
 		r = eps_tls_connection_write(conn, buf, len);
 		if (r > 0)
 			FZ_CHECK((size_t)r <= len, "wrote %lld of %zu", (long long)r, len);
@@ -1331,6 +1470,7 @@ static void op_tls_connection(struct fz *f)
 static void op_resolve(struct fz *f)
 {
 	uint8_t which = fz_u8(f) % 5;
+	prof_which = which;
 	int64_t r;
 	if (which == 0) {
 		static const char *hosts[] = {"127.0.0.1", "::1",     "0.0.0.0",
@@ -1432,10 +1572,14 @@ static const char *const prof_names[] = {
     "resolve", "restore pool", "checks", "restore contexts"};
 #define PROF_N 19
 static double prof_ns[PROF_N];
+static double prof_sub_ns[PROF_N][16];
+static long prof_sub_calls[PROF_N][16];
 static long prof_calls[PROF_N], prof_inputs, prof_slow;
 
 static double thread_ns(void)
 {
+	if (!profiling)
+		return 0;
 	struct timespec t;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
@@ -1455,10 +1599,24 @@ __attribute__((destructor)) static void prof_print(void)
 			fprintf(stderr, "  %-20s %5.1f%%  %9ld calls  %8.1f us each\n",
 				prof_names[i], 100 * prof_ns[i] / total, prof_calls[i],
 				prof_ns[i] / 1e3 / (double)prof_calls[i]);
+	for (int u = 0; u < U_COUNT; u++) {
+		fprintf(stderr, "  unit %d remade %ld times, %.1f us each:", u, prof_unit[u],
+			prof_unit_ns[u] / 1e3 / (double)(prof_unit[u] + !prof_unit[u]));
+		for (int o = 0; o < 16; o++)
+			fprintf(stderr, " %ld", prof_dirty_by[o][u]);
+		fprintf(stderr, "\n");
+	}
+	for (int i = 0; i < PROF_N; i++)
+		for (int j = 0; j < 16; j++)
+			if (prof_sub_calls[i][j] > 0)
+				fprintf(stderr, "  %-17s %2d %5.1f%%  %9ld calls  %8.1f us each\n",
+					prof_names[i], j, 100 * prof_sub_ns[i][j] / total,
+					prof_sub_calls[i][j],
+					prof_sub_ns[i][j] / 1e3 / (double)prof_sub_calls[i][j]);
 }
 
-/* One input in SLOW_ONE_IN, by a hash of all its bytes. */
-static int slow_by_hash(const uint8_t *data, size_t size)
+/* A hash of all the input's bytes: which inputs are slow or deep. */
+static uint32_t input_hash(const uint8_t *data, size_t size)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < size; i++)
@@ -1466,7 +1624,7 @@ static int slow_by_hash(const uint8_t *data, size_t size)
 	h ^= h >> 16;
 	h *= 0x85ebca6bu;
 	h ^= h >> 13;
-	return h % SLOW_ONE_IN == 0;
+	return h;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -1511,6 +1669,9 @@ __attribute__((destructor)) static void remove_files(void)
 	(void)rmdir(tmpdir);
 }
 
+#ifndef OPS_MAX
+#define OPS_MAX 200
+#endif
 typedef void (*op_fn)(struct fz *);
 static const op_fn ops[16] = {op_close,	       op_nonblocking, op_poll,		  op_socket,
 			      op_bind_connect, op_accept,      op_send,		  op_recv,
@@ -1527,21 +1688,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(fds0 == standing_owned, "descriptors open before the input: %lld, the pool's %d",
 		 (long long)fds0, standing_owned);
 
+	for (int i = 0; i < pool_n; i++)
+		pool[i].used = 0;
 	handles_n = 0;
 	slow_tls_ops = 0;
-	slow_input = slow_by_hash(data, size);
-	handles[handles_n++] = (struct tracked){server_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1};
-	handles[handles_n++] = (struct tracked){client_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1};
+	deep_tls_ops = 0;
+	uint32_t h = input_hash(data, size);
+	slow_input = h % SLOW_ONE_IN == 0;
+	deep_input = h / SLOW_ONE_IN % DEEP_ONE_IN == 0;
+	handles[handles_n++] = (struct tracked){server_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1, -1};
+	handles[handles_n++] = (struct tracked){client_ctx, EPS_HANDLE_TLS_CONTEXT, 1, 1, -1};
 
-	for (int n = 0; n < 200 && !fz_empty(&f); n++) {
+	for (int n = 0; n < OPS_MAX && !fz_empty(&f); n++) {
 		int op = fz_u8(&f) % 16;
 		if (!profiling) {
 			ops[op](&f);
 			continue;
 		}
 		double t0 = thread_ns();
+		prof_which = -1;
+		prof_op = op;
 		ops[op](&f);
-		prof_ns[op] += thread_ns() - t0;
+		double dt = thread_ns() - t0;
+		prof_ns[op] += dt;
+		if (prof_which >= 0) {
+			prof_sub_ns[op][prof_which] += dt;
+			prof_sub_calls[op][prof_which]++;
+		}
 		prof_calls[op]++;
 	}
 	double t1 = profiling ? thread_ns() : 0;
