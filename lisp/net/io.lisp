@@ -262,21 +262,23 @@ out before the keywords."
     (check-flags flags)
     (let* ((deadline (deadline timeout))
            (nonblocking (caller-nonblocking-p fd flags))
-           (interruptible (interruptible-p))
-           (buffer (make-array size :element-type '(unsigned-byte 8))))
+           (interruptible (interruptible-p)))
       (multiple-value-bind (status value)
-          ;; The result vector is made inside too: an interrupt that
-          ;; unwound at that allocation would lose the bytes in BUFFER.
+          ;; Every vector is made inside: an interrupt that unwound at the
+          ;; result's allocation would lose the bytes in BUFFER, and SBCL
+          ;; 2.2.9 must not GC with interrupts deferred but allowed (a
+          ;; caller's ALLOW-WITH-INTERRUPTS): a signal in its POST-GC is fatal.
           (receiving (nonblocking)
-            (multiple-value-bind (status n)
-                (%recv fd buffer 0 size flags deadline nonblocking interruptible)
-              (case status
-                (:done (values :done (cond ((null n) nil)
-                                           ((>= n size) buffer)
-                                           (t (subseq buffer 0 n)))))
-                (:timeout (values :timeout (transfer-timeout-condition
-                                            'socket-recv n size (subseq buffer 0 n))))
-                (t (values status n)))))
+            (let ((buffer (make-array size :element-type '(unsigned-byte 8))))
+              (multiple-value-bind (status n)
+                  (%recv fd buffer 0 size flags deadline nonblocking interruptible)
+                (case status
+                  (:done (values :done (cond ((null n) nil)
+                                             ((>= n size) buffer)
+                                             (t (subseq buffer 0 n)))))
+                  (:timeout (values :timeout (transfer-timeout-condition
+                                              'socket-recv n size (subseq buffer 0 n))))
+                  (t (values status n))))))
         (recv-result status value 'socket-recv)))))
 
 (setf (sb-kernel:%fun-lambda-list #'socket-recv)
@@ -409,15 +411,15 @@ block.  A blocking caller waits up to TIMEOUT seconds."
   (check-flags flags)
   (let* ((deadline (deadline timeout))
          (nonblocking (caller-nonblocking-p fd flags))
-         (interruptible (interruptible-p))
-         (buffer (make-array size :element-type '(unsigned-byte 8)))
-         (abuffer (new-address-buffer))
-         (cell (make-array 1 :element-type '(unsigned-byte 32))))
+         (interruptible (interruptible-p)))
     (multiple-value-bind (status value)
         (receiving (nonblocking)
           ;; One datagram per call: nothing is taken before the attempt
           ;; that ends the loop, so a pending interrupt may always run.
-          (multiple-value-bind (status value)
+          ;; Vectors are made inside, as in SOCKET-RECV.
+          (let ((buffer (make-array size :element-type '(unsigned-byte 8)))
+                (abuffer (new-address-buffer))
+                (cell (make-array 1 :element-type '(unsigned-byte 32))))
               (recv-attempts (r cflags (progn
                                          (setf (aref cell 0) (length abuffer))
                                          (%eps-recvfrom fd buffer size cflags abuffer cell))
@@ -428,7 +430,6 @@ block.  A blocking caller waits up to TIMEOUT seconds."
                                   (cons (if (= n size) buffer (subseq buffer 0 n))
                                         (if (plusp (aref cell 0))
                                             (%make-socket-address abuffer (aref cell 0))
-                                            nil))))))
-            (values status value)))
+                                            nil))))))))
       (let ((result (recv-result status value 'socket-recv-from)))
         (and result (values (car result) (cdr result)))))))
