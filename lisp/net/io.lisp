@@ -215,7 +215,10 @@ A blocking caller waits (up to TIMEOUT seconds, then SOCKET-TIMEOUT, a
 SOCKET-TRANSFER-TIMEOUT with the count already sent) until all of it is
 sent; a non-blocking one (+MSG-DONTWAIT+ or an O_NONBLOCK FD)
 makes one attempt: a count, possibly short, or NIL when nothing could be
-sent.  For strings, START and END index characters.
+sent.  A blocking send sleeps in the kernel with interrupts enabled: an
+interrupt that unwinds out of it as the kernel completes it leaves the
+count of what went out unknown (docs/net.md, Blocking model; a TIMEOUT
+never does).  For strings, START and END index characters.
 Lambda list: (FD DATA &OPTIONAL (FLAGS 0) &KEY (START 0) END TIMEOUT); FLAGS
 may be left out before the keywords."
   (declare (dynamic-extent options))
@@ -252,7 +255,14 @@ With +MSG-WAITALL+ a blocking caller gets all SIZE bytes, fewer only at end
 of stream; when TIMEOUT passes first, the SOCKET-TIMEOUT is a
 SOCKET-TRANSFER-TIMEOUT holding the bytes that did arrive
 (SOCKET-TIMEOUT-OCTETS).  (+MSG-PEEK+ with +MSG-WAITALL+ and a TIMEOUT
-returns once anything is there.)
+returns once anything is there.)  A blocking caller sleeps in the kernel
+with interrupts deferred: an interrupt (INTERRUPT-THREAD, WITH-TIMEOUT)
+runs while nothing has been taken, else after the call has returned its
+bytes, at the thread's next interrupt point; with +MSG-WAITALL+ one that
+unwinds between attempts leaves what had arrived for the next receive on
+FD.  Nothing is lost inside the call; a caller that must not lose the count
+to an interrupt after the return takes it inside WITHOUT-INTERRUPTS with
+the call in ALLOW-WITH-INTERRUPTS (docs/net.md, Blocking model).
 Lambda list: (FD SIZE &OPTIONAL (FLAGS 0) &KEY TIMEOUT); FLAGS may be left
 out before the keywords."
   (declare (dynamic-extent options))
@@ -260,16 +270,18 @@ out before the keywords."
     (check-type fd fd)
     (check-type size size)
     (check-flags flags)
-    (let* ((deadline (deadline timeout))
-           (nonblocking (caller-nonblocking-p fd flags))
+    (check-type timeout (or null (real 0)))
+    (let* ((nonblocking (caller-nonblocking-p fd flags))
            (interruptible (interruptible-p)))
       (multiple-value-bind (status value)
-          ;; Every vector is made inside: an interrupt that unwound at the
-          ;; result's allocation would lose the bytes in BUFFER, and SBCL
-          ;; 2.2.9 must not GC with interrupts deferred but allowed (a
-          ;; caller's ALLOW-WITH-INTERRUPTS): a signal in its POST-GC is fatal.
+          ;; Everything that may cons is inside: an interrupt that unwound at the
+          ;; result's allocation would lose the bytes in BUFFER, and in SBCL
+          ;; 2.2.9 a GC that comes with interrupts deferred but allowed (a
+          ;; caller's ALLOW-WITH-INTERRUPTS) dies at a signal in its POST-GC
+          ;; ("pending handler changed in gc", seen in suite-nolose).
           (receiving (nonblocking)
-            (let ((buffer (make-array size :element-type '(unsigned-byte 8))))
+            (let ((buffer (make-array size :element-type '(unsigned-byte 8)))
+                  (deadline (deadline timeout)))
               (multiple-value-bind (status n)
                   (%recv fd buffer 0 size flags deadline nonblocking interruptible)
                 (case status
@@ -288,20 +300,21 @@ out before the keywords."
   "Receive into BUFFER (a simple octet vector) from START to END, without
 allocating.  Returns the number of bytes received, 0 at end of stream (or
 when START = END), NIL when nothing is there and the caller asked not to
-block.  Blocking, TIMEOUT and +MSG-WAITALL+ (the whole range) as for
-SOCKET-RECV; after a SOCKET-TRANSFER-TIMEOUT the SOCKET-TIMEOUT-COUNT bytes
+block.  Blocking, interrupts, TIMEOUT and +MSG-WAITALL+ (the whole range)
+as for SOCKET-RECV; after a SOCKET-TRANSFER-TIMEOUT the SOCKET-TIMEOUT-COUNT bytes
 that arrived are in BUFFER from START on."
   (check-type fd fd)
   (check-type buffer octets)
   (check-flags flags)
+  (check-type timeout (or null (real 0)))
   (let* ((end (check-bounds buffer start end))
-         (deadline (deadline timeout))
          (nonblocking (caller-nonblocking-p fd flags))
          (interruptible (interruptible-p)))
     (multiple-value-bind (status value)
+        ;; The deadline too is computed inside: see SOCKET-RECV.
         (receiving (nonblocking)
           (multiple-value-bind (status n)
-              (%recv fd buffer start end flags deadline nonblocking interruptible)
+              (%recv fd buffer start end flags (deadline timeout) nonblocking interruptible)
             (if (eq status :timeout)
                 (values :timeout (transfer-timeout-condition
                                   'socket-recv-into n (- end start)
@@ -405,19 +418,21 @@ blocking caller waits up to TIMEOUT seconds."
   "Receive one datagram of up to SIZE bytes on FD.  Returns a fresh octet
 vector and the sender's SOCKET-ADDRESS (NIL when there is none, as on a
 connected stream); NIL when nothing is there and the caller asked not to
-block.  A blocking caller waits up to TIMEOUT seconds."
+block.  A blocking caller waits up to TIMEOUT seconds; interrupts as for
+SOCKET-RECV."
   (check-type fd fd)
   (check-type size size)
   (check-flags flags)
-  (let* ((deadline (deadline timeout))
-         (nonblocking (caller-nonblocking-p fd flags))
+  (check-type timeout (or null (real 0)))
+  (let* ((nonblocking (caller-nonblocking-p fd flags))
          (interruptible (interruptible-p)))
     (multiple-value-bind (status value)
         (receiving (nonblocking)
           ;; One datagram per call: nothing is taken before the attempt
           ;; that ends the loop, so a pending interrupt may always run.
-          ;; Vectors are made inside, as in SOCKET-RECV.
-          (let ((buffer (make-array size :element-type '(unsigned-byte 8)))
+          ;; What may cons is inside, as in SOCKET-RECV.
+          (let ((deadline (deadline timeout))
+                (buffer (make-array size :element-type '(unsigned-byte 8)))
                 (abuffer (new-address-buffer))
                 (cell (make-array 1 :element-type '(unsigned-byte 32))))
               (recv-attempts (r cflags (progn
