@@ -186,6 +186,21 @@ non-blocking one (no sleep) it runs as BODY ends, as after SHIM."
      (when (and ,nonblocking sb-sys:*interrupt-pending*)
        (sb-sys:without-interrupts nil))))
 
+(defmacro handing ((taken) hold &body body)
+  "Evaluate BODY, a blocking receive that sets TAKEN (bound here to 0) to
+the count of the bytes it took and returns, with interrupts still
+deferred.  An interrupt that unwinds after that and before BODY's values
+are on their way to the caller runs HOLD first, which holds those bytes for
+the descriptor's next receive: the window left is the caller's store."
+  (let ((handed (gensym "HANDED")))
+    `(let ((,taken 0) (,handed nil))
+       (declare (type size ,taken))
+       (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,handed t))
+         ;; Deferred: a second interrupt must not unwind out of the hold.
+         (unless ,handed
+           (sb-sys:without-interrupts
+             (when (plusp ,taken) ,hold)))))))
+
 (defun recv-result (status value operation)
   "What a receive whose %RECV gave STATUS and VALUE returns: VALUE, or
 signal (:ERROR: VALUE is the code; :TIMEOUT: VALUE is the condition, or
@@ -271,27 +286,32 @@ out before the keywords."
     (check-type size size)
     (check-flags flags)
     (check-type timeout (or null (real 0)))
-    (let* ((nonblocking (caller-nonblocking-p fd flags))
-           (interruptible (interruptible-p)))
-      (multiple-value-bind (status value)
-          ;; Everything that may cons is inside: an interrupt that unwound at the
-          ;; result's allocation would lose the bytes in BUFFER, and in SBCL
-          ;; 2.2.9 a GC that comes with interrupts deferred but allowed (a
-          ;; caller's ALLOW-WITH-INTERRUPTS) dies at a signal in its POST-GC
-          ;; ("pending handler changed in gc", seen in suite-nolose).
-          (receiving (nonblocking)
-            (let ((buffer (make-array size :element-type '(unsigned-byte 8)))
-                  (deadline (deadline timeout)))
-              (multiple-value-bind (status n)
-                  (%recv fd buffer 0 size flags deadline nonblocking interruptible)
-                (case status
-                  (:done (values :done (cond ((null n) nil)
-                                             ((>= n size) buffer)
-                                             (t (subseq buffer 0 n)))))
-                  (:timeout (values :timeout (transfer-timeout-condition
-                                              'socket-recv n size (subseq buffer 0 n))))
-                  (t (values status n))))))
-        (recv-result status value 'socket-recv)))))
+    (let ((nonblocking (caller-nonblocking-p fd flags))
+          (interruptible (interruptible-p))
+          (result nil))
+      (handing (taken) (hold-bytes fd result 0 taken)
+        (multiple-value-bind (status value)
+            ;; Everything that may cons is inside: an interrupt that unwound
+            ;; at the result's allocation would lose the bytes in BUFFER, and
+            ;; in SBCL 2.2.9 a GC that comes with interrupts deferred but
+            ;; allowed (a caller's ALLOW-WITH-INTERRUPTS) dies at a signal in
+            ;; its POST-GC ("pending handler changed in gc", seen in
+            ;; suite-nolose).
+            (receiving (nonblocking)
+              (let ((buffer (make-array size :element-type '(unsigned-byte 8)))
+                    (deadline (deadline timeout)))
+                (multiple-value-bind (status n)
+                    (%recv fd buffer 0 size flags deadline nonblocking interruptible)
+                  (case status
+                    (:done (when (and n (not nonblocking) (not (logtest flags +msg-peek+)))
+                             (setf result buffer taken n))
+                           (values :done (cond ((null n) nil)
+                                               ((>= n size) buffer)
+                                               (t (subseq buffer 0 n)))))
+                    (:timeout (values :timeout (transfer-timeout-condition
+                                                'socket-recv n size (subseq buffer 0 n))))
+                    (t (values status n))))))
+          (recv-result status value 'socket-recv))))))
 
 (setf (sb-kernel:%fun-lambda-list #'socket-recv)
       '(fd size &optional (flags 0) &key timeout))
@@ -310,17 +330,21 @@ that arrived are in BUFFER from START on."
   (let* ((end (check-bounds buffer start end))
          (nonblocking (caller-nonblocking-p fd flags))
          (interruptible (interruptible-p)))
-    (multiple-value-bind (status value)
-        ;; The deadline too is computed inside: see SOCKET-RECV.
-        (receiving (nonblocking)
-          (multiple-value-bind (status n)
-              (%recv fd buffer start end flags (deadline timeout) nonblocking interruptible)
-            (if (eq status :timeout)
-                (values :timeout (transfer-timeout-condition
-                                  'socket-recv-into n (- end start)
-                                  (subseq buffer start (+ start n))))
-                (values status n))))
-      (recv-result status value 'socket-recv-into))))
+    (handing (taken) (hold-bytes fd buffer start (+ start taken))
+      (multiple-value-bind (status value)
+          ;; The deadline too is computed inside: see SOCKET-RECV.
+          (receiving (nonblocking)
+            (multiple-value-bind (status n)
+                (%recv fd buffer start end flags (deadline timeout) nonblocking interruptible)
+              (case status
+                (:timeout (values :timeout (transfer-timeout-condition
+                                            'socket-recv-into n (- end start)
+                                            (subseq buffer start (+ start n)))))
+                (:done (when (and n (not nonblocking) (not (logtest flags +msg-peek+)))
+                         (setf taken n))
+                       (values status n))
+                (t (values status n)))))
+        (recv-result status value 'socket-recv-into)))))
 
 ;;; Gather sends
 
