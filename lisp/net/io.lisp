@@ -273,9 +273,9 @@ SOCKET-TRANSFER-TIMEOUT holding the bytes that did arrive
 returns once anything is there.)  A blocking caller sleeps in the kernel
 with interrupts deferred: an interrupt (INTERRUPT-THREAD, WITH-TIMEOUT)
 runs while nothing has been taken, else after the call has returned its
-bytes, at the thread's next interrupt point; with +MSG-WAITALL+ one that
-unwinds between attempts leaves what had arrived for the next receive on
-FD.  Nothing is lost inside the call; a caller that must not lose the count
+bytes, at the thread's next interrupt point; one that unwinds between
++MSG-WAITALL+'s attempts, or as the call returns, leaves what had arrived
+for the next receive on FD.  Nothing is lost inside the call; a caller that must not lose the count
 to an interrupt after the return takes it inside WITHOUT-INTERRUPTS with
 the call in ALLOW-WITH-INTERRUPTS (docs/net.md, Blocking model).
 Lambda list: (FD SIZE &OPTIONAL (FLAGS 0) &KEY TIMEOUT); FLAGS may be left
