@@ -186,29 +186,20 @@ non-blocking one (no sleep) it runs as BODY ends, as after SHIM."
      (when (and ,nonblocking sb-sys:*interrupt-pending*)
        (sb-sys:without-interrupts nil))))
 
-(defmacro handing ((taken) hold &body body)
-  "Evaluate BODY, a blocking receive that sets TAKEN (bound here to 0) to
-the count of the bytes it took and returns, with interrupts still
-deferred.  An interrupt that unwinds after that and before BODY's values
-are on their way to the caller runs HOLD first, which holds those bytes for
-the descriptor's next receive: the window left is the caller's store."
-  (let ((handed (gensym "HANDED")))
-    `(let ((,taken 0) (,handed nil))
-       (declare (type size ,taken))
-       (unwind-protect (multiple-value-prog1 (progn ,@body) (setf ,handed t))
-         ;; Deferred: a second interrupt must not unwind out of the hold.
-         (unless ,handed
-           (sb-sys:without-interrupts
-             (when (plusp ,taken) ,hold)))))))
+(defun recv-failed (status value operation)
+  "Signal the failure of a receive whose %RECV gave STATUS (not :DONE) and
+VALUE (:ERROR: the code; :TIMEOUT: the condition, or NIL for a plain
+SOCKET-TIMEOUT)."
+  (if (eq status :error)
+      (signal-epsilon-error value operation 'socket-error)
+      (if value (error value) (signal-timeout operation 'socket-error))))
 
-(defun recv-result (status value operation)
-  "What a receive whose %RECV gave STATUS and VALUE returns: VALUE, or
-signal (:ERROR: VALUE is the code; :TIMEOUT: VALUE is the condition, or
-NIL for a plain SOCKET-TIMEOUT)."
-  (case status
-    (:done value)
-    (:error (signal-epsilon-error value operation 'socket-error))
-    (t (if value (error value) (signal-timeout operation 'socket-error)))))
+(defmacro recv-result (status value operation)
+  "What a receive returns after RECEIVING gave STATUS and VALUE: VALUE when
+done, at once (these are the only instructions between the end of the
+deferred section and the return, where an interrupt that unwinds still
+loses the count), else the failure, signalled out of line."
+  `(if (eq ,status :done) ,value (recv-failed ,status ,value ,operation)))
 
 (defmacro with-flags-and-keys ((flags options &rest keys) &body body)
   "Parse OPTIONS, an optional integer FLAGS then the keyword arguments KEYS."
@@ -273,9 +264,9 @@ SOCKET-TRANSFER-TIMEOUT holding the bytes that did arrive
 returns once anything is there.)  A blocking caller sleeps in the kernel
 with interrupts deferred: an interrupt (INTERRUPT-THREAD, WITH-TIMEOUT)
 runs while nothing has been taken, else after the call has returned its
-bytes, at the thread's next interrupt point; one that unwinds between
-+MSG-WAITALL+'s attempts, or as the call returns, leaves what had arrived
-for the next receive on FD.  Nothing is lost inside the call; a caller that must not lose the count
+bytes, at the thread's next interrupt point; with +MSG-WAITALL+ one that
+unwinds between attempts leaves what had arrived for the next receive on
+FD.  Nothing is lost inside the call; a caller that must not lose the count
 to an interrupt after the return takes it inside WITHOUT-INTERRUPTS with
 the call in ALLOW-WITH-INTERRUPTS (docs/net.md, Blocking model).
 Lambda list: (FD SIZE &OPTIONAL (FLAGS 0) &KEY TIMEOUT); FLAGS may be left
@@ -287,10 +278,8 @@ out before the keywords."
     (check-flags flags)
     (check-type timeout (or null (real 0)))
     (let ((nonblocking (caller-nonblocking-p fd flags))
-          (interruptible (interruptible-p))
-          (result nil))
-      (handing (taken) (hold-bytes fd result 0 taken)
-        (multiple-value-bind (status value)
+          (interruptible (interruptible-p)))
+      (multiple-value-bind (status value)
             ;; Everything that may cons is inside: an interrupt that unwound
             ;; at the result's allocation would lose the bytes in BUFFER, and
             ;; in SBCL 2.2.9 a GC that comes with interrupts deferred but
@@ -303,15 +292,13 @@ out before the keywords."
                 (multiple-value-bind (status n)
                     (%recv fd buffer 0 size flags deadline nonblocking interruptible)
                   (case status
-                    (:done (when (and n (not nonblocking) (not (logtest flags +msg-peek+)))
-                             (setf result buffer taken n))
-                           (values :done (cond ((null n) nil)
+                    (:done (values :done (cond ((null n) nil)
                                                ((>= n size) buffer)
                                                (t (subseq buffer 0 n)))))
                     (:timeout (values :timeout (transfer-timeout-condition
                                                 'socket-recv n size (subseq buffer 0 n))))
                     (t (values status n))))))
-          (recv-result status value 'socket-recv))))))
+        (recv-result status value 'socket-recv)))))
 
 (setf (sb-kernel:%fun-lambda-list #'socket-recv)
       '(fd size &optional (flags 0) &key timeout))
@@ -330,21 +317,17 @@ that arrived are in BUFFER from START on."
   (let* ((end (check-bounds buffer start end))
          (nonblocking (caller-nonblocking-p fd flags))
          (interruptible (interruptible-p)))
-    (handing (taken) (hold-bytes fd buffer start (+ start taken))
-      (multiple-value-bind (status value)
-          ;; The deadline too is computed inside: see SOCKET-RECV.
-          (receiving (nonblocking)
-            (multiple-value-bind (status n)
-                (%recv fd buffer start end flags (deadline timeout) nonblocking interruptible)
-              (case status
-                (:timeout (values :timeout (transfer-timeout-condition
-                                            'socket-recv-into n (- end start)
-                                            (subseq buffer start (+ start n)))))
-                (:done (when (and n (not nonblocking) (not (logtest flags +msg-peek+)))
-                         (setf taken n))
-                       (values status n))
-                (t (values status n)))))
-        (recv-result status value 'socket-recv-into)))))
+    (multiple-value-bind (status value)
+        ;; The deadline too is computed inside: see SOCKET-RECV.
+        (receiving (nonblocking)
+          (multiple-value-bind (status n)
+              (%recv fd buffer start end flags (deadline timeout) nonblocking interruptible)
+            (if (eq status :timeout)
+                (values :timeout (transfer-timeout-condition
+                                  'socket-recv-into n (- end start)
+                                  (subseq buffer start (+ start n))))
+                (values status n))))
+      (recv-result status value 'socket-recv-into))))
 
 ;;; Gather sends
 
