@@ -47,6 +47,7 @@
                    (:file "suite-faults")
                    (:file "suite-waitall")
                    (:file "suite-blocking")
+                   (:file "suite-nolose")
                    (:file "suite-interrupt-storm")
                    (:file "suite-handle-gaps")
                    (:file "suite-systems")

@@ -21,6 +21,36 @@ out of a call that holds the library's descriptor table lock would leave
 it locked.  Conditions are signalled by the caller, outside."
   `(sb-sys:without-interrupts ,form))
 
+;;; Deferred kernel sleeps (receives: io.lisp).
+
+(defmacro deferred (&body body)
+  "Run BODY with interrupts deferred like SHIM, except that one that came
+meanwhile is not run when BODY ends: it stays pending until the thread next
+lets interrupts in (RUN-PENDING, the end of any WITHOUT-INTERRUPTS, a
+WITH-INTERRUPTS; the next call of this package that may sleep begins with
+one).  For a receive that may have taken bytes: running the interrupt at its
+end would unwind past the count before the caller has it."
+  `(let ((sb-sys:*interrupts-enabled* nil)
+         (sb-sys:*allow-with-interrupts* nil))
+     ,@body))
+
+(declaim (inline interruptible-p))
+(defun interruptible-p ()
+  "True when the caller lets interrupts in: they are enabled, or deferred by
+a WITHOUT-INTERRUPTS whose body allows them in waits (ALLOW-WITH-INTERRUPTS,
+as for SB-THREAD:GRAB-MUTEX).  A receive's caller of the second kind has no
+window at all between the call's return and its use of the count."
+  (or sb-sys:*interrupts-enabled* sb-sys:*allow-with-interrupts*))
+
+(defmacro run-pending ()
+  "Inside DEFERRED, of a caller that was INTERRUPTIBLE-P: run a pending
+interrupt now (it may unwind: only where no byte has moved, or where an
+unwind is provided for)."
+  `(when sb-sys:*interrupt-pending*
+     (let ((sb-sys:*allow-with-interrupts* t))
+       ;; Receives the pending interrupt as it enables interrupts.
+       (sb-sys:with-interrupts nil))))
+
 (define-condition socket-transfer-timeout (socket-timeout)
   ((count :initarg :count :initform 0 :reader socket-timeout-count)
    (octets :initarg :octets :initform nil :reader socket-timeout-octets))
@@ -38,13 +68,18 @@ received before its timeout."
       "The bytes a receive got before its SOCKET-TRANSFER-TIMEOUT (a fresh
 octet vector), or NIL for a send.")
 
+(defun transfer-timeout-condition (operation count total &optional octets)
+  "A SOCKET-TRANSFER-TIMEOUT for OPERATION after COUNT of TOTAL bytes (made
+where a receive's bytes are still safe from an interrupt, signalled later)."
+  (make-condition 'socket-transfer-timeout
+                  :code +etimedout+ :operation operation :count count :octets octets
+                  :detail (and (plusp count)
+                               (format nil "~D of ~D bytes ~:[sent~;received~] before the timeout"
+                                       count total octets))))
+
 (defun transfer-timeout (operation count total &optional octets)
   "Signal SOCKET-TRANSFER-TIMEOUT for OPERATION after COUNT of TOTAL bytes."
-  (error 'socket-transfer-timeout
-         :code +etimedout+ :operation operation :count count :octets octets
-         :detail (and (plusp count)
-                      (format nil "~D of ~D bytes ~:[sent~;received~] before the timeout"
-                              count total octets))))
+  (error (transfer-timeout-condition operation count total octets)))
 
 (defmacro checked (form operation)
   "FORM's value when not negative, else signal OPERATION's SOCKET-ERROR."
@@ -52,7 +87,13 @@ octet vector), or NIL for a send.")
 
 ;;; The kernel's own timeouts (SO_RCVTIMEO / SO_SNDTIMEO).
 ;;;
-;;; A blocking call with a :TIMEOUT sleeps in the kernel too, bounded by the
+;;; A blocking receive sleeps in the kernel with interrupts deferred
+;;; (io.lisp), and its SO_RCVTIMEO is what makes a signal end that sleep: on
+;;; a socket with one, the kernel never restarts the call after a signal
+;;; handler, it fails with EINTR (signal(7)).  So before each sleep it is made
+;;; +KERNEL-SLEEP-MS+, or the time left when that is nearer (ARM-KERNEL-WAIT).
+;;;
+;;; A blocking send with a :TIMEOUT sleeps in the kernel too, bounded by the
 ;;; socket's kernel timeout, which must then be at most the time left.  The
 ;;; value this package last set on each descriptor is kept here (in ms, per
 ;;; descriptor and direction; 0: none set or not known) so that it is set
@@ -120,6 +161,28 @@ a call may sleep in the kernel; NIL in the last millisecond (poll then)."
            (or (and (plusp k) (<= k left))
                (set-kernel-timeout fd option (min left (1- (expt 2 31)))))))))
 
+(defconstant +kernel-sleep-ms+ 100
+  "The longest one kernel sleep of a blocking receive, in ms: the bound on
+how late an interrupt can land (one whose signal comes between the check
+for a pending interrupt and the sleep is seen when the sleep ends).  An idle
+blocking receive wakes this often and sleeps again.")
+
+(declaim (inline arm-kernel-wait))
+(defun arm-kernel-wait (fd deadline)
+  "Before a blocking receive on FD that may sleep in the kernel: make its
+SO_RCVTIMEO +KERNEL-SLEEP-MS+, or the whole milliseconds left until
+DEADLINE when fewer (set again only when it is too long, or less than half
+of what is wanted).  True when the call may sleep in the kernel; NIL in the
+last millisecond before DEADLINE (the call is then made non-blocking and
+the rest waited in poll), or when the option could not be set."
+  (let ((want (if deadline
+                  (min +kernel-sleep-ms+ (floor (- deadline (monotonic-us)) 1000))
+                  +kernel-sleep-ms+)))
+    (and (plusp want)
+         (let ((k (kernel-timeout-ms fd +so-rcvtimeo+)))
+           (or (and (plusp k) (<= k want) (> (* 2 k) want))
+               (set-kernel-timeout fd +so-rcvtimeo+ want))))))
+
 (declaim (inline kernel-wait-p))
 (defun kernel-wait-p (fd option nonblocking deadline)
   "True when a call on FD may sleep in the kernel: its caller blocks, and has
@@ -128,11 +191,57 @@ no DEADLINE or the kernel timeout OPTION (+SO-RCVTIMEO+ for receiving,
   (and (not nonblocking)
        (or (null deadline) (kernel-timeout-within fd option deadline))))
 
+;;; Bytes held for a descriptor's next receive.
+;;;
+;;; A +MSG-WAITALL+ receive loops until its range is full and lets interrupts
+;;; run between its calls, so that one that only returns lets it go on;
+;;; when one unwinds out of it, the bytes it had already taken are held here
+;;; (per descriptor, in order) and the next receive on the descriptor gets
+;;; them first: no byte is lost (io.lisp, %RECV).
+
+(sb-ext:defglobal *held* (make-array 0 :initial-element nil))
+(declaim (type simple-vector *held*))
+(sb-ext:defglobal *held-lock* (sb-thread:make-mutex :name "held bytes"))
+
+(declaim (inline held-p))
+(defun held-p (fd)
+  "True when bytes are held for FD's next receive."
+  (let ((held *held*))
+    (and (< fd (length held)) (svref held fd) t)))
+
+(defun hold-bytes (fd buffer start end)
+  "Hold BUFFER[START,END), taken from FD by a receive an interrupt unwound
+out of, for FD's next receive, before any bytes still held."
+  (shim (sb-thread:with-mutex (*held-lock*)
+          (when (>= fd (length *held*))
+            (setf *held* (replace (make-array (max 64 (* 2 (1+ fd))) :initial-element nil)
+                                  *held*)))
+          (let ((old (svref *held* fd)))
+            (setf (svref *held* fd)
+                  (concatenate 'octets (subseq buffer start end) (or old #())))))))
+
+(defun take-held (fd buffer start end peek)
+  "Copy the bytes held for FD into BUFFER from START on (at most to END) and,
+unless PEEK, hold them no longer.  Returns the count copied.  Called with
+interrupts deferred, by a caller that counts them at once."
+  (shim (sb-thread:with-mutex (*held-lock*)
+          (let ((old (and (< fd (length *held*)) (svref *held* fd))))
+            (if (null old)
+                0
+                (let ((n (min (length old) (- end start))))
+                  (replace buffer old :start1 start :end1 (+ start n))
+                  (unless peek
+                    (setf (svref *held* fd) (if (= n (length old)) nil (subseq old n))))
+                  n))))))
+
 (declaim (inline forget-fd))
 (defun forget-fd (fd)
   "FD was just created, accepted or closed: no kernel timeout is known for
-it."
-  (forget-kernel-timeouts fd))
+it, and no bytes are held for it."
+  (forget-kernel-timeouts fd)
+  (when (held-p fd)
+    (shim (sb-thread:with-mutex (*held-lock*)
+            (setf (svref *held* fd) nil)))))
 
 (declaim (inline fd-nonblocking-p))
 (defun fd-nonblocking-p (fd)

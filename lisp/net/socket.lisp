@@ -231,9 +231,11 @@ Integer options (+SO-REUSEADDR+, +TCP-NODELAY+, +SO-RCVBUF+, ...) take an
 integer, or T / NIL for 1 / 0.  +SO-LINGER+ takes NIL (off) or seconds to
 linger (0: reset at close).  +SO-RCVTIMEO+ / +SO-SNDTIMEO+ take NIL or 0
 (none) or seconds as a real; the operations' :TIMEOUT is the way to bound
-a wait (a kernel timeout set here only makes a blocking call without
-:TIMEOUT wait in poll after it passes), and a call with a :TIMEOUT sets
-these options itself, to at most its time left."
+a wait: a blocking receive (or accept) sets +SO-RCVTIMEO+ itself before it
+sleeps in the kernel (to 100 ms, or its time left), replacing a value set
+here, and a send with a :TIMEOUT sets +SO-SNDTIMEO+ to at most its time
+left (one set here only makes a blocking send without :TIMEOUT wait in poll
+after it passes)."
   (check-type fd fd)
   (check-type level int32)
   (check-type option int32)
