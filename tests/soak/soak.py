@@ -466,8 +466,8 @@ def main():
     ap.add_argument("--interval", type=int, default=10)
     ap.add_argument("--threads", type=int, default=6)
     ap.add_argument("--nursery-mb", type=float, default=NURSERY_MB,
-                    help="SBCL's nursery for the server, MB (default %g; 0: SBCL's own, 5%% of the "
-                    "dynamic space)" % NURSERY_MB)
+                    help="SBCL's nursery for the server, MB (default %(default)g; 0: SBCL's own, "
+                    "5%% of the dynamic space)")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     a = ap.parse_args()
     seconds = int(a.minutes * 60)
