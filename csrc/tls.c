@@ -120,10 +120,7 @@ EPS_EXPORT int64_t eps_tls_context_new(int32_t role, int32_t min_version, int32_
 	r = eps__tls_ocsp_attach(c->ctx, role);
 	if (r < 0)
 		goto out;
-	r = eps__handle_alloc(EPS_HANDLE_TLS_CONTEXT, c, context_destroy);
-	if (r < 0)
-		goto out;
-	return r;
+	return eps__tls_object_publish(EPS_HANDLE_TLS_CONTEXT, c, context_destroy);
 out:
 	context_destroy(c);
 	return r;

@@ -78,10 +78,7 @@ EPS_EXPORT int64_t eps_tls_connection_new(int64_t ctx, int32_t fd)
 	} else {
 		SSL_set_accept_state(t->ssl);
 	}
-	r = eps__handle_alloc(EPS_HANDLE_TLS_CONNECTION, t, connection_destroy);
-	if (r < 0)
-		goto fail;
-	return r;
+	return eps__tls_object_publish(EPS_HANDLE_TLS_CONNECTION, t, connection_destroy);
 fail:
 	connection_destroy(t);
 	return r;

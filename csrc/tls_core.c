@@ -45,6 +45,14 @@ void *eps__tls_object_new(size_t size)
 	return o;
 }
 
+int64_t eps__tls_object_publish(uint32_t type, void *obj, eps__destroy_fn destroy)
+{
+	int64_t h = eps__handle_alloc(type, obj, destroy);
+	if (h < 0)
+		destroy(obj);
+	return h;
+}
+
 void eps__tls_object_free(void *obj)
 {
 	struct tls_object *o = obj;

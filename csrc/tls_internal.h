@@ -72,6 +72,11 @@ struct tls_connection {
 
 /* A zeroed object of SIZE bytes (a struct beginning with a tls_object). */
 EPS_MUST_USE void *eps__tls_object_new(size_t size);
+/*
+ * The handle of a finished object OBJ of kind TYPE; when no handle can be
+ * had, DESTROY frees OBJ and the failure is returned.
+ */
+EPS_MUST_USE int64_t eps__tls_object_publish(uint32_t type, void *obj, eps__destroy_fn destroy);
 /* Free an object of eps__tls_object_new (its own fields freed already). */
 void eps__tls_object_free(void *obj);
 /*
