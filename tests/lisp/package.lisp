@@ -44,13 +44,13 @@ system; signal an error when none matches or one fails."
         (error "The suite ~A failed." suite)))))
 
 (defun least-consing (measure)
-  "Call MEASURE (returning bytes and a count) up to three times, stopping at
+  "Call MEASURE (returning bytes and a count) up to five times, stopping at
 a run that consed nothing; return the least bytes and that run's count.
 SB-EXT:GET-BYTES-CONSED counts every thread, and a GC in the window runs the
-finalizer thread: the least of three runs is the code under test.  Consing in
-that code itself shows in all three."
+finalizer thread: the least of five runs is the code under test.  Consing in
+that code itself shows in all five."
   (let ((best nil) (best-count nil))
-    (loop repeat 3
+    (loop repeat 5
           do (multiple-value-bind (bytes count) (funcall measure)
                (when (or (null best) (< bytes best))
                  (setf best bytes best-count count)))

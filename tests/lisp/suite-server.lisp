@@ -328,8 +328,11 @@ always land at offset 0 (of BUFFER, then of SCRATCH), so nothing is consed."
               ;; Finalizers an earlier suite left run now, not in the count.
               (epsilon.linux.tests::collect-garbage)
               (let ((requests-before (getf (server-stats server) :requests)))
-                (is (= 0 (least-consing (lambda () (values (measure 5000) 5000))))
-                    "bytes consed over 5,000 HTTPS requests (client and server)")
+                (let ((bytes (least-consing (lambda () (values (measure 5000) 5000)))))
+                  (is (= 0 bytes)
+                      "~D bytes consed over 5,000 HTTPS requests (client and server; ~
+                       threads alive: ~S)"
+                      bytes (mapcar #'sb-thread:thread-name (sb-thread:list-all-threads))))
                 (is (<= 5000 (- (getf (server-stats server) :requests) requests-before)))
                 (is (equalp (epsilon.examples.server:hello-response)
                             (subseq buffer 0 +hello-length+)))))))))))
