@@ -63,18 +63,8 @@ image was saved, so its handle is never passed to C in another process."
   "Free the TLS connection CONN without sending anything (TLS-SHUTDOWN first
 for a clean close).  The fd stays open.  Idempotent.  Returns NIL."
   (check-type conn tls-connection)
-  ;; Deferred from the swap to the free: a throw from an interrupt between
-  ;; them (one pending runs as CANCEL-FINALIZATION releases its lock) would
-  ;; leave a handle that neither this nor the finalizer frees.
-  (sb-sys:without-interrupts
-    (let ((h (tls-connection-%handle conn)))
-      (when (and (plusp h)
-                 (eql h (sb-ext:compare-and-swap (tls-connection-%handle conn) h 0))
-                 ;; One made before the image was saved has nothing to free.
-                 (epsilon.foreign:current-epoch-p (tls-connection-epoch conn)))
-        (sb-ext:cancel-finalization conn)
-        (%eps-tls-connection-free h))))
-  nil)
+  (free-handle-once (h (tls-connection-%handle conn) (tls-connection-epoch conn) conn)
+    (%eps-tls-connection-free h)))
 
 ;;; Failures
 

@@ -64,6 +64,25 @@ Connections made from it keep working after it is freed."
             (tls-context-role ctx) (tls-context-verify ctx)
             (plusp (tls-context-handle ctx)))))
 
+(defmacro free-handle-once ((handle place epoch object) &body free)
+  "The one way a TLS object is freed: take its handle from PLACE (leaving
+0) with compare-and-swap, so that only one caller frees it; when it was
+made in this image (EPOCH current), cancel OBJECT's finalizer and run FREE
+with HANDLE bound.  All of it with interrupts deferred: a throw from an
+interrupt between the swap and the free (one pending runs as
+CANCEL-FINALIZATION releases its lock) would leave a handle that neither
+this nor the finalizer frees.  PLACE is read twice; returns NIL."
+  `(progn
+     (sb-sys:without-interrupts
+       (let ((,handle ,place))
+         (when (and (plusp ,handle)
+                    (eql ,handle (sb-ext:compare-and-swap ,place ,handle 0))
+                    ;; One made before the image was saved has nothing to free.
+                    (epsilon.foreign:current-epoch-p ,epoch))
+           (sb-ext:cancel-finalization ,object)
+           ,@free)))
+     nil))
+
 (defun context-handle (ctx operation)
   "CTX's handle, or a TLS-ERROR for OPERATION when CTX was freed (or made
 before the image was saved)."
@@ -78,18 +97,8 @@ before the image was saved)."
 made from CTX keep working; using CTX itself afterwards signals a TLS-ERROR
 (+EBADHANDLE+).  Returns NIL."
   (check-type ctx tls-context)
-  ;; Deferred from the swap to the free: a throw from an interrupt between
-  ;; them (one pending runs as CANCEL-FINALIZATION releases its lock) would
-  ;; leave a handle that neither this nor the finalizer frees.
-  (sb-sys:without-interrupts
-    (let ((h (tls-context-handle ctx)))
-      (when (and (plusp h)
-                 (eql h (sb-ext:compare-and-swap (tls-context-handle ctx) h 0))
-                 ;; One made before the image was saved has nothing to free.
-                 (epsilon.foreign:current-epoch-p (tls-context-epoch ctx)))
-        (sb-ext:cancel-finalization ctx)
-        (%eps-tls-context-free h))))
-  nil)
+  (free-handle-once (h (tls-context-handle ctx) (tls-context-epoch ctx) ctx)
+    (%eps-tls-context-free h)))
 
 ;;; Making one
 

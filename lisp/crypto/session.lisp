@@ -92,16 +92,8 @@ a TLS-ERROR (+EBADHANDLE+) when CONN was freed."
   "Free the TLS session SESSION.  Connections it was offered to are not
 affected.  Idempotent: later calls do nothing.  Returns NIL."
   (check-type session tls-session)
-  ;; Deferred from the swap to the free, as TLS-CONNECTION-FREE.
-  (sb-sys:without-interrupts
-    (let ((h (tls-session-handle session)))
-      (when (and (plusp h)
-                 (eql h (sb-ext:compare-and-swap (tls-session-handle session) h 0))
-                 ;; One made before the image was saved has nothing to free.
-                 (epsilon.foreign:current-epoch-p (tls-session-epoch session)))
-        (sb-ext:cancel-finalization session)
-        (%eps-tls-session-free h))))
-  nil)
+  (free-handle-once (h (tls-session-handle session) (tls-session-epoch session) session)
+    (%eps-tls-session-free h)))
 
 (defun tls-session-to-octets (session)
   "SESSION serialized (DER, OpenSSL's format) as a fresh octet vector, to

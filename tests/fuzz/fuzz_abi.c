@@ -1580,18 +1580,14 @@ static double thread_ns(void)
 {
 	if (!profiling)
 		return 0;
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+	return fz_thread_ns();
 }
 
 __attribute__((destructor)) static void prof_print(void)
 {
 	if (!profiling || prof_inputs == 0)
 		return;
-	double total = 0;
-	for (int i = 0; i < PROF_N; i++)
-		total += prof_ns[i];
+	double total = fz_sum(prof_ns, PROF_N);
 	fprintf(stderr, "fuzz_abi profile: %ld inputs (%ld slow), %.1f us of CPU each\n",
 		prof_inputs, prof_slow, total / 1e3 / (double)prof_inputs);
 	for (int i = 0; i < PROF_N; i++)

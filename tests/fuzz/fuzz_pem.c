@@ -110,26 +110,19 @@ static const char *const prof_names[] = {"0 cert+key (bare)",
 static double prof_ns[PROF_N];
 static long prof_calls[PROF_N], prof_inputs;
 
-static double thread_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
 static double prof_t0;
 
 static void prof_begin(void)
 {
 	if (profiling)
-		prof_t0 = thread_ns();
+		prof_t0 = fz_thread_ns();
 }
 
 static void prof_end(int what)
 {
 	if (!profiling)
 		return;
-	double t = thread_ns();
+	double t = fz_thread_ns();
 	prof_ns[what] += t - prof_t0;
 	prof_calls[what]++;
 	prof_t0 = t;
@@ -139,9 +132,7 @@ __attribute__((destructor)) static void prof_print(void)
 {
 	if (!profiling || prof_inputs == 0)
 		return;
-	double total = 0;
-	for (int i = 0; i < PROF_N; i++)
-		total += prof_ns[i];
+	double total = fz_sum(prof_ns, PROF_N);
 	fprintf(stderr, "fuzz_pem profile: %ld inputs, %.1f us of CPU each\n", prof_inputs,
 		total / 1e3 / (double)prof_inputs);
 	for (int i = 0; i < PROF_N; i++)

@@ -103,6 +103,21 @@ plist: :sent, :calls, :outcomes (an alist), :victim (:finished or
       (list :sent sent :calls calls :victim joined
             :outcomes (sb-thread:with-mutex (lock) (copy-list outcomes))))))
 
+(defun check-storm (name r before after)
+  "The checks of every storm: R from RUN-STORM; BEFORE and AFTER the counts
+around it.  The victim finished, the storm landed (calls completed and
+were interrupted), nothing unexpected was signalled, the counts are back."
+  (let ((outcomes (getf r :outcomes)))
+    (format t "~&~(~A~): ~D interrupts, ~D calls; ~S~%" name
+            (getf r :sent) (getf r :calls) outcomes)
+    (is (eq :finished (getf r :victim)) "the victim: ~S" (getf r :victim))
+    (is (plusp (or (cdr (assoc :completed outcomes)) 0)) "no call completed: ~S" outcomes)
+    (is (plusp (or (cdr (assoc :interrupted outcomes)) 0)) "no call was interrupted: ~S" outcomes)
+    (is (every (lambda (o) (member (car o) '(:completed :interrupted :timeout))) outcomes)
+        "unexpected outcomes: ~S" outcomes)
+    (is (equal before after)
+        "library fds, live handles, process fds: ~S before, ~S after" before after)))
+
 (defmacro storm-test (name (&rest storm-keys) &body work)
   "A test: before the storm, the counts; a storm over WORK; after it, the
 victim finished, the storm landed (calls completed and were interrupted),
@@ -110,18 +125,8 @@ nothing unexpected was signalled, and the counts are back."
   `(test ,name
      (cert-dir)                         ; made before the counts, not in the storm
      (let* ((before (all-counts))
-            (r (run-storm (lambda () ,@work) ,@storm-keys))
-            (outcomes (getf r :outcomes))
-            (after (counts-back-to before)))
-       (format t "~&~(~A~): ~D interrupts, ~D calls; ~S~%" ',name
-               (getf r :sent) (getf r :calls) outcomes)
-       (is (eq :finished (getf r :victim)) "the victim: ~S" (getf r :victim))
-       (is (plusp (or (cdr (assoc :completed outcomes)) 0)) "no call completed: ~S" outcomes)
-       (is (plusp (or (cdr (assoc :interrupted outcomes)) 0)) "no call was interrupted: ~S" outcomes)
-       (is (every (lambda (o) (member (car o) '(:completed :interrupted :timeout))) outcomes)
-           "unexpected outcomes: ~S" outcomes)
-       (is (equal before after)
-           "library fds, live handles, process fds: ~S before, ~S after" before after))))
+            (r (run-storm (lambda () ,@work) ,@storm-keys)))
+       (check-storm ',name r before (counts-back-to before)))))
 
 ;;; MAKE-TLS-CONTEXT and TLS-CONTEXT-FREE
 
@@ -177,16 +182,7 @@ nothing unexpected was signalled, and the counts are back."
                       (after (counts-back-to before)))
                  (list r before after)))))))
     (destructuring-bind (r before after) results
-      (let ((outcomes (getf r :outcomes)))
-        (format t "~&session storm: ~D interrupts, ~D calls; ~S~%"
-                (getf r :sent) (getf r :calls) outcomes)
-        (is (eq :finished (getf r :victim)) "the victim: ~S" (getf r :victim))
-        (is (plusp (or (cdr (assoc :completed outcomes)) 0)) "no call completed: ~S" outcomes)
-        (is (plusp (or (cdr (assoc :interrupted outcomes)) 0)) "no call was interrupted: ~S" outcomes)
-        (is (every (lambda (o) (member (car o) '(:completed :interrupted :timeout))) outcomes)
-            "unexpected outcomes: ~S" outcomes)
-        (is (equal before after)
-            "library fds, live handles, process fds: ~S before, ~S after" before after)))))
+      (check-storm 'session-storm-leaves-no-handle r before after))))
 
 ;;; RESOLVE-HOST (loopback only: a literal and /etc/hosts' localhost)
 
