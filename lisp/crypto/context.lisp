@@ -208,6 +208,7 @@ for an option the role does not take)."
     (check-sni-certificates sni-certificates)
     (let ((verify (if (eq role :client) (and verify t) (if (eq verify t) :require verify)))
           (ctx nil)
+          (code 0)
           (ok nil))
       (unwind-protect
            (progn
@@ -222,9 +223,11 @@ for an option the role does not take)."
                                                   +tls-role-server+)
                                               (version-code method)
                                               (version-code max-version))))
-                 (setf ctx (if (minusp h) h (wrap-context h role verify)))))
-             (when (integerp ctx)
-               (signal-epsilon-error (shiftf ctx nil) 'make-tls-context 'tls-error))
+                 (if (minusp h)
+                     (setf code h)
+                     (setf ctx (wrap-context h role verify)))))
+             (when (minusp code)
+               (signal-epsilon-error code 'make-tls-context 'tls-error))
              (let ((h (tls-context-handle ctx)))
                (when (or verify (eq role :client))
                  (shim-call 'make-tls-context
