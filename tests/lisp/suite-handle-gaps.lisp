@@ -94,9 +94,12 @@ plist: :sent, :calls, :outcomes (an alist), :victim (:finished or
                          t)
                         (incf sent)
                         (sb-ext:atomic-decf (car box))))
-                  (case (random 4 rs)
-                    (0 nil)
-                    (1 (sb-thread:thread-yield))
+                  ;; Now and then a pause long enough for a slow call (a
+                  ;; server context loads three files) to complete.
+                  (case (random 16 rs)
+                    ((0 1 2 3) nil)
+                    ((4 5 6 7) (sb-thread:thread-yield))
+                    (8 (sleep 0.02))
                     (t (sleep (random 0.001 rs)))))
       (setf (car done) t))
     (let ((joined (sb-thread:join-thread victim :default :deadlock :timeout 20)))
