@@ -89,10 +89,12 @@ test-deb: deb
 	@bash tests/deb/check-deb.sh
 
 # Each libFuzzer target until 10^7 executions or FUZZ_SECONDS (default
-# 7200) each; writes the table to build-fuzz/fuzz-long/table.md.
+# 7200) each, FUZZ_JOBS (default 1) at a time; writes the table to
+# build-fuzz/fuzz-long/table.md.
 FUZZ_SECONDS ?= 7200
+FUZZ_JOBS ?= 1
 fuzz-long: deps
-	@bash tests/fuzz/fuzz-long.sh $(FUZZ_SECONDS)
+	@FUZZ_JOBS=$(FUZZ_JOBS) bash tests/fuzz/fuzz-long.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz build-deb
